@@ -1,0 +1,70 @@
+"""Value types that flow through the pipeline: Packet -> Samples -> Step -> Cue.
+
+Units are in the names: ``t_s`` seconds (sensor time), ``acc_g`` standard gravity,
+``cadence_spm`` steps per minute (both legs), ``grade_pct`` percent (negative downhill).
+Unknown values are ``nan`` (``None`` in JSON output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Placement = Literal["foot", "shank", "pelvis", "chest"]
+PLACEMENTS: tuple[str, ...] = ("foot", "shank", "pelvis", "chest")
+#: placements that see only one foot's strikes (every other step)
+ONE_FOOT_PLACEMENTS: frozenset[str] = frozenset({"foot", "shank"})
+
+G_MPS2 = 9.80665
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One raw notification as received: receive time (s, monotonic from session start),
+    stream name (the firmware profile's characteristic key) and the raw payload."""
+
+    t_rx_s: float
+    stream: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """Decoded samples of one packet.
+
+    ``t_s`` (N,) sensor time in seconds, ``acc_g`` (N, 3) acceleration in g including gravity,
+    ``pressure_pa`` (N,) or None, ``lost`` samples missing before this packet (counter gap).
+    """
+
+    t_s: np.ndarray
+    acc_g: np.ndarray
+    pressure_pa: np.ndarray | None = None
+    lost: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One detected foot strike and the metrics known at that moment."""
+
+    t_s: float
+    cadence_spm: float
+    peak_g: float
+    grade_pct: float
+    on_descent: bool
+    gct_ms: float = float("nan")
+    peak_axial_g: float = float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """A spoken cue decided by the rules engine, at sensor time ``t_s``."""
+
+    t_s: float
+    rule: str
+    phrase: str
+    metric: str
+    value: float
+    priority: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
