@@ -1,0 +1,9 @@
+"""``python -m downhill_live`` == ``downhill-live``."""
+
+from __future__ import annotations
+
+import sys
+
+from downhill_live.cli import main
+
+sys.exit(main())

@@ -1,0 +1,225 @@
+"""Cue profiles: the runner's YAML file of coaching rules, validated into frozen dataclasses.
+
+Every mistake raises :class:`ConfigError` naming file, line, key path and what is allowed; unknown
+keys are errors, so a typo can never silently disable a cue. See docs/cue-profile.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from downhill_live.yamlio import Checker, YamlDoc, load_yaml, load_yaml_text
+
+DEFAULT_PROFILE = Path(__file__).resolve().parent / "profiles" / "default.yaml"
+METRICS = ("cadence_spm", "peak_g", "peak_axial_g", "grade_pct", "gct_ms")
+WHEN = ("descent", "flat", "always")
+_THRESHOLD = re.compile(r"^\s*baseline\s*(?:([+-])\s*(\d+(?:\.\d+)?)\s*(%?))?\s*$")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``value`` absolute, or relative to the runner's flat baseline of the metric:
+    ``baseline * (1 + pct/100) + offset``."""
+
+    value: float | None = None
+    baseline_pct: float = 0.0
+    baseline_offset: float = 0.0
+
+    @property
+    def relative(self) -> bool:
+        return self.value is None
+
+    def resolve(self, baseline: float | None) -> float | None:
+        """The threshold in metric units, or None while the baseline is unknown."""
+        if self.value is not None:
+            return self.value
+        if baseline is None:
+            return None
+        return baseline * (1.0 + self.baseline_pct / 100.0) + self.baseline_offset
+
+    def __str__(self) -> str:
+        if self.value is not None:
+            return f"{self.value:g}"
+        if self.baseline_pct:
+            return f"baseline{self.baseline_pct:+g}%"
+        if self.baseline_offset:
+            return f"baseline{self.baseline_offset:+g}"
+        return "baseline"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One coaching rule: fires when the windowed metric crosses the threshold."""
+
+    name: str
+    metric: str
+    op: str  # "below" | "above"
+    threshold: Threshold
+    phrases: tuple[str, ...]
+    when: str = "always"
+    window_steps: int = 4
+    hysteresis: float = 0.0
+    cooldown_s: float = 30.0
+    repeat_s: float | None = None
+    priority: int = 1
+    praise: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_cues_per_min: float = 4.0
+    quiet_start_s: float = 20.0
+    voice: str | None = None
+    rate_wpm: int | None = None
+    volume: float = 1.0
+    max_age_s: float = 3.0
+    baseline_s: float = 45.0
+
+
+@dataclass(frozen=True)
+class DescentSettings:
+    threshold_pct: float = -5.0
+    exit_pct: float = -3.0
+    min_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class CueProfile:
+    path: str
+    settings: Settings
+    descent: DescentSettings
+    rules: tuple[Rule, ...]
+
+
+_RULE_KEYS = {
+    "metric": "|".join(METRICS),
+    "below": "number or 'baseline[+-N[%]]'",
+    "above": "number or 'baseline[+-N[%]]'",
+    "when": "|".join(WHEN),
+    "window_steps": "integer >= 1",
+    "hysteresis": "number >= 0 (metric units)",
+    "cooldown_s": "seconds",
+    "repeat_s": "seconds or null",
+    "priority": "integer",
+    "phrases": "list of phrases (rotated)",
+    "praise": "phrase when the runner corrects",
+}
+_SETTINGS_KEYS = {
+    "max_cues_per_min": "number",
+    "quiet_start_s": "seconds",
+    "voice": "espeak voice name or null",
+    "rate_wpm": "words per minute or null",
+    "volume": "0..1",
+    "max_age_s": "seconds",
+    "baseline_s": "seconds of flat running to learn the baseline",
+}
+_DESCENT_KEYS = {"threshold_pct": "grade %", "exit_pct": "grade %", "min_s": "seconds"}
+
+
+class _Parser:
+    def __init__(self, doc: YamlDoc) -> None:
+        self.doc = doc
+        self.c = Checker(doc)
+
+    def threshold(self, value: Any, key: str) -> Threshold:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return Threshold(value=float(value))
+        if isinstance(value, str):
+            m = _THRESHOLD.match(value)
+            if m:
+                sign, num, pct = m.groups()
+                amount = 0.0 if num is None else float(num) * (-1.0 if sign == "-" else 1.0)
+                if pct:
+                    return Threshold(baseline_pct=amount)
+                return Threshold(baseline_offset=amount)
+        raise self.doc.error(
+            key, f"must be a number or 'baseline', 'baseline+3%', 'baseline-2'; got {value!r}"
+        )
+
+    def rule(self, name: str, value: Any) -> Rule:
+        c, key = self.c, f"rules.{name}"
+        m = c.mapping(value, key, _RULE_KEYS)
+        metric = c.string(c.require(m, key, "metric"), f"{key}.metric", choices=METRICS)
+        ops = [op for op in ("below", "above") if op in m]
+        if len(ops) != 1:
+            raise self.doc.error(key, "needs exactly one of 'below' or 'above'")
+        op = ops[0]
+        phrases_raw = c.sequence(c.require(m, key, "phrases"), f"{key}.phrases", min_len=1)
+        phrases = tuple(c.string(p, f"{key}.phrases[{i}]") for i, p in enumerate(phrases_raw))
+        repeat = m.get("repeat_s")
+        return Rule(
+            name=name,
+            metric=metric,
+            op=op,
+            threshold=self.threshold(m[op], f"{key}.{op}"),
+            phrases=phrases,
+            when=c.string(m.get("when", "always"), f"{key}.when", choices=WHEN),
+            window_steps=c.integer(m.get("window_steps", 4), f"{key}.window_steps", lo=1, hi=1000),
+            hysteresis=c.number(m.get("hysteresis", 0.0), f"{key}.hysteresis", lo=0.0),
+            cooldown_s=c.number(m.get("cooldown_s", 30.0), f"{key}.cooldown_s", lo=0.0),
+            repeat_s=None if repeat is None else c.number(repeat, f"{key}.repeat_s", lo=1.0),
+            priority=c.integer(m.get("priority", 1), f"{key}.priority", lo=0, hi=100),
+            praise=None if m.get("praise") is None else c.string(m["praise"], f"{key}.praise"),
+        )
+
+    def profile(self) -> CueProfile:
+        c = self.c
+        top = c.mapping(
+            self.doc.data,
+            "",
+            {
+                "version": "1",
+                "settings": "global settings",
+                "descent": "descent detection",
+                "rules": "rules",
+            },
+        )
+        version = top.get("version", 1)
+        if version != 1:
+            raise self.doc.error(
+                "version", f"unsupported profile version {version!r} (this app reads 1)"
+            )
+        s = c.mapping(top.get("settings", {}), "settings", _SETTINGS_KEYS)
+        voice = s.get("voice")
+        rate = s.get("rate_wpm")
+        settings = Settings(
+            max_cues_per_min=c.number(
+                s.get("max_cues_per_min", 4.0), "settings.max_cues_per_min", lo=0.1, hi=60
+            ),
+            quiet_start_s=c.number(s.get("quiet_start_s", 20.0), "settings.quiet_start_s", lo=0.0),
+            voice=None if voice is None else c.string(voice, "settings.voice"),
+            rate_wpm=None if rate is None else c.integer(rate, "settings.rate_wpm", lo=60, hi=500),
+            volume=c.number(s.get("volume", 1.0), "settings.volume", lo=0.0, hi=1.0),
+            max_age_s=c.number(s.get("max_age_s", 3.0), "settings.max_age_s", lo=0.1),
+            baseline_s=c.number(s.get("baseline_s", 45.0), "settings.baseline_s", lo=5.0),
+        )
+        d = c.mapping(top.get("descent", {}), "descent", _DESCENT_KEYS)
+        descent = DescentSettings(
+            threshold_pct=c.number(
+                d.get("threshold_pct", -5.0), "descent.threshold_pct", lo=-100, hi=0
+            ),
+            exit_pct=c.number(d.get("exit_pct", -3.0), "descent.exit_pct", lo=-100, hi=0),
+            min_s=c.number(d.get("min_s", 5.0), "descent.min_s", lo=0.0),
+        )
+        if descent.exit_pct < descent.threshold_pct:
+            raise self.doc.error("descent.exit_pct", "must be >= threshold_pct (closer to flat)")
+        rules_raw = c.require(top, "", "rules")
+        if not isinstance(rules_raw, dict) or not rules_raw:
+            raise self.doc.error(
+                "rules", "must be a mapping of rule name -> rule, with at least one rule"
+            )
+        rules = tuple(self.rule(str(name), value) for name, value in rules_raw.items())
+        return CueProfile(self.doc.path, settings, descent, rules)
+
+
+def parse_cue_profile(text: str, path: str) -> CueProfile:
+    """Validate YAML text into a :class:`CueProfile`."""
+    return _Parser(load_yaml_text(text, path)).profile()
+
+
+def load_cue_profile(path: str | Path | None = None) -> CueProfile:
+    """Load a cue profile file (default: the bundled profile)."""
+    return _Parser(load_yaml(path or DEFAULT_PROFILE)).profile()

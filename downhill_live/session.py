@@ -1,0 +1,203 @@
+"""The one place where the stages are wired: Packet -> decode -> core -> cues -> speech.
+
+Live mode and replay both call :meth:`Session.process` for every raw packet, in arrival order, so
+a recording plus a cue profile always yields the same steps and cues at the same sensor times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from downhill_live.core import GaitTracker
+from downhill_live.cues import CueEngine
+from downhill_live.decode import StreamDecoder, make_decoder
+from downhill_live.errors import ConfigError, DecodeError, RecordingError
+from downhill_live.firmware import FirmwareProfile, parse_firmware_profile
+from downhill_live.profile import CueProfile
+from downhill_live.record import Recording, read_recording
+from downhill_live.types import PLACEMENTS, Cue, Packet, Step
+
+log = logging.getLogger(__name__)
+
+
+def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> FirmwareProfile:
+    """Apply stream settings (``rate_hz``, ``scale_g``) to every layout stream of ``profile``."""
+    known = {"rate_hz", "scale_g"}
+    for key in settings:
+        if key not in known:
+            raise ConfigError(
+                profile.path, f"unknown setting {key!r}; allowed: {', '.join(sorted(known))}"
+            )
+    if not settings:
+        return profile
+    streams = {}
+    for name, stream in profile.streams.items():
+        if stream.layout is not None:
+            lay = dataclasses.replace(stream.layout, **{k: float(v) for k, v in settings.items()})
+            stream = dataclasses.replace(stream, layout=lay)
+        streams[name] = stream
+    return dataclasses.replace(profile, streams=streams)
+
+
+@dataclass
+class SessionStats:
+    """Counters the live status line and the summary show."""
+
+    packets: int = 0
+    samples: int = 0
+    lost_samples: int = 0
+    decode_errors: Counter[str] = field(default_factory=Counter)
+
+
+class Session:
+    """Stateful pipeline for one sensor session.
+
+    ``on_cue`` is called for every cue (print it, speak it, record it); ``on_step`` for every step.
+    """
+
+    def __init__(
+        self,
+        firmware: FirmwareProfile,
+        cues: CueProfile,
+        *,
+        placement: str | None = None,
+        on_cue: Callable[[Cue], None] | None = None,
+        on_step: Callable[[Step], None] | None = None,
+    ) -> None:
+        self.firmware = firmware
+        self.placement = placement or firmware.placement
+        if self.placement not in PLACEMENTS:
+            raise ConfigError(
+                "--placement", f"must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}"
+            )
+        self.decoders: dict[str, StreamDecoder] = {
+            name: make_decoder(firmware, stream) for name, stream in firmware.streams.items()
+        }
+        acc_streams = [
+            s for s in firmware.streams.values() if s.layout is not None or s.decoder != "sig_rsc"
+        ]
+        rate_hz = acc_streams[0].layout.rate_hz if acc_streams and acc_streams[0].layout else 100.0
+        d = cues.descent
+        self.tracker = GaitTracker(
+            rate_hz,
+            self.placement,
+            descent_threshold_pct=d.threshold_pct,
+            descent_exit_pct=d.exit_pct,
+            descent_min_s=d.min_s,
+        )
+        self.engine = CueEngine(cues)
+        self.on_cue = on_cue
+        self.on_step = on_step
+        self.stats = SessionStats()
+        self.steps: list[Step] = []
+        self._error_kinds_logged: set[str] = set()
+
+    def process(self, packet: Packet) -> list[Cue]:
+        """Run one raw packet through decode -> core -> cues. Malformed packets are counted and
+        logged once per kind; they never end the session."""
+        self.stats.packets += 1
+        decoder = self.decoders.get(packet.stream)
+        if decoder is None:
+            self._decode_error(
+                DecodeError(f"unknown stream {packet.stream!r}", index=self.stats.packets - 1)
+            )
+            return []
+        try:
+            samples = decoder.decode(packet, self.stats.packets - 1)
+        except DecodeError as exc:
+            self._decode_error(exc)
+            return []
+        self.stats.samples += len(samples.t_s)
+        self.stats.lost_samples += samples.lost
+        out: list[Cue] = []
+        for step in self.tracker.update_many(samples.t_s, samples.acc_g, samples.pressure_pa):
+            self.steps.append(step)
+            if self.on_step is not None:
+                self.on_step(step)
+            for cue in self.engine.update(step):
+                out.append(cue)
+                if self.on_cue is not None:
+                    self.on_cue(cue)
+        return out
+
+    def _decode_error(self, exc: DecodeError) -> None:
+        kind = exc.message.split(":")[0]
+        self.stats.decode_errors[kind] += 1
+        if kind not in self._error_kinds_logged:
+            self._error_kinds_logged.add(kind)
+            log.warning("%s (further errors of this kind are counted, not logged)", exc)
+
+    @property
+    def cues(self) -> list[Cue]:
+        return self.engine.cues_
+
+    def summary(self) -> dict[str, Any]:
+        """Figures for the end-of-session summary (JSON-friendly; NaN -> None)."""
+        steps = self.steps
+        t = np.array([s.t_s for s in steps])
+        cad = np.array([s.cadence_spm for s in steps])
+        peak = np.array([s.peak_g for s in steps])
+        desc = np.array([s.on_descent for s in steps], dtype=bool)
+
+        def med(x: np.ndarray) -> float | None:
+            x = x[~np.isnan(x)]
+            return round(float(np.median(x)), 1) if len(x) else None
+
+        dt = np.diff(t, prepend=t[:1]) if len(t) else t
+        dt = np.minimum(dt, 2.0)
+        pk = peak[~np.isnan(peak)]
+        pct = (
+            {f"p{q}": round(float(np.percentile(pk, q)), 2) for q in (10, 50, 90)}
+            if len(pk)
+            else {}
+        )
+        if len(pk):
+            pct["max"] = round(float(pk.max()), 2)
+        per_rule = Counter(c.rule for c in self.cues)
+        return {
+            "steps": len(steps),
+            "duration_s": round(float(t[-1] - t[0]), 1) if len(t) > 1 else 0.0,
+            "cadence_flat_spm": med(cad[~desc]),
+            "cadence_descent_spm": med(cad[desc]),
+            "peak_g": pct,
+            "peak_flat_g": med(peak[~desc]),
+            "peak_descent_g": med(peak[desc]),
+            "descent_time_s": round(float(dt[desc].sum()), 1),
+            "cues": dict(sorted(per_rule.items())),
+            "packets": self.stats.packets,
+            "lost_samples": self.stats.lost_samples,
+            "decode_errors": dict(self.stats.decode_errors),
+        }
+
+
+def session_from_recording(
+    path: str, cues: CueProfile, *, placement: str | None = None, **kwargs: Any
+) -> tuple[Session, Recording]:
+    """Read a recording and build the session that replays it: the firmware profile snapshot
+    and stream settings stored in its header, the placement it names (unless overridden)."""
+    rec = read_recording(path)
+    fw_doc = rec.header.get("firmware")
+    if not isinstance(fw_doc, dict) or not isinstance(fw_doc.get("yaml"), str):
+        raise RecordingError(path, "header has no firmware profile snapshot (key firmware.yaml)")
+    firmware = parse_firmware_profile(fw_doc["yaml"], f"{path}#firmware")
+    settings = rec.header.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise RecordingError(path, "header key 'settings' must be an object")
+    firmware = apply_settings(firmware, settings)
+    session = Session(firmware, cues, placement=placement or rec.header.get("placement"), **kwargs)
+    return session, rec
+
+
+def fmt_value(x: float | None) -> str:
+    """Format a metric for the console: 1 decimal, 'n/a' for unknown."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.1f}"
