@@ -1,0 +1,185 @@
+"""Benchmark live speech against a real PulseAudio null sink (no sound card needed).
+
+1. Latency from ``Speaker.say()`` to the audio onset seen at the null sink's monitor (recorded
+   with ``parec``), p50/p95 over ``--cues`` cues; the first use of each phrase (render + play)
+   and cached phrases are reported separately. Goal: p95 <= 300 ms.
+2. Jitter that speech adds to a simulated data path: a fixed numpy/scipy workload per "packet"
+   at ``--rate-hz``, timed with and without concurrent speech (alternating blocks, so drift
+   and other load on the machine hit both). Goal: p99 at most 10 % higher with speech.
+
+Run from the repository root: ``.venv/bin/python benchmarks/bench_speech.py``.
+Needs Debian ``pulseaudio`` and ``pulseaudio-utils`` (server, ``paplay``, ``parec``) and
+``libespeak-ng1``. The server and recorder helpers are shared with ``tests/test_speech.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import butter, sosfilt
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from test_speech import (  # noqa: E402
+    FS_HZ,
+    HAVE_PULSE,
+    MonitorRecorder,
+    NullSinkServer,
+    frame_rms,
+)
+
+from downhill_live.speech import WorkerSpeaker, open_speaker  # noqa: E402
+from downhill_live.types import Cue  # noqa: E402
+
+PHRASES = (
+    "shorter, quicker steps",
+    "soft feet",
+    "lean forward",
+    "relax your shoulders",
+    "quiet landing",
+)
+
+
+def pct(x: list[float] | np.ndarray, q: float) -> float:
+    return float(np.percentile(np.asarray(x, dtype=np.float64), q))
+
+
+def wait_done(speaker: WorkerSpeaker, n_done: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if sum(e.kind in ("done", "stale", "error") for e in list(speaker.events)) >= n_done:
+            return
+        time.sleep(0.005)
+    raise RuntimeError("speech worker did not finish a cue in time")
+
+
+def bench_latency(speaker: WorkerSpeaker, recorder: MonitorRecorder, n_cues: int) -> None:
+    said: list[tuple[float, bool]] = []  # (monotonic time of say(), first use of the phrase)
+    for i in range(n_cues):
+        phrase = PHRASES[i % len(PHRASES)]
+        t = time.monotonic()
+        speaker.say(Cue(float(i), "bench", phrase, "cadence_spm", 160.0))
+        said.append((t, i < len(PHRASES)))
+        wait_done(speaker, i + 1)
+        time.sleep(0.15)  # silence between cues, so each onset is unambiguous
+    time.sleep(0.2)
+    x, t0 = recorder.snapshot()
+    rms = frame_rms(x, FS_HZ, 0.005)
+    lat_cold: list[float] = []
+    lat_warm: list[float] = []
+    for t_say, cold in said:
+        i0 = max(int((t_say - 0.02 - t0) / 0.005), 0)
+        loud = np.flatnonzero(rms[i0:] > 0.01)
+        if loud.size == 0:
+            raise RuntimeError("no audio found at the sink after a cue")
+        latency_s = t0 + (i0 + loud[0]) * 0.005 - t_say
+        (lat_cold if cold else lat_warm).append(latency_s)
+    lat = lat_cold + lat_warm
+    print(f"latency say() -> onset at the null sink, {len(lat)} cues (+-15 ms clock mapping):")
+    print(
+        f"  all    p50 {1e3 * pct(lat, 50):6.1f} ms   p95 {1e3 * pct(lat, 95):6.1f} ms   "
+        f"max {1e3 * max(lat):6.1f} ms   goal p95 <= 300 ms: "
+        f"{'OK' if pct(lat, 95) <= 0.3 else 'MISSED'}"
+    )
+    print(f"  first use of a phrase (render + play): p50 {1e3 * pct(lat_cold, 50):6.1f} ms")
+    if lat_warm:
+        print(f"  cached phrase:                         p50 {1e3 * pct(lat_warm, 50):6.1f} ms")
+
+
+def bench_jitter(
+    speaker: WorkerSpeaker, rate_hz: float, n_packets: int, blocks: int, n_before: int
+) -> None:
+    """``n_before``: cues the speaker finished before this benchmark."""
+    rng = np.random.default_rng(0)
+    sos = butter(4, [0.5, 20.0], btype="bandpass", fs=200.0, output="sos")
+    signal_g = rng.standard_normal((4096, 3))
+
+    def workload() -> float:
+        """Stand-in for decode + gait core on one packet: filter, FFT, peak search."""
+        y = sosfilt(sos, signal_g, axis=0)
+        mag = np.linalg.norm(y, axis=1)
+        spec = np.abs(np.fft.rfft(mag))
+        return float(np.argmax(spec) + np.max(mag))
+
+    period_s = 1.0 / rate_hz
+    say_every = max(round(0.4 * rate_hz), 1)  # a cue every 0.4 s: speech runs all the time
+    times: dict[bool, list[float]] = {False: [], True: []}
+    late: dict[bool, list[float]] = {False: [], True: []}
+    said = accepted = 0
+    for block in range(2 * blocks):
+        speaking = block % 2 == 1
+        tick = time.perf_counter()
+        for k in range(n_packets):
+            tick += period_s
+            while (now := time.perf_counter()) < tick:
+                time.sleep(min(tick - now, 0.002))
+            t0 = time.perf_counter()
+            workload()
+            if speaking and k % say_every == 0:
+                said += 1
+                phrase = PHRASES[said % len(PHRASES)]
+                accepted += speaker.say(Cue(k / rate_hz, "bench", phrase, "cadence_spm", 160.0))
+            t1 = time.perf_counter()
+            times[speaking].append(t1 - t0)
+            late[speaking].append(t0 - tick)
+        if speaking:  # let speech finish, so the next quiet block is really quiet
+            wait_done(speaker, n_before + accepted, timeout_s=30.0)
+    base, spk = np.asarray(times[False]), np.asarray(times[True])
+    change = pct(spk, 99) / pct(base, 99) - 1.0
+    print(
+        f"data path: {n_packets * blocks} packets at {rate_hz:g} Hz per condition, "
+        f"workload per packet (incl. say() when speaking); {accepted}/{said} cues accepted"
+    )
+    for name, x, lt in (("quiet   ", base, late[False]), ("speaking", spk, late[True])):
+        print(
+            f"  {name} p50 {1e3 * pct(x, 50):6.3f} ms   p99 {1e3 * pct(x, 99):6.3f} ms   "
+            f"max {1e3 * x.max():6.3f} ms   wake-up lateness p99 {1e3 * pct(lt, 99):6.3f} ms"
+        )
+    print(
+        f"  p99 change with speech: {100 * change:+.1f} %   goal at most +10 %: "
+        f"{'OK' if change <= 0.10 else 'MISSED'}   (load average {os.getloadavg()[0]:.2f}; "
+        "other processes on the cores add noise of their own to both conditions)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cues", type=int, default=20)
+    ap.add_argument("--rate-hz", type=float, default=100.0)
+    ap.add_argument("--packets", type=int, default=200, help="packets per block")
+    ap.add_argument("--blocks", type=int, default=5, help="blocks per condition")
+    args = ap.parse_args(argv)
+    if not HAVE_PULSE:
+        print("needs pulseaudio and pulseaudio-utils (Debian)", file=sys.stderr)
+        return 2
+    root = Path(tempfile.mkdtemp(prefix="dh-pulse-"))
+    server = NullSinkServer(root).start()
+    recorder = MonitorRecorder(server).start()
+    os.environ["PULSE_SERVER"] = server.server
+    try:
+        speaker = open_speaker(max_age_s=10.0)
+        print(speaker.description)
+        if not isinstance(speaker, WorkerSpeaker):
+            return 1
+        try:
+            bench_latency(speaker, recorder, args.cues)
+            bench_jitter(speaker, args.rate_hz, args.packets, args.blocks, args.cues)
+        finally:
+            speaker.close()
+    finally:
+        recorder.stop()
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
