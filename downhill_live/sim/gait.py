@@ -1,0 +1,1109 @@
+"""Seeded, physically plausible gait simulator: accelerometer signals with exact ground truth.
+
+:func:`simulate` turns a course (a list of :class:`Segment`) into what a three-axis accelerometer
+would record at one of four placements (``foot``, ``shank``, ``pelvis``, ``chest``), together
+with the true initial-contact (IC) and toe-off times, cadence and impact peaks. It serves two uses:
+the bundled demo recordings (:func:`downhill_course`) and the validation of strike detection
+(:func:`validation_course`). The same seed gives identical output, and the step timeline (strike
+times, toe-offs, cadence) depends only on the course and the seed, not on the placement or the
+sample rate, so several placements simulated with one seed describe the same run.
+
+Frames and conventions
+----------------------
+All motion is built in a *slope frame* (s forward along the ground, n normal to the ground, y to
+the left) and projected into the body segment that carries the sensor; the accelerometer reads
+the specific force ``a - g``, i.e. +1 g "up" at rest, in g. The slope angle is
+``alpha = atan(grade_pct / 100)``; grade changes between segments are ramped linearly over up to
+1.5 s on each side of the boundary (the returned ``grade_pct`` is that ramp). A turn
+(``turn_deg``) is a constant yaw rate over the segment; yaw about the vertical does not change
+gravity in the sensor, but it adds the centripetal term ``v * yaw_rate`` (left/right) to every
+moving part, and the trunk leans into the turn. Finally the fixed mounting rotation is applied
+(``sensor_vec = rotation @ body_vec``, uniformly random on SO(3) by default), then white noise,
+a per-axis bias (both scaled by ``noise_g``), 16-bit quantisation of ``+-range_g`` and clipping.
+Signals are synthesised on an internal grid of at least 1 kHz and box-averaged to ``rate_hz``
+(a simple stand-in for the sensor's anti-alias filter).
+
+Step timeline
+-------------
+Consecutive non-``stand`` segments form a bout. A bout starts from standing (the first swing
+starts at the bout start), and ends with both feet on the ground: the last two ICs of a bout
+are followed by standing, so their ``toe_off_t_s`` is NaN. No IC falls in a ``stand`` segment.
+The step period is ``60 / cadence`` of the segment at that moment (linear ramps allowed) times
+``1 + e``, ``e`` an AR(1) jitter of 1.5 % standard deviation (cadence jitter of 1-2 % is
+typical). Stance time is 0.75 x step time at 3 m/s for running (duty factor falling slowly with
+speed: contact 0.24-0.27 s at 170 spm, as in the treadmill data below), 1.2 x step time for
+walking (60 % of the stride, double support), and at most 62 % of the stride across walk/run
+changes. ``cadence_spm[i]`` follows the gait-analysis convention: the step ending at IC ``i``
+lasts ``strike_t_s[i] - strike_t_s[i-1]``; NaN for the first IC of a bout. Each step's impact is
+the segment's ``impact_scale`` times a log-normal factor of 10 % spread; there is no automatic
+grade effect on impacts (express it through ``impact_scale``, as :func:`downhill_course` does),
+but downhill braking forces follow from the slope (see pelvis).
+
+Placements
+----------
+"Peaks" below are medians of ``strike_peak_g`` at 200 Hz, 3 m/s on the flat, for
+impact_scale 1 -> 1.5.
+
+``foot`` (shoe / foot pod on the instep, 10 cm ahead of and 7 cm above the heel contact point).
+    A sagittal-plane rigid-foot model. Heel rocker: the foot lands heel first, toe up by
+    8 deg x impact_scale (20 deg walking; overstriding lands with a steeper foot) and rolls flat
+    over the first 22 % of stance (15 % walking) about the heel. Foot flat: the foot lies on the
+    inclined ground, so the sensor reads exactly gravity tilted by the slope angle (no motion)
+    until heel-off at 50 % of stance (55 % walking). Push-off: rotation about the metatarsal
+    heads to -32 deg (-45 deg walking) at toe-off. Swing: quintic Hermite paths for position
+    and pitch, matching position and velocity at toe-off and IC (pitch reaches about -75 deg in
+    early swing), a lift of about 20 cm (8 cm walking) and a 1.5 cm outward circumduction.
+    Accelerations come from differentiating the sensor's position twice, so swing peaks of
+    5-7 g (running), with the terminal-swing braking just before IC, follow from stride length
+    and swing time. At IC a heel-strike transient is added (rising pulse 5 ms to peak, 7 g normal
+    to the sole and -4 g along it at impact_scale 1, 40 Hz ringing). Peaks: 5.3 -> 7.8 g
+    running (6.9 g at 1 kHz: the 5 ms spike is partly averaged out at low rates), 1.9 g walking;
+    foot-mounted IMUs report 3-10 g and more.
+``shank`` (distal anteromedial tibia, 12 cm above the ankle; z axis along the tibia).
+    The ankle follows the same foot model; the tibia angle to the ground normal goes from -4 deg
+    at IC (ankle ahead of the knee; a further -8 deg per unit of impact_scale above 1 for
+    overstriding) to +15 deg at heel-off and +40 deg at toe-off, swings back to about +80 deg
+    (knee flexion) in early swing, forward to about -18 deg in late swing and retracts slightly
+    before IC. A tibial shock is added mostly along the tibia axis (6.5 g, peak 10 ms after IC,
+    -1.8 g anterior, 22 Hz ringing). Peaks: 6.0 -> 8.3 g running, 2.4 g walking; running studies
+    report peak tibial accelerations of 5-10 g, higher on descents, with 8 g a common
+    "high-shock" line (Crowell & Davis 2011).
+``pelvis`` (sacrum / waist belt) and ``chest`` (heart-rate strap on the sternum).
+    The trunk is treated as a point mass: the specific force is the sum of both feet's ground
+    reaction forces over body weight (BW), so flight reads ~0 g and both feet's steps are seen.
+    Normal force per contact: a half sine (running) or an M-shaped double hump (walking) whose
+    impulse is ``cos(alpha)`` x step time, both skewed to peak at ~40 % of stance, plus an impact
+    pulse (peak 22 ms after IC, 2.1 BW x impact_scale on the pelvis; chest 1.1 BW, 26 ms) with a
+    negative 8 Hz (7 Hz) soft-tissue rebound. Tangential force: a braking/propulsion sine whose net impulse is ``sin(alpha)`` x
+    step time (net braking downhill; Gottschall & Kram 2005 report braking peaks up by 73 % at
+    -9 deg), plus a braking dip right after IC. Mediolateral: alternating 0.08 BW sway, and the
+    centripetal force in turns. The trunk leans forward (12 deg pelvis, 8 deg chest, less on
+    descents), leans into turns and oscillates in pitch, roll and yaw at step and stride
+    frequency; standing adds a slow postural sway. Peaks: pelvis 3.3 -> 4.5 g, chest 2.2 ->
+    2.8 g running, about 1.4 g walking (0.8-1.4 g oscillation). The pelvis shape was checked
+    against the sacral recordings of Alcantara et al. 2022 (treadmill, 0/+-5 deg, 2.5-4.2 m/s):
+    ~0 g in flight, impact peak ~3-4 g at 20-40 ms, a rebound dip near 55 ms, a ~2.3 g active
+    plateau and a -1.5 g AP braking dip just after IC.
+
+Walking uses lower cadence (default 110 spm), speed (1.4 m/s) and impacts. Standing: no steps,
+feet flat, trunk upright with postural sway.
+
+Barometer: altitude starts at 400 m and integrates ``speed * sin(alpha)`` (speed is along the
+path); pressure follows the ISA formula, smoothed by a first-order 0.5 s sensor lag, with 1.5 Pa
+white noise.
+
+Limitations: heel strikers only (no forefoot landings); rigid, sagittal foot (no pronation
+roll); the instrumented foot is always the left one; the trunk is a point mass (its rotations
+tilt the sensor but add no lever-arm accelerations); no sensor mount resonance beyond the fixed
+ringing templates; no gyroscope; speed changes between segments are instantaneous and bouts
+start at full speed; no terrain roughness, barometric weather drift, clock drift or lost
+samples. The uniformly random mounting is harsher than real mounts, which are usually roughly
+aligned with the segment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.signal import lfilter  # type: ignore[import-untyped]
+
+from downhill_live.types import G_MPS2, ONE_FOOT_PLACEMENTS, PLACEMENTS
+
+__all__ = ["Segment", "SimResult", "downhill_course", "simulate", "validation_course"]
+
+ACTIVITIES: tuple[str, ...] = ("run", "walk", "stand")
+DEFAULT_CADENCE_SPM: dict[str, float] = {"run": 170.0, "walk": 110.0}
+DEFAULT_SPEED_MPS: dict[str, float] = {"run": 3.0, "walk": 1.4, "stand": 0.0}
+START_ALTITUDE_M = 400.0
+PRESSURE_NOISE_PA = 1.5
+PRESSURE_LAG_S = 0.5
+CADENCE_JITTER = 0.015
+IMPACT_SPREAD = 0.10
+MAX_STANCE_FRACTION = 0.62
+PEAK_WINDOW_S = (-0.010, 0.060)
+
+_RUN, _WALK, _STAND = 0, 1, 2
+_BIG = 1.0e12  # "never" (kept finite so that no inf - inf arithmetic happens)
+_MIN_INTERNAL_HZ = 1000.0
+# foot geometry in the foot frame (forward, up) relative to the heel contact point, m
+_R_SENSOR_FOOT = (0.10, 0.07)
+_R_ANKLE = (0.06, 0.09)
+_R_MTP = (0.19, 0.0)
+_SHANK_SENSOR_M = 0.12
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of a course.
+
+    Parameters
+    ----------
+    duration_s : float
+        Length of the segment in seconds (> 0).
+    grade_pct : float
+        Ground grade, ``100 * tan(angle)``; negative is downhill.
+    activity : str
+        ``"run"``, ``"walk"`` or ``"stand"``.
+    cadence_spm : float or None
+        Steps per minute (both legs) at the segment start; None: 170 run, 110 walk.
+    cadence_end_spm : float or None
+        Cadence at the segment end (linear ramp); None: constant.
+    impact_scale : float
+        Multiplies the nominal impact (overstriding on descents > 1).
+    impact_scale_end : float or None
+        Impact scale at the segment end (linear ramp); None: constant.
+    speed_mps : float or None
+        Speed along the path; None: 3.0 run, 1.4 walk, 0 stand.
+    turn_deg : float
+        Total heading change over the segment (positive to the left).
+    """
+
+    duration_s: float
+    grade_pct: float = 0.0
+    activity: str = "run"
+    cadence_spm: float | None = None
+    cadence_end_spm: float | None = None
+    impact_scale: float = 1.0
+    impact_scale_end: float | None = None
+    speed_mps: float | None = None
+    turn_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.activity not in ACTIVITIES:
+            raise ValueError(f"activity must be one of {ACTIVITIES}, got {self.activity!r}")
+        if not (math.isfinite(self.duration_s) and self.duration_s > 0):
+            raise ValueError(f"duration_s must be > 0, got {self.duration_s}")
+        if not (math.isfinite(self.grade_pct) and abs(self.grade_pct) <= 100.0):
+            raise ValueError(f"grade_pct must be within +-100, got {self.grade_pct}")
+        for name in ("cadence_spm", "cadence_end_spm"):
+            value = getattr(self, name)
+            if value is not None and not (30.0 <= value <= 260.0):
+                raise ValueError(f"{name} must be within 30..260 spm, got {value}")
+        for name in ("impact_scale", "impact_scale_end"):
+            value = getattr(self, name)
+            if value is not None and not (0.1 <= value <= 5.0):
+                raise ValueError(f"{name} must be within 0.1..5, got {value}")
+        if self.speed_mps is not None and not (0.0 <= self.speed_mps <= 12.0):
+            raise ValueError(f"speed_mps must be within 0..12, got {self.speed_mps}")
+        if self.activity == "stand" and self.speed_mps not in (None, 0.0):
+            raise ValueError("a stand segment cannot have a speed")
+        if self.activity != "stand" and self.speed_mps == 0.0:
+            raise ValueError(f"a {self.activity} segment needs a speed > 0")
+        if not math.isfinite(self.turn_deg):
+            raise ValueError(f"turn_deg must be finite, got {self.turn_deg}")
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Simulated recording and its ground truth (see :func:`simulate`).
+
+    Attributes
+    ----------
+    rate_hz : float
+        Sample rate.
+    placement : str
+        ``"foot"``, ``"shank"``, ``"pelvis"`` or ``"chest"``.
+    t_s : ndarray, (N,)
+        Sample times starting at 0.
+    acc_g : ndarray, (N, 3)
+        Sensor-frame acceleration in g including gravity, after mounting rotation, noise,
+        quantisation and clipping.
+    pressure_pa : ndarray, (N,)
+        Barometric pressure.
+    grade_pct : ndarray, (N,)
+        True grade at each sample.
+    strike_t_s : ndarray, (S,)
+        True initial-contact times of all steps (both feet), sorted.
+    strike_foot : ndarray, (S,) int8
+        0 for the instrumented foot (foot/shank placements; the left foot), 1 for the other.
+    strike_peak_g : ndarray, (S,)
+        Peak of the noise-free, unclipped resultant in [IC - 10 ms, IC + 60 ms] at ``rate_hz``;
+        NaN for the other foot's steps on foot/shank placements.
+    toe_off_t_s : ndarray, (S,)
+        True toe-off time of each step; NaN when the step ends in standing.
+    cadence_spm : ndarray, (S,)
+        ``60 / (strike_t_s[i] - strike_t_s[i-1])``; NaN for the first IC of a bout.
+    rotation : ndarray, (3, 3)
+        Mounting rotation applied (``sensor_vec = rotation @ body_vec``).
+    """
+
+    rate_hz: float
+    placement: str
+    t_s: np.ndarray
+    acc_g: np.ndarray
+    pressure_pa: np.ndarray
+    grade_pct: np.ndarray
+    strike_t_s: np.ndarray
+    strike_foot: np.ndarray
+    strike_peak_g: np.ndarray
+    toe_off_t_s: np.ndarray
+    cadence_spm: np.ndarray
+    rotation: np.ndarray
+
+
+# --------------------------------------------------------------------------------------------
+# model parameters
+
+
+@dataclass(frozen=True)
+class _Transient:
+    """An impact transient: ``amp * (p(t/tau) + ring * sin(2 pi f t) exp(-t/ring_tau))``,
+    ``p(x) = x^2 exp(2 (1 - x))`` (peak 1 at ``x = 1``); amplitudes per axis (x, y, z) in g."""
+
+    amp_g: tuple[float, float, float]
+    tau_s: float
+    ring_hz: float
+    ring_tau_s: float
+    ring: float
+
+
+@dataclass(frozen=True)
+class _Gait:
+    """Nominal parameters of one activity (angles in degrees)."""
+
+    duty: float  # stance time / step time at 3 m/s
+    u_ff: float  # foot flat, fraction of stance
+    u_ho: float  # heel off, fraction of stance
+    foot_ic_deg: float
+    foot_to_deg: float
+    foot_dip_deg: float
+    lift_m: float
+    lateral_m: float
+    shank_ic_deg: float
+    shank_overstride_deg: float
+    shank_ho_deg: float
+    shank_to_deg: float
+    shank_back_deg: float
+    shank_fwd_deg: float
+    foot_tr: _Transient
+    shank_tr: _Transient
+    trunk_impact_bw: dict[str, float] = field(default_factory=dict)
+    brake_bw: float = 0.3
+    sway_bw: float = 0.08
+    m_shape: float = 0.0
+
+
+_GAIT = (
+    _Gait(  # run
+        duty=0.75,
+        u_ff=0.22,
+        u_ho=0.50,
+        foot_ic_deg=8.0,
+        foot_to_deg=-32.0,
+        foot_dip_deg=0.0,
+        lift_m=0.20,
+        lateral_m=0.015,
+        shank_ic_deg=-4.0,
+        shank_overstride_deg=8.0,
+        shank_ho_deg=15.0,
+        shank_to_deg=40.0,
+        shank_back_deg=12.0,
+        shank_fwd_deg=-20.0,
+        foot_tr=_Transient((-4.0, 1.0, 7.0), 0.005, 40.0, 0.008, 0.35),
+        shank_tr=_Transient((-1.8, 0.4, 6.5), 0.010, 22.0, 0.015, 0.35),
+        trunk_impact_bw={"pelvis": 2.1, "chest": 1.1},
+        brake_bw=0.35,
+        sway_bw=0.08,
+        m_shape=0.0,
+    ),
+    _Gait(  # walk
+        duty=1.2,
+        u_ff=0.15,
+        u_ho=0.55,
+        foot_ic_deg=20.0,
+        foot_to_deg=-45.0,
+        foot_dip_deg=0.0,
+        lift_m=0.08,
+        lateral_m=0.01,
+        shank_ic_deg=-5.0,
+        shank_overstride_deg=5.0,
+        shank_ho_deg=12.0,
+        shank_to_deg=40.0,
+        shank_back_deg=5.0,
+        shank_fwd_deg=-10.0,
+        foot_tr=_Transient((-0.5, 0.15, 0.8), 0.008, 40.0, 0.010, 0.4),
+        shank_tr=_Transient((-0.4, 0.1, 1.2), 0.015, 20.0, 0.015, 0.3),
+        trunk_impact_bw={"pelvis": 0.25, "chest": 0.15},
+        brake_bw=0.2,
+        sway_bw=0.06,
+        m_shape=0.3,
+    ),
+)
+
+# trunk: impact pulse time to peak, ringing, lean (deg), pitch/roll/yaw oscillation (deg)
+_TRUNK = {
+    "pelvis": {
+        "tau": 0.022,
+        "ring_hz": 8.0,
+        "ring_tau": 0.045,
+        "ring": 1.0,
+        "brake": 0.8,
+        "lean": 12.0,
+        "pitch": 2.0,
+        "roll": 3.0,
+        "yaw": 5.0,
+    },
+    "chest": {
+        "tau": 0.026,
+        "ring_hz": 7.0,
+        "ring_tau": 0.045,
+        "ring": 0.8,
+        "brake": 0.6,
+        "lean": 8.0,
+        "pitch": 1.5,
+        "roll": 2.0,
+        "yaw": 9.0,
+    },
+}
+
+
+def _pulse(x: np.ndarray) -> np.ndarray:
+    """Rising impact pulse ``x^2 exp(2 (1 - x))`` for ``x >= 0`` (0 before), peak 1 at x = 1."""
+    xp = np.maximum(x, 0.0)
+    return xp * xp * np.exp(2.0 * (1.0 - xp))
+
+
+_PULSE_AREA = math.e**2 / 4.0  # integral of _pulse over x
+
+
+def _ring(d: np.ndarray, ratio: float, f_hz: float, tau_s: float) -> np.ndarray:
+    """Damped ringing starting at ``d = 0`` (the pulse peak) with a negative first lobe."""
+    dp = np.maximum(d, 0.0)
+    return -ratio * np.sin(2.0 * np.pi * f_hz * dp) * np.exp(-dp / tau_s)
+
+
+def _bump(u: np.ndarray, a: float, b: float) -> np.ndarray:
+    """``64 v^3 (1 - v)^3`` window on ``[a, b]`` (0 outside, C2 at the ends), peak 1 at the
+    middle, so that swing shapes add no acceleration steps."""
+    v = np.clip((u - a) / (b - a), 0.0, 1.0)
+    w = v * (1.0 - v)
+    return 64.0 * w * w * w
+
+
+def _hermite5(u: np.ndarray, p0, dp0, p1, dp1) -> np.ndarray:
+    """Quintic Hermite with zero end second derivatives; ``dp*`` are derivatives w.r.t. ``u``."""
+    u2 = u * u
+    u3 = u2 * u
+    u4 = u3 * u
+    u5 = u4 * u
+    h0 = 1.0 - 10.0 * u3 + 15.0 * u4 - 6.0 * u5
+    h1 = u - 6.0 * u3 + 8.0 * u4 - 3.0 * u5
+    h4 = -4.0 * u3 + 7.0 * u4 - 3.0 * u5
+    return h0 * p0 + h1 * dp0 + (1.0 - h0) * p1 + h4 * dp1
+
+
+# --------------------------------------------------------------------------------------------
+# course
+
+
+class _Course:
+    """Segment table with scalar and vectorised look-ups."""
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        if len(segments) == 0:
+            raise ValueError("segments must not be empty")
+        for seg in segments:
+            if not isinstance(seg, Segment):
+                raise TypeError(f"segments must be Segment instances, got {type(seg).__name__}")
+        self.segments = list(segments)
+        dur = np.array([s.duration_s for s in segments])
+        self.ends = np.cumsum(dur)
+        self.starts = self.ends - dur
+        self.total_s = float(self.ends[-1])
+        self.act = np.array([ACTIVITIES.index(s.activity) for s in segments])
+        self.speed = np.array(
+            [
+                s.speed_mps if s.speed_mps is not None else DEFAULT_SPEED_MPS[s.activity]
+                for s in segments
+            ]
+        )
+        self.turn_rate = np.array([math.radians(s.turn_deg) / s.duration_s for s in segments])
+        # grade knots: flat within a segment, linear ramps across boundaries
+        knots_t: list[float] = []
+        knots_g: list[float] = []
+        for i, seg in enumerate(segments):
+            w = min(1.5, seg.duration_s / 4.0)
+            knots_t += [self.starts[i] + w, self.ends[i] - w]
+            knots_g += [seg.grade_pct, seg.grade_pct]
+        self.knots_t = np.array(knots_t)
+        self.knots_g = np.array(knots_g)
+        # distance along the path at segment boundaries
+        moving = np.where(self.act == _STAND, 0.0, self.speed)
+        self.dist_knots = np.concatenate([[0.0], np.cumsum(moving * dur)])
+        self.edges = np.concatenate([[0.0], self.ends])
+
+    def index(self, t: float) -> int:
+        return min(int(np.searchsorted(self.ends, t, side="right")), len(self.segments) - 1)
+
+    def index_v(self, t: np.ndarray) -> np.ndarray:
+        return np.minimum(np.searchsorted(self.ends, t, side="right"), len(self.segments) - 1)
+
+    def _frac(self, i: int, t: float) -> float:
+        return min(max((t - self.starts[i]) / self.segments[i].duration_s, 0.0), 1.0)
+
+    def cadence(self, t: float) -> float:
+        i = self.index(t)
+        seg = self.segments[i]
+        act = seg.activity if seg.activity != "stand" else "walk"
+        c0 = seg.cadence_spm if seg.cadence_spm is not None else DEFAULT_CADENCE_SPM[act]
+        c1 = seg.cadence_end_spm if seg.cadence_end_spm is not None else c0
+        return c0 + (c1 - c0) * self._frac(i, t)
+
+    def impact(self, t: float) -> float:
+        i = self.index(t)
+        seg = self.segments[i]
+        s1 = seg.impact_scale_end if seg.impact_scale_end is not None else seg.impact_scale
+        return seg.impact_scale + (s1 - seg.impact_scale) * self._frac(i, t)
+
+    def activity(self, t: float) -> int:
+        return int(self.act[self.index(t)])
+
+    def speed_at(self, t: float) -> float:
+        return float(self.speed[self.index(t)])
+
+    def grade(self, t: np.ndarray) -> np.ndarray:
+        return np.interp(t, self.knots_t, self.knots_g)
+
+    def distance(self, t: float) -> float:
+        return float(np.interp(t, self.edges, self.dist_knots))
+
+    def bouts(self) -> list[tuple[float, float]]:
+        """Time spans of consecutive non-stand segments."""
+        out: list[tuple[float, float]] = []
+        start: float | None = None
+        for i in range(len(self.segments)):
+            if self.act[i] != _STAND and start is None:
+                start = float(self.starts[i])
+            if self.act[i] == _STAND and start is not None:
+                out.append((start, float(self.starts[i])))
+                start = None
+        if start is not None:
+            out.append((start, self.total_s))
+        return out
+
+
+def _duty(act: int, speed_mps: float) -> float:
+    base = _GAIT[act].duty
+    if act == _RUN:
+        return float(np.clip(base * (3.0 / max(speed_mps, 0.5)) ** 0.3, 0.55, 0.95))
+    return base
+
+
+# --------------------------------------------------------------------------------------------
+# step timeline
+
+
+_CONTACT_FIELDS: tuple[str, ...] = (
+    # timing: initial contact, foot flat, heel off, toe off, nominal stance time (s)
+    "ic", "ff", "ho", "to", "tc",
+    # heel position along the path (m), activity code, impact factor
+    "s", "act", "imp",
+    # foot pitch at IC / TO (rad); swing (ending at this contact): dip (rad), lift, lateral (m)
+    "phi_ic", "phi_to", "dip", "lift", "lat",
+    # tibia angle at IC, heel off (reached at t_th), TO; swing back/forward bumps (rad)
+    "th_ic", "th_ho", "t_th", "th_to", "th_back", "th_fwd",
+    # local step period (s), sign of the lateral impact, 1 for a real step (0: standing start)
+    "step_T", "sign_y", "real",
+)  # fmt: skip
+
+
+class _ContactList:
+    """Per-foot contacts (stance periods) under construction; swing params belong to the
+    contact that ends the swing."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def add(self, **kw: float) -> None:
+        row = dict.fromkeys(_CONTACT_FIELDS, 0.0)
+        row.update(kw)
+        self.rows.append(row)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.array([r[k] for r in self.rows]) for k in _CONTACT_FIELDS}
+
+
+@dataclass
+class _Timeline:
+    strike_t: np.ndarray
+    strike_foot: np.ndarray
+    toe_off: np.ndarray
+    cadence: np.ndarray
+    contacts: list[dict[str, np.ndarray]]
+    bouts: list[tuple[float, float, float, float]]  # first IC, its tc, closing IC, closing tc
+
+
+def _depart(row: dict[str, float], to: float, act: int, tc: float) -> None:
+    """Give a standing (pending) contact its heel-off and toe-off."""
+    g = _GAIT[act]
+    push = (1.0 - g.u_ho) * tc
+    ho = max(to - push, row["ff"] + 0.02, row["t_th"] + 0.02)
+    row["ho"] = ho
+    row["to"] = max(to, ho + 0.05)
+    row["phi_to"] = math.radians(g.foot_to_deg)
+    row["th_to"] = math.radians(g.shank_to_deg)
+
+
+def _build_timeline(course: _Course, rng: np.random.Generator) -> _Timeline:
+    feet = [_ContactList(), _ContactList()]
+    for f in (0, 1):  # standing since forever
+        feet[f].add(ic=-_BIG, ff=-_BIG + 0.01, ho=_BIG, to=_BIG + 0.05, tc=0.01, t_th=-_BIG + 0.01)
+    strikes: list[tuple[float, int, float, float]] = []  # t, foot, toe-off, cadence
+    bouts: list[tuple[float, float, float, float]] = []
+    e = 0.0
+    for b0, b1 in course.bouts():
+        first = int(rng.integers(2))
+        act0 = course.activity(b0)
+        T0 = 60.0 / course.cadence(b0)
+        tc0 = _duty(act0, course.speed_at(b0)) * T0
+        ic0 = b0 + 0.8 * (2.0 * T0 - tc0)
+        if ic0 + 0.5 * T0 > b1:
+            continue  # too short to take a step: stays standing
+        ics = [ic0]
+        t = ic0
+        while True:
+            e = 0.5 * e + math.sqrt(0.75) * CADENCE_JITTER * rng.standard_normal()
+            T = 60.0 / course.cadence(t) * (1.0 + e)
+            if t + T > b1 - 0.02:
+                break
+            t += T
+            ics.append(t)
+        _depart(feet[first].rows[-1], b0, act0, tc0)
+        if len(ics) >= 2:
+            _depart(feet[1 - first].rows[-1], ic0 + tc0 - T0, act0, tc0)
+        n_ic = len(ics)
+        close_tc = first_tc = tc0
+        for j, ic in enumerate(ics):
+            foot = first if j % 2 == 0 else 1 - first
+            act = course.activity(ic)
+            g = _GAIT[act]
+            speed = course.speed_at(ic)
+            scale = course.impact(ic)
+            T_loc = 60.0 / course.cadence(ic)
+            tc = _duty(act, speed) * T_loc
+            if j + 2 < n_ic:  # keep a swing of >= 38 % of the stride across walk/run changes
+                tc = min(tc, MAX_STANCE_FRACTION * (ics[j + 2] - ic))
+            z = rng.standard_normal(8)
+            pending = j >= n_ic - 2
+            phi_ic = math.radians(min(g.foot_ic_deg * scale * (1.0 + 0.06 * z[0]), 35.0))
+            row = {
+                "ic": ic,
+                "ff": ic + g.u_ff * tc,
+                "ho": _BIG if pending else ic + g.u_ho * tc,
+                "to": _BIG + 0.05 if pending else ic + tc,
+                "tc": tc,
+                "s": course.distance(ic),
+                "act": float(act),
+                "imp": scale * math.exp(IMPACT_SPREAD * z[1] - 0.5 * IMPACT_SPREAD**2),
+                "phi_ic": phi_ic,
+                "phi_to": math.radians(g.foot_to_deg * (1.0 + 0.05 * z[2])),
+                "dip": math.radians(g.foot_dip_deg * (1.0 + 0.1 * z[3])),
+                "lift": g.lift_m
+                * math.sqrt(speed / DEFAULT_SPEED_MPS["run" if act == _RUN else "walk"])
+                * (1.0 + 0.08 * z[4]),
+                "lat": g.lateral_m * (1.0 + 0.2 * z[5]),
+                "th_ic": math.radians(g.shank_ic_deg - g.shank_overstride_deg * (scale - 1.0)),
+                "th_ho": 0.0 if pending else math.radians(g.shank_ho_deg),
+                "t_th": ic + 0.5 * tc if pending else ic + g.u_ho * tc,
+                "th_to": math.radians(g.shank_to_deg),
+                "th_back": math.radians(g.shank_back_deg * (1.0 + 0.08 * z[6])),
+                "th_fwd": math.radians(g.shank_fwd_deg * (1.0 + 0.08 * z[7])),
+                "step_T": T_loc,
+                "sign_y": 1.0 if rng.random() < 0.5 else -1.0,
+                "real": 1.0,
+            }
+            feet[foot].add(**row)
+            if j == 0:
+                first_tc = tc
+            toe_off = math.nan if pending else ic + tc
+            cad = math.nan if j == 0 else 60.0 / (ic - ics[j - 1])
+            strikes.append((ic, foot, toe_off, cad))
+            close_tc = tc
+        bouts.append((ic0, first_tc, ics[-1], close_tc))
+    arr = np.array(strikes, dtype=float).reshape(-1, 4)
+    return _Timeline(
+        strike_t=arr[:, 0].copy(),
+        strike_foot=arr[:, 1].astype(np.int8),
+        toe_off=arr[:, 2].copy(),
+        cadence=arr[:, 3].copy(),
+        contacts=[feet[0].arrays(), feet[1].arrays()],
+        bouts=bouts,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# synthesis
+
+
+def _rot2(phi: np.ndarray, r: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    c, s = np.cos(phi), np.sin(phi)
+    return c * r[0] - s * r[1], s * r[0] + c * r[1]
+
+
+def _limb(
+    t: np.ndarray, C: dict[str, np.ndarray], r: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Slope-frame position (s, n) of a point fixed in the foot, the foot pitch relative to the
+    ground, the contact index and the swing phase (NaN in stance) of each time."""
+    k = np.searchsorted(C["ic"], t, side="right") - 1
+    ic, ff, ho, to = C["ic"][k], C["ff"][k], C["ho"][k], C["to"][k]
+    s = np.empty_like(t)
+    n = np.empty_like(t)
+    phi = np.empty_like(t)
+    u_sw = np.full_like(t, np.nan)
+    rm = (r[0] - _R_MTP[0], r[1] - _R_MTP[1])
+    # heel rocker: rotate about the heel from phi_ic to 0 (smootherstep: the foot slap
+    # accelerates gradually after the heel lands, and stops at foot flat)
+    m = t < ff
+    v = (t[m] - ic[m]) / (ff[m] - ic[m])
+    ph = C["phi_ic"][k[m]] * (1.0 - v * v * v * (10.0 - 15.0 * v + 6.0 * v * v))
+    ds, dn = _rot2(ph, r)
+    s[m], n[m], phi[m] = C["s"][k[m]] + ds, dn, ph
+    # foot flat
+    m = (t >= ff) & (t < ho)
+    s[m], n[m], phi[m] = C["s"][k[m]] + r[0], r[1], 0.0
+    # push-off: rotate about the metatarsal heads, phi = phi_to v^2
+    m = (t >= ho) & (t < to)
+    v = (t[m] - ho[m]) / (to[m] - ho[m])
+    ph = C["phi_to"][k[m]] * v * v
+    ds, dn = _rot2(ph, rm)
+    s[m], n[m], phi[m] = C["s"][k[m]] + _R_MTP[0] + ds, _R_MTP[1] + dn, ph
+    # swing: quintic Hermite from the toe-off state of contact k to the IC state of k + 1
+    m = t >= to
+    kk = k[m]
+    k1 = kk + 1
+    D = C["ic"][k1] - C["to"][kk]
+    u = (t[m] - C["to"][kk]) / D
+    phi0 = C["phi_to"][kk]
+    w0 = 2.0 * phi0 / (C["to"][kk] - C["ho"][kk])
+    p0s, p0n = _rot2(phi0, rm)
+    p0s += C["s"][kk] + _R_MTP[0]
+    p0n += _R_MTP[1]
+    v0s, v0n = _rot2(phi0 + np.pi / 2.0, rm)
+    v0s *= w0 * D
+    v0n *= w0 * D
+    p1s, p1n = _rot2(C["phi_ic"][k1], r)
+    p1s += C["s"][k1]
+    s[m] = _hermite5(u, p0s, v0s, p1s, 0.0)
+    n[m] = _hermite5(u, p0n, v0n, p1n, 0.0) + C["lift"][k1] * _bump(u, 0.0, 0.8)
+    phi[m] = _hermite5(u, phi0, w0 * D, C["phi_ic"][k1], 0.0) + C["dip"][k1] * _bump(u, 0.0, 0.7)
+    u_sw[m] = u
+    return s, n, phi, k, u_sw
+
+
+def _shank_angle(t: np.ndarray, C: dict[str, np.ndarray], k: np.ndarray) -> np.ndarray:
+    """Tibia angle to the ground normal (positive: knee ahead of the ankle)."""
+    ic, ho, to, t_th = C["ic"][k], C["ho"][k], C["to"][k], C["t_th"][k]
+    th = np.empty_like(t)
+    m = t < t_th
+    v = np.clip((t[m] - ic[m]) / (t_th[m] - ic[m]), 0.0, 1.0)
+    th[m] = C["th_ic"][k[m]] + (C["th_ho"][k[m]] - C["th_ic"][k[m]]) * v * v * (3.0 - 2.0 * v)
+    m = (t >= t_th) & (t < ho)
+    th[m] = C["th_ho"][k[m]]
+    m = (t >= ho) & (t < to) & (t >= t_th)
+    v = (t[m] - ho[m]) / (to[m] - ho[m])
+    th[m] = C["th_ho"][k[m]] + (C["th_to"][k[m]] - C["th_ho"][k[m]]) * v * v
+    m = t >= to
+    kk = k[m]
+    k1 = kk + 1
+    D = C["ic"][k1] - C["to"][kk]
+    u = (t[m] - C["to"][kk]) / D
+    w0 = 2.0 * (C["th_to"][kk] - C["th_ho"][kk]) / (C["to"][kk] - C["ho"][kk])
+    th[m] = (
+        _hermite5(u, C["th_to"][kk], w0 * D, C["th_ic"][k1], 0.0)
+        + C["th_back"][k1] * _bump(u, 0.0, 0.6)
+        + C["th_fwd"][k1] * _bump(u, 0.5, 1.0)
+    )
+    return th
+
+
+def _transient(t: np.ndarray, C: dict[str, np.ndarray], k: np.ndarray, which: str) -> np.ndarray:
+    """Impact transients of the contacts ``k`` in segment axes (N, 3), g."""
+    out = np.zeros((t.size, 3))
+    dt = t - C["ic"][k]
+    m = (dt >= 0.0) & (dt < 0.25) & (C["real"][k] > 0)
+    kk = k[m]
+    dtm = dt[m]
+    act = C["act"][kk].astype(int)
+    for a in (_RUN, _WALK):
+        tr: _Transient = getattr(_GAIT[a], which)
+        sel = act == a
+        d = dtm[sel]
+        shape = _pulse(d / tr.tau_s) + _ring(d - tr.tau_s, tr.ring, tr.ring_hz, tr.ring_tau_s)
+        amp = C["imp"][kk[sel]] * shape
+        idx = np.flatnonzero(m)[sel]
+        out[idx, 0] = tr.amp_g[0] * amp
+        out[idx, 1] = tr.amp_g[1] * amp * C["sign_y"][kk[sel]]
+        out[idx, 2] = tr.amp_g[2] * amp
+    return out
+
+
+def _second_diff(p: np.ndarray, h: float) -> np.ndarray:
+    return (p[2:] - 2.0 * p[1:-1] + p[:-2]) / (h * h)
+
+
+def _limb_signal(
+    t: np.ndarray, h: float, course: _Course, tl: _Timeline, placement: str
+) -> np.ndarray:
+    """Body-frame specific force (N, 3) of a foot or shank sensor on foot 0; ``t`` is padded
+    by one sample at each end (the result is not)."""
+    C = tl.contacts[0]
+    if placement == "foot":
+        s, n, phi, k, u_sw = _limb(t, C, _R_SENSOR_FOOT)
+        ang = phi
+    else:
+        s, n, _, k, u_sw = _limb(t, C, _R_ANKLE)
+        ang = _shank_angle(t, C, k)
+        s = s + _SHANK_SENSOR_M * np.sin(ang)
+        n = n + _SHANK_SENSOR_M * np.cos(ang)
+    # lateral circumduction of the swing foot (the left foot swings out to +y)
+    y = np.zeros_like(t)
+    sw = ~np.isnan(u_sw)
+    y[sw] = C["lat"][k[sw] + 1] * _bump(u_sw[sw], 0.0, 1.0)
+    a_s = _second_diff(s, h) / G_MPS2
+    a_n = _second_diff(n, h) / G_MPS2
+    a_y = _second_diff(y, h) / G_MPS2
+    tc = t[1:-1]
+    k = k[1:-1]
+    ang = ang[1:-1]
+    v_s = (s[2:] - s[:-2]) / (2.0 * h)
+    a_y += v_s * course.turn_rate[course.index_v(tc)] / G_MPS2
+    alpha = np.arctan(course.grade(tc) / 100.0)
+    f_s = a_s + np.sin(alpha)
+    f_n = a_n + np.cos(alpha)
+    c, si = np.cos(ang), np.sin(ang)
+    out = np.zeros((tc.size, 3))
+    if placement == "foot":
+        out[:, 0] = c * f_s + si * f_n
+        out[:, 2] = -si * f_s + c * f_n
+        out += _transient(tc, C, k, "foot_tr")
+    else:
+        out[:, 0] = c * f_s - si * f_n
+        out[:, 2] = si * f_s + c * f_n
+        out += _transient(tc, C, k, "shank_tr")
+    out[:, 1] += a_y
+    return out
+
+
+def _stand_weight(t: np.ndarray, tl: _Timeline) -> np.ndarray:
+    """1 while standing (both feet carry the weight), 0 while moving: hands over to the step
+    forces during the first step of a bout and back after the last."""
+    kt: list[float] = []
+    kv: list[float] = []
+    for ic0, tc0, close, close_tc in tl.bouts:
+        kt += [ic0, ic0 + 0.5 * tc0, close, close + 0.5 * close_tc]
+        kv += [1.0, 0.0, 0.0, 1.0]
+    if not kt:
+        return np.ones_like(t)
+    return np.interp(t, np.array(kt), np.array(kv), left=1.0, right=1.0)
+
+
+_GRF_SKEW = 0.8
+_U_GRID = (np.arange(4000) + 0.5) / 4000.0
+#: means over the stance of sin(k pi u^skew), k = 1, 2, 3
+_GRF_MEAN = tuple(float(np.mean(np.sin(k * np.pi * _U_GRID**_GRF_SKEW))) for k in (1, 2, 3))
+
+
+def _trunk_signal(
+    t: np.ndarray, course: _Course, tl: _Timeline, placement: str, rng: np.random.Generator
+) -> np.ndarray:
+    """Body-frame specific force (N, 3) of a pelvis or chest sensor."""
+    par = _TRUNK[placement]
+    alpha = np.arctan(course.grade(t) / 100.0)
+    seg = course.index_v(t)
+    f_s = np.zeros_like(t)
+    f_n = np.zeros_like(t)
+    f_y = np.zeros_like(t)
+    turn_g = course.speed[seg] * course.turn_rate[seg] / G_MPS2
+    for foot, C in enumerate(tl.contacts):
+        k = np.searchsorted(C["ic"], t, side="right") - 1
+        dt = t - C["ic"][k]
+        u = dt / C["tc"][k]
+        m = (u >= 0.0) & (u < 1.0) & (C["real"][k] > 0)
+        kk = k[m]
+        um, dtm, al = u[m], dt[m], alpha[m]
+        T, tc = C["step_T"][kk], C["tc"][kk]
+        act = C["act"][kk].astype(int)
+        m_shape = np.where(act == _RUN, _GAIT[_RUN].m_shape, _GAIT[_WALK].m_shape)
+        imp_bw = (
+            np.where(
+                act == _RUN,
+                _GAIT[_RUN].trunk_impact_bw[placement],
+                _GAIT[_WALK].trunk_impact_bw[placement],
+            )
+            * C["imp"][kk]
+        )
+        brake = np.where(act == _RUN, _GAIT[_RUN].brake_bw, _GAIT[_WALK].brake_bw)
+        brake = brake * (1.0 + 0.5 * (C["imp"][kk] - 1.0))
+        sway = np.where(act == _RUN, _GAIT[_RUN].sway_bw, _GAIT[_WALK].sway_bw)
+        # force shapes over the stance phase, skewed so that the active peak and the change
+        # from braking to propulsion come at ~40 % of stance, as in treadmill recordings
+        wu = um**_GRF_SKEW
+        half = np.sin(np.pi * wu)
+        mean_shape = _GRF_MEAN[0] + m_shape * _GRF_MEAN[2]
+        pulse = _pulse(dtm / par["tau"])
+        pulse_area = par["tau"] * _PULSE_AREA
+        amp_n = np.cos(al) * T / (tc * mean_shape)
+        ring = _ring(dtm - par["tau"], par["ring"], par["ring_hz"], par["ring_tau"])
+        f_n[m] += amp_n * (half + m_shape * np.sin(3 * np.pi * wu)) + imp_bw * (pulse + ring)
+        # tangential: braking then propulsion, net impulse sin(alpha) x step time
+        brake_pulse = _pulse(dtm / (0.7 * par["tau"]))
+        brake_area = par["brake"] * imp_bw * 0.7 * pulse_area
+        c_t = (np.sin(al) * T + brake_area + brake * tc * _GRF_MEAN[1]) / (tc * _GRF_MEAN[0])
+        f_s[m] += -brake * np.sin(2 * np.pi * wu) + c_t * half - par["brake"] * imp_bw * brake_pulse
+        side = 1.0 if foot == 0 else -1.0
+        f_y[m] += -side * sway * half + turn_g[m] * T / (tc * _GRF_MEAN[0]) * half
+    w = _stand_weight(t, tl)
+    f_s += w * np.sin(alpha)
+    f_n += w * np.cos(alpha)
+    f_x = np.cos(alpha) * f_s - np.sin(alpha) * f_n
+    f_z = np.sin(alpha) * f_s + np.cos(alpha) * f_n
+    # trunk orientation: lean, stride-locked oscillation, turn lean, postural sway
+    ic0 = tl.contacts[0]["ic"][tl.contacts[0]["real"] > 0]
+    if ic0.size >= 2:
+        phase = np.interp(t, ic0, 2.0 * np.pi * np.arange(ic0.size))
+    else:
+        phase = np.zeros_like(t)
+    moving = 1.0 - w
+    sway_ph = rng.uniform(0.0, 2.0 * np.pi, 4)
+    postural = np.radians(0.4) * np.sin(2 * np.pi * 0.23 * t + sway_ph[0]) + np.radians(
+        0.3
+    ) * np.sin(2 * np.pi * 0.61 * t + sway_ph[1])
+    postural_r = np.radians(0.4) * np.sin(2 * np.pi * 0.17 * t + sway_ph[2]) + np.radians(
+        0.3
+    ) * np.sin(2 * np.pi * 0.53 * t + sway_ph[3])
+    lean = np.radians(par["lean"]) + 0.3 * alpha
+    pitch = lean + moving * np.radians(par["pitch"]) * np.cos(2.0 * phase) + postural
+    roll = moving * (np.radians(par["roll"]) * np.sin(phase) + np.arctan(turn_g)) + postural_r
+    yaw = moving * np.radians(par["yaw"]) * np.sin(phase + 0.5)
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    x1 = cy * f_x + sy * f_y
+    y1 = -sy * f_x + cy * f_y
+    cp, sp = np.cos(pitch), np.sin(pitch)
+    x2 = cp * x1 - sp * f_z
+    z2 = sp * x1 + cp * f_z
+    cr, sr = np.cos(roll), np.sin(roll)
+    out = np.empty((t.size, 3))
+    out[:, 0] = x2
+    out[:, 1] = cr * y1 - sr * z2
+    out[:, 2] = sr * y1 + cr * z2
+    return out
+
+
+def _random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """Uniformly distributed rotation matrix (normalised Gaussian quaternion)."""
+    q = rng.standard_normal(4)
+    q /= np.linalg.norm(q)
+    w, x, y, z = q
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def _mounting(orientation: str | np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if isinstance(orientation, str):
+        if orientation == "random":
+            return _random_rotation(rng)
+        if orientation == "identity":
+            return np.eye(3)
+        raise ValueError(
+            f"orientation must be 'random', 'identity' or a 3x3 matrix, got {orientation!r}"
+        )
+    rot = np.asarray(orientation, dtype=float)
+    if rot.shape != (3, 3) or not np.all(np.isfinite(rot)):
+        raise ValueError(f"orientation matrix must be a finite 3x3 array, got shape {rot.shape}")
+    if not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6) or np.linalg.det(rot) < 0:
+        raise ValueError("orientation matrix must be a proper rotation (orthonormal, det +1)")
+    return rot.copy()
+
+
+def _pressure(
+    t: np.ndarray, course: _Course, rate_hz: float, rng: np.random.Generator
+) -> np.ndarray:
+    seg = course.index_v(t)
+    speed = np.where(course.act[seg] == _STAND, 0.0, course.speed[seg])
+    alpha = np.arctan(course.grade(t) / 100.0)
+    climb = speed * np.sin(alpha) / rate_hz
+    alt = START_ALTITUDE_M + np.concatenate([[0.0], np.cumsum(climb[:-1])])
+    p = 101325.0 * (1.0 - 2.25577e-5 * alt) ** 5.25588
+    a = 1.0 - math.exp(-1.0 / (rate_hz * PRESSURE_LAG_S))
+    p, _ = lfilter([a], [1.0, a - 1.0], p, zi=[p[0] * (1.0 - a)])
+    return p + PRESSURE_NOISE_PA * rng.standard_normal(t.size)
+
+
+def _peaks(mag: np.ndarray, rate_hz: float, strike_t: np.ndarray) -> np.ndarray:
+    if strike_t.size == 0:
+        return np.zeros(0)
+    i0 = np.ceil((strike_t + PEAK_WINDOW_S[0]) * rate_hz - 1e-9).astype(np.int64)
+    i1 = np.floor((strike_t + PEAK_WINDOW_S[1]) * rate_hz + 1e-9).astype(np.int64)
+    width = int(np.max(i1 - i0)) + 1
+    idx = i0[:, None] + np.arange(width)[None, :]
+    valid = (idx <= i1[:, None]) & (idx >= 0) & (idx < mag.size)
+    vals = np.where(valid, mag[np.clip(idx, 0, mag.size - 1)], -np.inf)
+    peak = vals.max(axis=1)
+    return np.where(np.isfinite(peak), peak, np.nan)
+
+
+def simulate(
+    segments: Sequence[Segment],
+    placement: str,
+    rate_hz: float = 200.0,
+    seed: int = 0,
+    *,
+    orientation: str | np.ndarray = "random",
+    noise_g: float = 0.02,
+    range_g: float | None = 16.0,
+) -> SimResult:
+    """Simulate an accelerometer worn at ``placement`` over a course.
+
+    Parameters
+    ----------
+    segments : sequence of Segment
+        The course, in order.
+    placement : str
+        ``"foot"``, ``"shank"`` (instrumented foot = left, ``strike_foot == 0``), ``"pelvis"``
+        or ``"chest"``.
+    rate_hz : float
+        Output sample rate (10..5000 Hz).
+    seed : int
+        Seed of every random choice; same seed, same output.
+    orientation : {"random", "identity"} or ndarray (3, 3)
+        Mounting rotation: seeded uniformly random, none, or the given proper rotation.
+    noise_g : float
+        Standard deviation of white noise per axis, and of a constant per-axis bias.
+    range_g : float or None
+        Full scale: readings are quantised to 16 bits of ``+-range_g`` and clipped to it;
+        None disables both.
+
+    Returns
+    -------
+    SimResult
+        Signals and ground truth.
+
+    Examples
+    --------
+    >>> res = simulate([Segment(10.0)], "pelvis", rate_hz=100.0, seed=1)
+    >>> res.acc_g.shape, bool(abs(res.cadence_spm[1:].mean() - 170.0) < 5.0)
+    ((1000, 3), True)
+    """
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+    if not (math.isfinite(rate_hz) and 10.0 <= rate_hz <= 5000.0):
+        raise ValueError(f"rate_hz must be within 10..5000, got {rate_hz}")
+    if not (math.isfinite(noise_g) and noise_g >= 0.0):
+        raise ValueError(f"noise_g must be >= 0, got {noise_g}")
+    if range_g is not None and not (math.isfinite(range_g) and range_g > 0.0):
+        raise ValueError(f"range_g must be > 0 or None, got {range_g}")
+    course = _Course(segments)
+    seed_seq = int(seed)
+    tl = _build_timeline(course, np.random.default_rng([seed_seq, 1]))
+    rotation = _mounting(orientation, np.random.default_rng([seed_seq, 2]))
+    n_out = math.floor(course.total_s * rate_hz + 1e-9)
+    t_s = np.arange(n_out) / rate_hz
+    over = max(1, math.ceil(_MIN_INTERNAL_HZ / rate_hz))
+    h = 1.0 / (rate_hz * over)
+    j = np.arange(-1, n_out * over + 1)
+    t_int = (j - (over - 1) / 2.0) * h
+    if placement in ONE_FOOT_PLACEMENTS:
+        body = _limb_signal(t_int, h, course, tl, placement)
+    else:
+        body = _trunk_signal(
+            t_int[1:-1], course, tl, placement, np.random.default_rng([seed_seq, 5])
+        )
+    body = body.reshape(n_out, over, 3).mean(axis=1)
+    clean = body @ rotation.T
+    peak = _peaks(np.linalg.norm(clean, axis=1), rate_hz, tl.strike_t)
+    if placement in ONE_FOOT_PLACEMENTS:
+        peak[tl.strike_foot != 0] = np.nan
+    rng_noise = np.random.default_rng([seed_seq, 3])
+    acc = clean + noise_g * (rng_noise.standard_normal(3) + rng_noise.standard_normal(clean.shape))
+    if range_g is not None:
+        lsb = range_g / 32768.0
+        acc = np.clip(np.round(acc / lsb) * lsb, -range_g, range_g)
+    pressure = _pressure(t_s, course, rate_hz, np.random.default_rng([seed_seq, 4]))
+    return SimResult(
+        rate_hz=float(rate_hz),
+        placement=placement,
+        t_s=t_s,
+        acc_g=acc,
+        pressure_pa=pressure,
+        grade_pct=course.grade(t_s),
+        strike_t_s=tl.strike_t,
+        strike_foot=tl.strike_foot,
+        strike_peak_g=peak,
+        toe_off_t_s=tl.toe_off,
+        cadence_spm=tl.cadence,
+        rotation=rotation,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# courses
+
+
+def downhill_course(
+    flat_s: float = 60.0, descent_s: float = 120.0, grade_pct: float = -10.0
+) -> list[Segment]:
+    """Flat run -> long descent with overstriding, then correction -> flat run to finish.
+
+    For the first 60 % of the descent the runner overstrides: cadence falls from 170 to 155 spm
+    and impact_scale rises from 1.0 to 1.5 over the first 20 %, and stays there; then the
+    runner corrects within 10 % of the descent (cadence to 172 spm, impact_scale to 1.05) and
+    holds that to the bottom. Speed 3.0 m/s on the flat, 3.2 m/s on the descent.
+
+    Parameters
+    ----------
+    flat_s : float
+        Duration of each flat part (start and finish).
+    descent_s : float
+        Duration of the descent.
+    grade_pct : float
+        Grade of the descent (negative).
+
+    Returns
+    -------
+    list of Segment
+    """
+    d = descent_s
+    return [
+        Segment(flat_s, 0.0, "run", 170.0),
+        Segment(0.2 * d, grade_pct, "run", 170.0, 155.0, 1.0, 1.5, speed_mps=3.2),
+        Segment(0.4 * d, grade_pct, "run", 155.0, None, 1.5, None, speed_mps=3.2),
+        Segment(0.1 * d, grade_pct, "run", 155.0, 172.0, 1.5, 1.05, speed_mps=3.2),
+        Segment(0.3 * d, grade_pct, "run", 172.0, None, 1.05, None, speed_mps=3.2),
+        Segment(flat_s, 0.0, "run", 170.0),
+    ]
+
+
+def validation_course() -> list[Segment]:
+    """A harder course for validating strike detection (about 4.5 minutes).
+
+    Standing start, a walk, running on the flat with turns, a walking break, a -8 % descent
+    with some overstriding and a turn, a stop, a +5 % climb, a flat run with a U-turn, and
+    standing at the end.
+
+    Returns
+    -------
+    list of Segment
+    """
+    return [
+        Segment(4.0, 0.0, "stand"),
+        Segment(20.0, 0.0, "walk", 110.0),
+        Segment(40.0, 0.0, "run", 165.0, 172.0, turn_deg=90.0),
+        Segment(15.0, 0.0, "walk", 105.0, speed_mps=1.3),
+        Segment(25.0, 0.0, "run", 175.0, speed_mps=3.4),
+        Segment(45.0, -8.0, "run", 170.0, 158.0, 1.0, 1.35, speed_mps=3.3, turn_deg=-120.0),
+        Segment(20.0, -8.0, "run", 165.0, None, 1.15, None, speed_mps=3.2),
+        Segment(3.0, -8.0, "stand"),
+        Segment(12.0, 5.0, "walk", 112.0, speed_mps=1.2),
+        Segment(30.0, 5.0, "run", 166.0, speed_mps=2.6),
+        Segment(25.0, 0.0, "run", 178.0, speed_mps=3.5, turn_deg=180.0),
+        Segment(5.0, 0.0, "stand"),
+    ]
