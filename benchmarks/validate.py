@@ -1,0 +1,308 @@
+"""Accuracy of the streaming gait core on real data and on the simulator.
+
+Run ``python benchmarks/validate.py``. Real data: the Alcantara 2022 sacral accelerometer
+(pelvis placement, force-treadmill contacts as reference), found in ``shared/data`` beside the
+repository or at ``$DOWNHILL_DATA``. Simulator: :mod:`downhill_live.sim.gait` when it is
+importable.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from downhill_live.core import GaitTracker
+from downhill_live.types import ONE_FOOT_PLACEMENTS, PLACEMENTS, Step
+
+REAL_RATE_HZ = 500.0
+
+
+def data_dir() -> Path:
+    """Shared data folder: ``$DOWNHILL_DATA`` or ``<repo>/../shared/data``."""
+    env = os.environ.get("DOWNHILL_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@dataclass
+class Match:
+    """Strike matching result (greedy, nearest first, within a tolerance)."""
+
+    tp: int
+    fp: int
+    fn: int
+    err_s: np.ndarray  # signed timing errors (detected - reference) of matched pairs
+
+    @property
+    def f1(self) -> float:
+        d = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / d if d else 1.0
+
+
+def match_strikes(det_s: np.ndarray, ref_s: np.ndarray, tol_s: float) -> Match:
+    """One-to-one matching of detected and reference times within ``tol_s``."""
+    det_s = np.sort(np.asarray(det_s, dtype=float))
+    ref_s = np.sort(np.asarray(ref_s, dtype=float))
+    pairs = []
+    for i, t in enumerate(det_s):
+        lo = np.searchsorted(ref_s, t - tol_s)
+        hi = np.searchsorted(ref_s, t + tol_s, side="right")
+        for j in range(lo, hi):
+            pairs.append((abs(ref_s[j] - t), i, j))
+    pairs.sort()
+    used_d: set[int] = set()
+    used_r: set[int] = set()
+    err = []
+    for _, i, j in pairs:
+        if i in used_d or j in used_r:
+            continue
+        used_d.add(i)
+        used_r.add(j)
+        err.append(det_s[i] - ref_s[j])
+    tp = len(err)
+    return Match(tp, len(det_s) - tp, len(ref_s) - tp, np.asarray(err))
+
+
+def load_real() -> list[dict]:
+    """Trials of the sacral data set: t_s, acc_g (N, 3), ic_s, to_s, slope_deg."""
+    root = data_dir() / "alcantara2022-sacral"
+    contacts: dict[int, list[dict[str, str]]] = {}
+    with open(root / "contacts.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            contacts.setdefault(int(row["trial"]), []).append(row)
+    trials = []
+    for f in sorted(root.glob("trial*.csv")):
+        num = int(f.name[5:7])
+        d = np.loadtxt(f, delimiter=",", skiprows=1)
+        rows = contacts[num]
+        ic = np.array([float(r["ic_time_s"]) for r in rows])
+        to = np.array([float(r["to_time_s"]) if r["to_time_s"] else math.nan for r in rows])
+        trials.append(
+            {
+                "name": f.stem,
+                "t_s": d[:, 0],
+                "acc_g": d[:, 1:4],
+                "ic_s": ic,
+                "to_s": to,
+                "slope_deg": float(rows[0]["slope_deg"]),
+            }
+        )
+    return trials
+
+
+def run_tracker(
+    tr: GaitTracker,
+    t_s: np.ndarray,
+    acc_g: np.ndarray,
+    pressure_pa: np.ndarray | None = None,
+    packet: int = 1,
+) -> tuple[list[Step], np.ndarray]:
+    """Feed in packets; return the steps and their report times (sensor time of the last
+    sample of the packet that returned them: exact for ``packet=1``)."""
+    steps: list[Step] = []
+    rep: list[float] = []
+    for i in range(0, len(t_s), packet):
+        pr = None if pressure_pa is None else pressure_pa[i : i + packet]
+        new = tr.update_many(t_s[i : i + packet], acc_g[i : i + packet], pr)
+        steps.extend(new)
+        rep.extend([float(t_s[min(i + packet, len(t_s)) - 1])] * len(new))
+    return steps, np.asarray(rep)
+
+
+def validate_real(verbose: bool = True) -> dict[str, float]:
+    """Strike F1 (+-60 ms, from 1 s on), timing error and cadence error on the sacral data."""
+    trials = load_real()
+    tp = fp = fn = 0
+    errs: list[np.ndarray] = []
+    cad_err: list[float] = []
+    gct_err: list[float] = []
+    lat: list[np.ndarray] = []
+    for tri in trials:
+        tr = GaitTracker(REAL_RATE_HZ, "pelvis")
+        steps, rep = run_tracker(tr, tri["t_s"], tri["acc_g"])
+        lat.append(rep - np.array([s.t_s for s in steps]))
+        det = np.array([s.t_s for s in steps])
+        ref = tri["ic_s"]
+        det1 = det[det >= 1.0]
+        ref1 = ref[ref >= 1.0]
+        m = match_strikes(det1, ref1, 0.060)
+        # a detection just before 1 s matched to a reference just after is not a false negative
+        lost = [r for r in ref1 if r < 1.06 and np.any(np.abs(det - r) <= 0.06)]
+        m.fn -= len([r for r in lost if not np.any(np.abs(det1 - r) <= 0.06)])
+        tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
+        errs.append(m.err_s)
+        true_cad = 60.0 / np.median(np.diff(ref))
+        for s in steps:
+            if s.t_s >= 1.0 and math.isfinite(s.cadence_spm):
+                cad_err.append(abs(s.cadence_spm - true_cad))
+            if math.isfinite(s.gct_ms):
+                # gct_ms is the contact before this strike
+                j = np.searchsorted(ref, s.t_s - 0.06) - 1
+                if 0 <= j < len(ref) and math.isfinite(tri["to_s"][j]):
+                    gct_err.append(s.gct_ms - 1000 * (tri["to_s"][j] - ref[j]))
+        if verbose:
+            print(
+                f"  {tri['name']:32s} F1={m.f1:.3f} tp={m.tp} fp={m.fp} fn={m.fn} "
+                f"med|err|={1000 * np.median(np.abs(m.err_s)) if m.tp else math.nan:5.1f} ms"
+            )
+    err = np.concatenate(errs)
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    res = {
+        "f1": f1,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "median_abs_err_ms": 1000 * float(np.median(np.abs(err))),
+        "mean_err_ms": 1000 * float(np.mean(err)),
+        "p95_abs_err_ms": 1000 * float(np.percentile(np.abs(err), 95)),
+        "cadence_err_spm_median": float(np.median(cad_err)),
+        "cadence_err_spm_p95": float(np.percentile(cad_err, 95)),
+        "gct_err_ms_median": float(np.median(gct_err)) if gct_err else math.nan,
+        "gct_abs_err_ms_median": float(np.median(np.abs(gct_err))) if gct_err else math.nan,
+        "latency_ms_median": 1000 * float(np.median(np.concatenate(lat))),
+        "latency_ms_max": 1000 * float(np.max(np.concatenate(lat))),
+    }
+    return res
+
+
+def _sim_module():
+    try:
+        from downhill_live.sim import gait
+    except Exception as exc:  # the simulator is optional here
+        print(f"simulator unavailable: {exc!r}")
+        return None
+    return gait
+
+
+def validate_sim(placement: str, seed: int = 0, course: str = "validation") -> dict[str, float]:
+    """Strike, timing, cadence, peak and descent accuracy on the simulator."""
+    gait = _sim_module()
+    if gait is None:
+        return {}
+    segs = gait.validation_course() if course == "validation" else gait.downhill_course()
+    sim = gait.simulate(segs, placement, rate_hz=200.0, seed=seed)
+    tr = GaitTracker(200.0, placement)
+    pr = getattr(sim, "pressure_pa", None)
+    steps, rep = run_tracker(tr, np.asarray(sim.t_s), np.asarray(sim.acc_g), pr)
+    det = np.array([s.t_s for s in steps])
+    ref = np.asarray(sim.strike_t_s)
+    feet = np.asarray(sim.strike_foot)
+    peak_true = np.asarray(sim.strike_peak_g)
+    if placement in ONE_FOOT_PLACEMENTS:
+        keep = feet == 0
+        ref, peak_true = ref[keep], peak_true[keep]
+        cad_true = np.asarray(sim.cadence_spm)[keep]
+    else:
+        cad_true = np.asarray(sim.cadence_spm)
+    m = match_strikes(det, ref, 0.040)
+    # peak and cadence of matched strikes
+    peak_rel: list[float] = []
+    cad_pairs: list[tuple[float, float, float]] = []
+    for k, s in enumerate(steps):
+        j = int(np.argmin(np.abs(ref - s.t_s))) if len(ref) else -1
+        if j < 0 or abs(ref[j] - s.t_s) > 0.04:
+            continue
+        if math.isfinite(peak_true[j]) and peak_true[j] > 0:
+            peak_rel.append(abs(s.peak_g - peak_true[j]) / peak_true[j])
+        cad_pairs.append((s.t_s, s.cadence_spm, cad_true[j]))
+        _ = k
+    # contact time of the previous contact (pelvis/chest)
+    gct_err: list[float] = []
+    if placement not in ONE_FOOT_PLACEMENTS:
+        to_true = np.asarray(sim.toe_off_t_s)
+        for s in steps:
+            if not math.isfinite(s.gct_ms):
+                continue
+            j = int(np.searchsorted(ref, s.t_s - 0.04)) - 1
+            if 0 <= j < len(ref) and math.isfinite(to_true[j]):
+                gct_err.append(s.gct_ms - 1000.0 * (to_true[j] - ref[j]))
+    # cadence: median over 10 s windows
+    cad_win: list[float] = []
+    if cad_pairs:
+        arr = np.array(cad_pairs)
+        for w0 in np.arange(arr[0, 0], arr[-1, 0], 10.0):
+            sel = (arr[:, 0] >= w0) & (arr[:, 0] < w0 + 10.0) & np.isfinite(arr[:, 1])
+            if sel.sum() >= 3:
+                cad_win.append(abs(np.median(arr[sel, 1]) - np.median(arr[sel, 2])))
+    # descent recognition from 10 s after the slope starts
+    t = np.asarray(sim.t_s)
+    g = np.asarray(sim.grade_pct)
+    desc_true = g <= -5.0
+    start = np.full(t.shape, np.nan)
+    cur = np.nan
+    for i in range(len(t)):
+        if desc_true[i]:
+            if math.isnan(cur):
+                cur = t[i]
+            start[i] = cur
+        else:
+            cur = np.nan
+    judge = desc_true & (t - start >= 10.0)
+    # descent state at each sample: from the tracker state after each step (step-wise constant)
+    st_t = np.array([s.t_s for s in steps])
+    st_d = np.array([s.on_descent for s in steps])
+    idx = np.searchsorted(st_t, t[judge], side="right") - 1
+    rec = float(np.mean(st_d[np.clip(idx, 0, None)] & (idx >= 0))) if judge.any() else math.nan
+    false_desc = ~(g <= -3.0)
+    idx2 = np.searchsorted(st_t, t[false_desc], side="right") - 1
+    on_off = float(np.mean(st_d[np.clip(idx2, 0, None)] & (idx2 >= 0))) if false_desc.any() else 0.0
+    lat = rep - det if len(det) else np.zeros(0)
+    return {
+        "f1": m.f1,
+        "tp": m.tp,
+        "fp": m.fp,
+        "fn": m.fn,
+        "median_abs_err_ms": 1000 * float(np.median(np.abs(m.err_s))) if m.tp else math.nan,
+        "mean_err_ms": 1000 * float(np.mean(m.err_s)) if m.tp else math.nan,
+        "cadence_err_spm_10s_median": float(np.median(cad_win)) if cad_win else math.nan,
+        "cadence_err_spm_10s_max": float(np.max(cad_win)) if cad_win else math.nan,
+        "peak_rel_err_median": float(np.median(peak_rel)) if peak_rel else math.nan,
+        "peak_within_5pct": float(np.mean(np.array(peak_rel) <= 0.05)) if peak_rel else math.nan,
+        "descent_recall": rec,
+        "descent_on_while_above_-3pct": on_off,
+        "gct_err_ms_median": float(np.median(gct_err)) if gct_err else math.nan,
+        "gct_abs_err_ms_median": float(np.median(np.abs(gct_err))) if gct_err else math.nan,
+        "latency_ms_median": 1000 * float(np.median(lat)) if len(lat) else math.nan,
+        "latency_ms_max": 1000 * float(np.max(lat)) if len(lat) else math.nan,
+    }
+
+
+def _fmt(d: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
+
+
+def main() -> int:
+    """Print the accuracy figures; exit status 1 when a target is missed."""
+    ok = True
+    print("== real data: alcantara2022-sacral (pelvis, 500 Hz, 19 x 4.96 s) ==")
+    r = validate_real()
+    print(_fmt(r))
+    targets = r["f1"] >= 0.97 and r["median_abs_err_ms"] <= 25 and r["cadence_err_spm_median"] <= 2
+    print("targets (F1>=0.97, median|err|<=25 ms, cadence<=2 spm):", "PASS" if targets else "FAIL")
+    ok &= targets
+    if _sim_module() is not None:
+        for pl in PLACEMENTS:
+            print(f"== simulator: validation_course, {pl} ==")
+            s = validate_sim(pl)
+            print(_fmt(s))
+            tg = (
+                s["f1"] >= 0.99
+                and s["median_abs_err_ms"] <= 10
+                and s["cadence_err_spm_10s_median"] <= 1
+                and s["peak_rel_err_median"] <= 0.05
+                and s["descent_recall"] >= 0.95
+            )
+            print("targets:", "PASS" if tg else "FAIL")
+            ok &= tg
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
