@@ -13,8 +13,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from downhill_live import __version__
+from downhill_live import __version__, report, transfer, tune
 from downhill_live.errors import DownhillError
+from downhill_live.verify import add_verify_option, print_verification
 
 PROG = "downhill-live"
 
@@ -108,6 +109,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"wrote {len(session.cues)} spoken cues to {args.wav} ({duration_s:.1f} s of audio)",
             file=out,
         )
+    if args.verify:
+        return print_verification(args.recording, rec.cues, session.cues, out)
     return 0
 
 
@@ -156,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("foot", "shank", "pelvis", "chest"),
         help="override the sensor placement",
     )
+    add_verify_option(r)
     r.set_defaults(func=cmd_replay)
 
     a = sub.add_parser(
@@ -180,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate", type=float, metavar="HZ", help="nominal sample rate for CSV (default: from t_s)"
     )
     a.set_defaults(func=cmd_analyze)
+    transfer.register(sub)
+    tune.register(sub)
+    report.register(sub)
     return p
 
 

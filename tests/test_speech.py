@@ -370,23 +370,29 @@ def test_write_cues_wav_places_speech_at_sensor_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     requested: list[str] = []
+    rendered: dict[str, np.ndarray] = {}
     real_render = speech._render_raw
+    real_clips = speech._render_clips
 
     def spy(items, **kw):  # type: ignore[no-untyped-def]
         requested.extend(p for p, _ in items)
         real_render(items, **kw)
 
+    def clip_spy(phrases, **kw):  # type: ignore[no-untyped-def]
+        out = real_clips(phrases, **kw)
+        rendered.update(out)
+        return out
+
     monkeypatch.setattr(speech, "_render_raw", spy)
+    monkeypatch.setattr(speech, "_render_clips", clip_spy)
     a, b, c = "shorter, quicker steps", "soft feet", "lean forward"
     cues = [cue(2.0, b), cue(0.5, a), cue(2.2, c), cue(5.0, a), cue(-0.2, c)]
     out = tmp_path / "cues.wav"
     duration_s = write_cues_wav(cues, out)
     assert sorted(requested) == sorted({a, b, c}), "each distinct phrase is rendered once"
 
-    clip_s = {}
-    for phrase in (a, b, c):
-        render_phrase_wav(phrase, tmp_path / "one.wav")
-        clip_s[phrase] = read_wav(tmp_path / "one.wav")[0].size / FS_HZ
+    # lengths of the very clips that were placed (espeak-ng renders vary a little each time)
+    clip_s = {phrase: x.size / speech.TTS_SAMPLE_RATE_HZ for phrase, x in rendered.items()}
     x, fs = read_wav(out)
     assert fs == FS_HZ
     assert duration_s == pytest.approx(x.size / fs)
@@ -587,10 +593,6 @@ def test_stale_cues_are_dropped(pulse: MonitorRecorder) -> None:
 
 def test_cues_are_heard_at_the_sink_in_order(pulse: MonitorRecorder, tmp_path: Path) -> None:
     phrases = ["shorter, quicker steps", "soft feet", "lean forward"]
-    clips = []
-    for i, phrase in enumerate(phrases):
-        render_phrase_wav(phrase, tmp_path / f"{i}.wav")
-        clips.append(read_wav(tmp_path / f"{i}.wav")[0])
     speaker = open_speaker(max_pending=4, max_age_s=10.0)
     assert isinstance(speaker, WorkerSpeaker)
     try:
@@ -600,6 +602,9 @@ def test_cues_are_heard_at_the_sink_in_order(pulse: MonitorRecorder, tmp_path: P
         assert wait_for(lambda: len(kinds(speaker, "done")) == 3, 15.0)
         time.sleep(0.1)
         starts = {e.phrase: e.t_mono_s for e in list(speaker.events) if e.kind == "start"}
+        # the exact audio the worker played: its phrase cache, rendered in speaking order.
+        # (espeak-ng renders differ slightly each time, so a fresh render is a weaker reference)
+        clips = [read_wav(Path(speaker._cache_dir) / f"{i}.wav")[0] for i in range(len(phrases))]
     finally:
         speaker.close()
     x, t0 = pulse.snapshot()

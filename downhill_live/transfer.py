@@ -1,0 +1,499 @@
+"""``downhill-live import`` and ``export``: other tools' files <-> recordings.
+
+Import reads a CSV (``t_s,ax,ay,az[,pressure_pa]``, see :func:`downhill_live.analyze.read_csv_samples`)
+or an accelerometer text file of the Polar Sensor Logger app
+(``Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]``), puts the samples on a uniform
+grid at the nominal rate (linear interpolation; gaps longer than :data:`MAX_GAP_SAMPLES` sample
+periods stay gaps and show as lost samples) and writes a recording whose records use the
+``imported-f32`` firmware layout (u32 sample counter + float32 x/y/z in g; ``imported-f32-baro``
+adds the record's mean pressure). Receive times are the sensor times of each record's last sample.
+
+Export decodes a recording back to samples (CSV) or runs the gait core and writes one row per
+detected step (CSV).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from downhill_live.analyze import STEP_FIELDS, read_csv_samples
+from downhill_live.errors import DecodeError, InputError, RecordingError
+from downhill_live.firmware import load_firmware_profile
+from downhill_live.record import MAGIC, RecordingWriter
+from downhill_live.types import G_MPS2, PLACEMENTS, Packet, Step
+
+#: samples per record written by import
+SAMPLES_PER_RECORD = 20
+#: a time step longer than this many nominal sample periods is a gap (not interpolated over)
+MAX_GAP_SAMPLES = 4.0
+#: the gait core accepts these sample rates
+MIN_RATE_HZ, MAX_RATE_HZ = 50.0, 2000.0
+POLAR_TIME_COLUMN = "sensor timestamp [ns]"
+_POLAR_AXES = ("X", "Y", "Z")
+_POLAR_UNITS = {"mg": 1e-3, "g": 1.0, "m/s^2": 1.0 / G_MPS2, "m/s2": 1.0 / G_MPS2}
+
+
+@dataclass(frozen=True)
+class ImportedSamples:
+    """Samples read from a foreign file, before resampling.
+
+    ``t_s`` (N,) seconds from the first sample, non-decreasing; ``acc_g`` (N, 3) in g;
+    ``pressure_pa`` (N,) or None; ``source_format`` ``"csv"`` or ``"polar"``.
+    """
+
+    t_s: np.ndarray
+    acc_g: np.ndarray
+    pressure_pa: np.ndarray | None
+    source_format: str
+
+
+def sniff_format(path: str | Path) -> str:
+    """``"recording"``, ``"polar"`` (semicolon header naming ``sensor timestamp [ns]``) or
+    ``"csv"``, from the first bytes of the file."""
+    p = str(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise InputError(p, exc.strerror or str(exc)) from None
+    if head.startswith(MAGIC):
+        return "recording"
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff")
+    if ";" in first and POLAR_TIME_COLUMN.lower() in first.lower():
+        return "polar"
+    return "csv"
+
+
+def read_polar_acc(path: str | Path) -> ImportedSamples:
+    """Read a Polar Sensor Logger accelerometer file (``*_ACC.txt``).
+
+    Columns are separated by ``;``; the header names ``sensor timestamp [ns]`` (nanoseconds,
+    sensor clock) and ``X [mg];Y [mg];Z [mg]`` (milli-g, gravity included; ``[g]`` and
+    ``[m/s^2]`` are accepted too). Other columns (``Phone timestamp``) are ignored. Time comes
+    from the sensor timestamps only. Errors name the 1-based line.
+
+    Returns
+    -------
+    ImportedSamples
+        ``t_s`` relative to the first row, ``acc_g`` in g, no pressure.
+    """
+    p = str(path)
+    try:
+        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(p, exc.strerror or str(exc)) from None
+    t_ns: list[int] = []
+    rows: list[tuple[float, float, float]] = []
+    with fh:
+        try:
+            header_line = fh.readline()
+        except UnicodeDecodeError:
+            raise InputError(p, "file is not UTF-8 text", line=1) from None
+        header = [h.strip().lstrip("\ufeff") for h in header_line.rstrip("\r\n").split(";")]
+        low = [h.lower() for h in header]
+        if POLAR_TIME_COLUMN not in low:
+            raise InputError(
+                p,
+                f"header has no {POLAR_TIME_COLUMN!r} column (expected Polar Sensor Logger "
+                "'Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]')",
+                line=1,
+            )
+        ti = low.index(POLAR_TIME_COLUMN)
+        axes: list[int] = []
+        scale = None
+        for ax in _POLAR_AXES:
+            found = [
+                (i, h[h.index("[") + 1 : h.rindex("]")].strip().lower())
+                for i, h in enumerate(header)
+                if h.upper().startswith(ax + " [") and h.endswith("]")
+            ]
+            if not found:
+                raise InputError(p, f"header has no '{ax} [mg]' column", line=1)
+            i, unit = found[0]
+            if unit not in _POLAR_UNITS:
+                raise InputError(
+                    p,
+                    f"column {header[i]!r}: unit {unit!r} is not one of {', '.join(_POLAR_UNITS)}",
+                    line=1,
+                )
+            axes.append(i)
+            scale = _POLAR_UNITS[unit]
+        need = max(ti, *axes) + 1
+        last = -(1 << 62)
+        line_no = 1
+        try:
+            for line in fh:
+                line_no += 1
+                text = line.strip()
+                if not text:
+                    continue
+                cols = text.split(";")
+                if len(cols) < need:
+                    raise InputError(
+                        p,
+                        f"expected at least {need} ';'-separated columns, got {len(cols)}",
+                        line=line_no,
+                    )
+                try:
+                    ns = int(cols[ti].strip())
+                except ValueError:
+                    raise InputError(
+                        p, f"{header[ti]}: {cols[ti]!r} is not an integer", line=line_no
+                    ) from None
+                vals = []
+                for i in axes:
+                    try:
+                        v = float(cols[i])
+                    except ValueError:
+                        raise InputError(
+                            p, f"{header[i]}: {cols[i]!r} is not a number", line=line_no
+                        ) from None
+                    if not math.isfinite(v):
+                        raise InputError(p, f"{header[i]}: {cols[i]!r} is not finite", line=line_no)
+                    vals.append(v)
+                if ns < last:
+                    raise InputError(
+                        p, f"sensor time goes backwards ({ns} ns after {last} ns)", line=line_no
+                    )
+                last = ns
+                t_ns.append(ns)
+                rows.append((vals[0], vals[1], vals[2]))
+        except UnicodeDecodeError:
+            raise InputError(p, "file is not UTF-8 text", line=line_no + 1) from None
+    if len(rows) < 2:
+        raise InputError(p, "needs at least two samples")
+    ns_arr = np.asarray(t_ns, dtype=np.int64)
+    t_s = (ns_arr - ns_arr[0]).astype(np.float64) * 1e-9
+    assert scale is not None
+    acc = np.asarray(rows, dtype=np.float64) * scale
+    return ImportedSamples(t_s, acc, None, "polar")
+
+
+def read_import_csv(path: str | Path, *, units: str = "g") -> ImportedSamples:
+    """Read ``t_s,ax,ay,az[,pressure_pa]`` (see :func:`downhill_live.analyze.read_csv_samples`)."""
+    t_s, acc_g, pressure = read_csv_samples(path, units=units)
+    return ImportedSamples(t_s - t_s[0], acc_g, pressure, "csv")
+
+
+def infer_rate_hz(t_s: np.ndarray) -> float:
+    """Nominal rate from the median sample interval, snapped to a whole Hz within 1 %."""
+    dt = np.diff(t_s)
+    dt = dt[dt > 0]
+    if not len(dt):
+        return math.nan
+    rate = 1.0 / float(np.median(dt))
+    whole = round(rate)
+    return float(whole) if whole and abs(rate - whole) <= 0.01 * whole else rate
+
+
+def resample_uniform(
+    t_s: np.ndarray,
+    acc_g: np.ndarray,
+    pressure_pa: np.ndarray | None,
+    rate_hz: float,
+    *,
+    max_gap_samples: float = MAX_GAP_SAMPLES,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Put samples on the grid ``t_s[0] + k / rate_hz`` by linear interpolation.
+
+    Runs of samples separated by more than ``max_gap_samples`` sample periods are interpolated
+    separately; grid points inside a gap are left out, so the gap shows as missing indices.
+    Repeated time stamps keep their first sample.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        (M,) int64 grid indices, increasing, starting at 0.
+    acc_g : numpy.ndarray
+        (M, 3) acceleration (g) at those indices.
+    pressure_pa : numpy.ndarray or None
+        (M,) pressure (Pa) at those indices.
+    """
+    t = np.asarray(t_s, dtype=np.float64) - float(t_s[0])
+    keep = np.concatenate([[True], np.diff(t) > 0])
+    t, acc = t[keep], np.asarray(acc_g, dtype=np.float64)[keep]
+    pr = None if pressure_pa is None else np.asarray(pressure_pa, dtype=np.float64)[keep]
+    breaks = np.flatnonzero(np.diff(t) > max_gap_samples / rate_hz) + 1
+    bounds = np.concatenate([[0], breaks, [len(t)]])
+    idx_parts, acc_parts, pr_parts = [], [], []
+    eps = 1e-6
+    for a, b in itertools.pairwise(bounds):
+        ts = t[a:b]
+        k0 = math.ceil(ts[0] * rate_hz - eps)
+        k1 = math.floor(ts[-1] * rate_hz + eps)
+        if k1 < k0:
+            continue
+        k = np.arange(k0, k1 + 1, dtype=np.int64)
+        tk = k / rate_hz
+        idx_parts.append(k)
+        acc_parts.append(np.column_stack([np.interp(tk, ts, acc[a:b, j]) for j in range(3)]))
+        if pr is not None:
+            pr_parts.append(np.interp(tk, ts, pr[a:b]))
+    index = np.concatenate(idx_parts)
+    out_acc = np.concatenate(acc_parts)
+    out_pr = np.concatenate(pr_parts) if pr is not None else None
+    return index, out_acc, out_pr
+
+
+def pack_records(
+    index: np.ndarray,
+    acc_g: np.ndarray,
+    pressure_pa: np.ndarray | None,
+    rate_hz: float,
+    *,
+    samples_per_record: int = SAMPLES_PER_RECORD,
+) -> list[Packet]:
+    """Cut grid samples into ``imported-f32`` (or ``-baro``) payloads of consecutive indices.
+
+    Each payload is the u32 grid index of its first sample (then, with pressure, the f32 mean
+    pressure in Pa) and float32 x/y/z in g; the receive time is the last sample's grid time.
+    """
+    smp = np.empty(len(index), dtype=np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4")]))
+    smp["x"], smp["y"], smp["z"] = acc_g[:, 0], acc_g[:, 1], acc_g[:, 2]
+    raw = smp.tobytes()
+    size = smp.dtype.itemsize
+    # start a new record at every index jump and every samples_per_record samples
+    jumps = np.flatnonzero(np.diff(index) != 1) + 1
+    starts: list[int] = []
+    run_bounds = np.concatenate([[0], jumps, [len(index)]])
+    for a, b in itertools.pairwise(run_bounds):
+        starts.extend(range(int(a), int(b), samples_per_record))
+    starts.append(len(index))
+    run_end = {int(b) for b in run_bounds[1:]}
+    packets: list[Packet] = []
+    for i, s in enumerate(starts[:-1]):
+        e = starts[i + 1]
+        if e not in run_end and e - s > samples_per_record:  # pragma: no cover - by construction
+            e = s + samples_per_record
+        head = np.array([int(index[s]) % (1 << 32)], dtype="<u4").tobytes()
+        if pressure_pa is not None:
+            head += np.array([np.mean(pressure_pa[s:e])], dtype="<f4").tobytes()
+        t_rx = float(index[e - 1]) / rate_hz
+        packets.append(Packet(t_rx, "acc", head + raw[s * size : e * size]))
+    return packets
+
+
+def import_samples(
+    samples: ImportedSamples,
+    out: str | Path,
+    *,
+    rate_hz: float | None = None,
+    placement: str = "foot",
+    source_name: str = "",
+) -> tuple[int, int, float]:
+    """Write ``samples`` as a recording at ``out``.
+
+    Returns
+    -------
+    tuple
+        (records written, grid samples written, rate in Hz).
+    """
+    rate = rate_hz or infer_rate_hz(samples.t_s)
+    if not (math.isfinite(rate) and MIN_RATE_HZ <= rate <= MAX_RATE_HZ):
+        raise InputError(
+            source_name or str(out),
+            f"sample rate {rate:.4g} Hz is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
+            + ("" if rate_hz else " (inferred from the time stamps; give --rate)"),
+        )
+    if placement not in PLACEMENTS:
+        raise InputError("--placement", f"must be one of {', '.join(PLACEMENTS)}")
+    index, acc, pr = resample_uniform(samples.t_s, samples.acc_g, samples.pressure_pa, rate)
+    packets = pack_records(index, acc, pr, rate)
+    prof = load_firmware_profile("imported-f32" if pr is None else "imported-f32-baro")
+    header = {
+        "device": {"name": f"imported {samples.source_format}", "address": ""},
+        "firmware": {"name": prof.name, "yaml": prof.source_text},
+        "settings": {"rate_hz": rate},
+        "placement": placement,
+        "start_time": None,
+        "import": {
+            "source": Path(source_name).name if source_name else "",
+            "format": samples.source_format,
+            "rows": len(samples.t_s),
+            "rate_hz": rate,
+        },
+    }
+    with RecordingWriter(out, header, streams=list(prof.streams)) as w:
+        for packet in packets:
+            w.write_packet(packet)
+    return len(packets), len(index), rate
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    fmt = args.format or sniff_format(args.input)
+    if fmt == "recording":
+        raise InputError(args.input, "is already a recording; nothing to import")
+    samples = (
+        read_polar_acc(args.input)
+        if fmt == "polar"
+        else read_import_csv(args.input, units=args.units)
+    )
+    n_rec, n_smp, rate = import_samples(
+        samples, args.output, rate_hz=args.rate, placement=args.placement, source_name=args.input
+    )
+    print(
+        f"{args.output}: {n_smp} samples at {rate:g} Hz ({n_smp / rate:.1f} s) from "
+        f"{len(samples.t_s)} {fmt} rows, {n_rec} records, placement {args.placement}"
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------------------ export
+def decode_recording(
+    path: str | Path, *, placement: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """Decode every acceleration record of a recording.
+
+    Returns
+    -------
+    tuple
+        ``t_s`` (N,), ``acc_g`` (N, 3), ``pressure_pa`` (N,) or None, and the number of
+        records that failed to decode (skipped).
+    """
+    from downhill_live.profile import load_cue_profile
+    from downhill_live.session import session_from_recording
+
+    session, rec = session_from_recording(str(path), load_cue_profile(), placement=placement)
+    ts, accs, prs = [], [], []
+    bad = 0
+    any_p = False
+    for i, packet in enumerate(rec.packets):
+        dec = session.decoders.get(packet.stream)
+        if dec is None:
+            continue
+        try:
+            s = dec.decode(packet, i)
+        except DecodeError:
+            bad += 1
+            continue
+        if not len(s.t_s):
+            continue
+        ts.append(s.t_s)
+        accs.append(s.acc_g)
+        any_p = any_p or s.pressure_pa is not None
+        prs.append(s.pressure_pa if s.pressure_pa is not None else np.full(len(s.t_s), np.nan))
+    if not ts:
+        return np.zeros(0), np.zeros((0, 3)), None, bad
+    return (
+        np.concatenate(ts),
+        np.concatenate(accs),
+        np.concatenate(prs) if any_p else None,
+        bad,
+    )
+
+
+def write_samples_csv(
+    path: str | Path, t_s: np.ndarray, acc_g: np.ndarray, pressure_pa: np.ndarray | None
+) -> None:
+    """Write ``t_s,ax,ay,az[,pressure_pa]`` (the CSV that ``import`` and ``analyze`` read)."""
+    cols = [t_s, acc_g[:, 0], acc_g[:, 1], acc_g[:, 2]]
+    fmt = ["%.6f", "%.9g", "%.9g", "%.9g"]
+    names = "t_s,ax,ay,az"
+    if pressure_pa is not None:
+        cols.append(pressure_pa)
+        fmt.append("%.3f")
+        names += ",pressure_pa"
+    data = np.column_stack(cols) if len(t_s) else np.zeros((0, len(cols)))
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(names + "\n")
+        np.savetxt(fh, data, fmt=fmt, delimiter=",")
+
+
+def step_row(step: Step) -> list[str]:
+    """One steps-CSV row: STEP_FIELDS, empty for unknown, on_descent as 0/1."""
+    out = []
+    for name in STEP_FIELDS:
+        v = getattr(step, name)
+        if isinstance(v, bool):
+            out.append(str(int(v)))
+        else:
+            out.append("" if math.isnan(v) else f"{v:.4f}")
+    return out
+
+
+def write_steps_csv(path: str | Path, steps: list[Step]) -> None:
+    """Write one row per step with header :data:`downhill_live.analyze.STEP_FIELDS`."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(STEP_FIELDS)
+        w.writerows(step_row(s) for s in steps)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from downhill_live.profile import load_cue_profile
+    from downhill_live.session import session_from_recording
+
+    if not (args.samples or args.steps):
+        raise InputError("export", "nothing to do: give --samples OUT.csv and/or --steps OUT.csv")
+    if sniff_format(args.recording) != "recording":
+        raise RecordingError(args.recording, "not a downhill-live recording (bad magic bytes)")
+    if args.samples:
+        t_s, acc, pr, bad = decode_recording(args.recording, placement=args.placement)
+        write_samples_csv(args.samples, t_s, acc, pr)
+        extra = f", {bad} undecodable records skipped" if bad else ""
+        print(f"{args.samples}: {len(t_s)} samples{extra}")
+    if args.steps:
+        session, rec = session_from_recording(
+            args.recording, load_cue_profile(args.profile), placement=args.placement
+        )
+        for packet in rec.packets:
+            session.process(packet)
+        write_steps_csv(args.steps, session.steps)
+        print(f"{args.steps}: {len(session.steps)} steps ({session.placement})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``import`` and ``export`` commands."""
+    i = subparsers.add_parser(
+        "import",
+        help="turn a CSV or a Polar Sensor Logger ACC file into a recording",
+        description="Write a recording from a CSV with header t_s,ax,ay,az[,pressure_pa] or a "
+        "Polar Sensor Logger accelerometer file (Phone timestamp;sensor timestamp [ns];X [mg];"
+        "Y [mg];Z [mg]). Samples are put on a uniform grid at the nominal rate; the recording "
+        "replays like a live one.",
+    )
+    i.add_argument("input", help="CSV or Polar Sensor Logger *_ACC.txt file")
+    i.add_argument("-o", "--output", required=True, metavar="OUT.dlr", help="recording to write")
+    i.add_argument(
+        "--format",
+        choices=("csv", "polar"),
+        help="input format (default: from the header line)",
+    )
+    i.add_argument(
+        "--placement", choices=PLACEMENTS, default="foot", help="sensor placement (default foot)"
+    )
+    i.add_argument(
+        "--rate", type=float, metavar="HZ", help="nominal sample rate (default: from the times)"
+    )
+    i.add_argument(
+        "--units",
+        choices=("g", "ms2"),
+        default="g",
+        help="CSV acceleration units (default g; Polar files name their unit)",
+    )
+    i.set_defaults(func=_cmd_import)
+
+    e = subparsers.add_parser(
+        "export",
+        help="write a recording's samples or detected steps as CSV",
+        description="Decode a recording to t_s,ax,ay,az[,pressure_pa] samples (--samples) and/or "
+        "run the gait core and write one row per step (--steps).",
+    )
+    e.add_argument("recording", help="recording file (.dlr)")
+    e.add_argument("--samples", metavar="OUT.csv", help="write decoded samples")
+    e.add_argument("--steps", metavar="OUT.csv", help="write detected steps")
+    e.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="cue profile whose descent settings the core uses (default: bundled)",
+    )
+    e.add_argument("--placement", choices=PLACEMENTS, help="override the sensor placement")
+    e.set_defaults(func=_cmd_export)

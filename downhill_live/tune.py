@@ -1,0 +1,557 @@
+"""``downhill-live tune``: try cue-rule settings on recorded runs, and suggest thresholds.
+
+Decoding and the gait core run once per recording (they do not depend on the rules, only on the
+profile's ``descent`` section); every setting combination then re-runs only the
+:class:`~downhill_live.cues.CueEngine` over the stored steps, so a grid of settings costs little
+more than one replay.
+
+Per setting the table shows cues per hour and the time spent *in violation on descents*: descent
+time (step intervals, capped at 2 s as in the replay summary) during which at least one rule's
+windowed mean was past its threshold, evaluated exactly as the engine does (gate, window,
+baseline), whether or not a cue was allowed to fire.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import math
+import sys
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from downhill_live.cues import CueEngine
+from downhill_live.errors import ConfigError, InputError
+from downhill_live.profile import CueProfile, Rule, Threshold, load_cue_profile
+from downhill_live.types import PLACEMENTS, Cue, Step
+
+#: fields ``--set RULE.FIELD=...`` can change, with what they take
+RULE_FIELDS: dict[str, str] = {
+    "threshold": "absolute threshold in metric units (alias: below / above)",
+    "baseline_pct": "threshold relative to the flat baseline, in %",
+    "baseline_offset": "threshold relative to the flat baseline, in metric units",
+    "window_steps": "integer >= 1",
+    "hysteresis": "number >= 0",
+    "cooldown_s": "seconds >= 0",
+    "repeat_s": "seconds >= 1 or 'none'",
+    "priority": "integer 0-100",
+}
+SETTINGS_FIELDS: dict[str, str] = {
+    "max_cues_per_min": "0.1-60",
+    "quiet_start_s": "seconds >= 0",
+    "baseline_s": "seconds >= 5",
+}
+_INT_FIELDS = {"window_steps", "priority"}
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "window_steps": (1, 1000),
+    "hysteresis": (0.0, math.inf),
+    "cooldown_s": (0.0, math.inf),
+    "repeat_s": (1.0, math.inf),
+    "priority": (0, 100),
+    "max_cues_per_min": (0.1, 60.0),
+    "quiet_start_s": (0.0, math.inf),
+    "baseline_s": (5.0, math.inf),
+}
+#: step intervals longer than this count as this long (pauses, gaps), as in the summary
+MAX_STEP_DT_S = 2.0
+MAX_COMBINATIONS = 10_000
+
+
+# ------------------------------------------------------------------------------ settings
+@dataclass(frozen=True)
+class SettingSpec:
+    """One ``--set`` option: ``target`` is a rule name or ``"settings"``; ``values`` in order
+    (``None`` only for ``repeat_s``)."""
+
+    target: str
+    field: str
+    values: tuple[float | None, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.target}.{self.field}"
+
+
+def _parse_number(text: str, spec: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise ConfigError("--set", f"{text!r} is not a number", key=spec) from None
+    if not math.isfinite(v):
+        raise ConfigError("--set", f"{text!r} is not finite", key=spec)
+    return v
+
+
+def parse_values(text: str, spec: str = "") -> tuple[float | None, ...]:
+    """``A..B:STEP`` (inclusive), ``A,B,C`` or ``A``; ``none`` stands for no value.
+
+    Examples
+    --------
+    >>> parse_values("150..160:5")
+    (150.0, 155.0, 160.0)
+    >>> parse_values("4,6,none")
+    (4.0, 6.0, None)
+    """
+    text = text.strip()
+    if ".." in text:
+        rng, _, step_txt = text.partition(":")
+        a_txt, _, b_txt = rng.partition("..")
+        if not step_txt:
+            raise ConfigError("--set", f"range {text!r} needs a step: A..B:STEP", key=spec)
+        a, b, step = (_parse_number(x, spec) for x in (a_txt, b_txt, step_txt))
+        if step <= 0 or b < a:
+            raise ConfigError("--set", f"range {text!r} needs A <= B and STEP > 0", key=spec)
+        n = math.floor((b - a) / step + 1e-9) + 1
+        if n > MAX_COMBINATIONS:
+            raise ConfigError("--set", f"range {text!r} has {n} values", key=spec)
+        return tuple(round(a + i * step, 10) for i in range(n))
+    out: list[float | None] = []
+    for part in text.split(","):
+        part = part.strip()
+        if part.lower() in ("none", "null"):
+            out.append(None)
+        else:
+            out.append(_parse_number(part, spec))
+    return tuple(out)
+
+
+def parse_set(spec: str, profile: CueProfile) -> SettingSpec:
+    """Parse ``RULE.FIELD=VALUES`` against ``profile``; unknown names list what exists."""
+    lhs, eq, rhs = spec.partition("=")
+    target, dot, fieldname = lhs.strip().partition(".")
+    if not eq or not dot or not fieldname or not rhs.strip():
+        raise ConfigError("--set", "expected RULE.FIELD=A..B:STEP, =A,B,C or =A", key=spec)
+    rules = [r.name for r in profile.rules]
+    if target == "settings":
+        if fieldname not in SETTINGS_FIELDS:
+            raise ConfigError(
+                "--set",
+                f"unknown settings field {fieldname!r}; tunable: {', '.join(SETTINGS_FIELDS)}",
+                key=spec,
+            )
+    elif target == "descent":
+        raise ConfigError(
+            "--set",
+            "descent settings change the gait core's output; tune them with separate "
+            "profiles (--profile), not --set",
+            key=spec,
+        )
+    elif target not in rules:
+        raise ConfigError(
+            "--set",
+            f"unknown rule {target!r}; rules in {profile.path}: {', '.join(rules)} (or 'settings')",
+            key=spec,
+        )
+    else:
+        if fieldname in ("below", "above"):
+            fieldname = "threshold"
+        if fieldname not in RULE_FIELDS:
+            raise ConfigError(
+                "--set",
+                f"unknown rule field {fieldname!r}; tunable: {', '.join(RULE_FIELDS)}, below, above",
+                key=spec,
+            )
+    values = parse_values(rhs, spec)
+    lo, hi = _BOUNDS.get(fieldname, (-math.inf, math.inf))
+    for v in values:
+        if v is None:
+            if fieldname != "repeat_s":
+                raise ConfigError("--set", f"{fieldname} needs a number, not none", key=spec)
+            continue
+        if not lo <= v <= hi:
+            raise ConfigError(
+                "--set", f"{fieldname} must be within {lo:g}..{hi:g}, got {v:g}", key=spec
+            )
+        if fieldname in _INT_FIELDS and v != int(v):
+            raise ConfigError("--set", f"{fieldname} must be an integer, got {v:g}", key=spec)
+    return SettingSpec(target, fieldname, values)
+
+
+def _rule_with(rule: Rule, fieldname: str, value: float | None) -> Rule:
+    if fieldname == "threshold":
+        return dataclasses.replace(rule, threshold=Threshold(value=value))
+    if fieldname == "baseline_pct":
+        return dataclasses.replace(rule, threshold=Threshold(baseline_pct=float(value or 0.0)))
+    if fieldname == "baseline_offset":
+        return dataclasses.replace(rule, threshold=Threshold(baseline_offset=float(value or 0.0)))
+    if fieldname in _INT_FIELDS:
+        return dataclasses.replace(rule, **{fieldname: int(value or 0)})
+    return dataclasses.replace(rule, **{fieldname: value})
+
+
+def apply_settings(
+    profile: CueProfile, assignment: Sequence[tuple[SettingSpec, float | None]]
+) -> CueProfile:
+    """A copy of ``profile`` with each (spec, value) applied (frozen dataclasses, replaced)."""
+    rules = list(profile.rules)
+    settings = profile.settings
+    for spec, value in assignment:
+        if spec.target == "settings":
+            settings = dataclasses.replace(settings, **{spec.field: value})
+        else:
+            rules = [
+                _rule_with(r, spec.field, value) if r.name == spec.target else r for r in rules
+            ]
+    return dataclasses.replace(profile, settings=settings, rules=tuple(rules))
+
+
+def _fmt_num(v: float | None) -> str:
+    if v is None:
+        return "none"
+    return f"{v:g}"
+
+
+# ------------------------------------------------------------------------------ evaluation
+@dataclass
+class RecordingSteps:
+    """Steps of one recording (gait core output, computed once)."""
+
+    path: str
+    placement: str
+    steps: list[Step]
+    cues: list[Cue]
+
+    @property
+    def duration_s(self) -> float:
+        return self.steps[-1].t_s - self.steps[0].t_s if len(self.steps) > 1 else 0.0
+
+
+def collect_steps(
+    path: str, profile: CueProfile, *, placement: str | None = None
+) -> RecordingSteps:
+    """Replay ``path`` once (decode -> core -> rules of ``profile``) and keep its steps."""
+    from downhill_live.session import session_from_recording
+
+    session, rec = session_from_recording(path, profile, placement=placement)
+    for packet in rec.packets:
+        session.process(packet)
+    return RecordingSteps(path, session.placement, session.steps, list(session.cues))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Outcome of one profile over one or more recordings.
+
+    ``cues`` counts cues (praise excluded), ``praise`` the praise cues, ``duration_s`` the
+    running time, ``descent_s`` the time on descents and ``violation_s`` the part of it during
+    which at least one rule's windowed mean was past its threshold.
+    """
+
+    cues: int
+    praise: int
+    duration_s: float
+    descent_s: float
+    violation_s: float
+
+    @property
+    def cues_per_hour(self) -> float:
+        return 3600.0 * self.cues / self.duration_s if self.duration_s > 0 else math.nan
+
+    @property
+    def violation_pct(self) -> float:
+        return 100.0 * self.violation_s / self.descent_s if self.descent_s > 0 else math.nan
+
+    def __add__(self, other: Evaluation) -> Evaluation:
+        return Evaluation(
+            self.cues + other.cues,
+            self.praise + other.praise,
+            self.duration_s + other.duration_s,
+            self.descent_s + other.descent_s,
+            self.violation_s + other.violation_s,
+        )
+
+
+def evaluate(profile: CueProfile, steps: Sequence[Step]) -> tuple[Evaluation, list[Cue]]:
+    """Run a fresh :class:`CueEngine` of ``profile`` over ``steps`` and measure it.
+
+    Returns
+    -------
+    tuple
+        The :class:`Evaluation` and the cues the engine decided.
+    """
+    engine = CueEngine(profile)
+    rules = profile.rules
+    windows = [deque(maxlen=r.window_steps) for r in rules]
+    gates = [r.when for r in rules]
+    metrics = [r.metric for r in rules]
+    below = [r.op == "below" for r in rules]
+    baseline = engine.baseline
+    descent_s = violation_s = 0.0
+    prev_t: float | None = None
+    for step in steps:
+        engine.update(step)
+        on_desc = step.on_descent
+        violating = False
+        for k, rule in enumerate(rules):
+            gate = gates[k]
+            win = windows[k]
+            if (gate == "descent" and not on_desc) or (gate == "flat" and on_desc):
+                win.clear()
+                continue
+            v = getattr(step, metrics[k])
+            if v == v:  # not nan
+                win.append(v)
+            if len(win) < rule.window_steps:
+                continue
+            thr = rule.threshold.resolve(baseline.get(metrics[k]))
+            if thr is None:
+                continue
+            mean = sum(win) / len(win)
+            if (mean < thr) if below[k] else (mean > thr):
+                violating = True
+        if prev_t is not None and on_desc:
+            dt = min(step.t_s - prev_t, MAX_STEP_DT_S)
+            descent_s += dt
+            if violating:
+                violation_s += dt
+        prev_t = step.t_s
+    cues = engine.cues_
+    n_praise = sum(1 for c in cues if c.rule.endswith(".praise"))
+    duration = steps[-1].t_s - steps[0].t_s if len(steps) > 1 else 0.0
+    return Evaluation(len(cues) - n_praise, n_praise, duration, descent_s, violation_s), cues
+
+
+@dataclass(frozen=True)
+class TuneRow:
+    """One line of the tune table: the setting label, its profile and the pooled evaluation."""
+
+    label: str
+    profile: CueProfile
+    result: Evaluation
+
+
+def tune(
+    recordings: Sequence[RecordingSteps], base: CueProfile, specs: Sequence[SettingSpec]
+) -> list[TuneRow]:
+    """Evaluate ``base`` and every combination of ``specs`` over all recordings."""
+    combos = math.prod(len(s.values) for s in specs) if specs else 0
+    if combos > MAX_COMBINATIONS:
+        raise ConfigError("--set", f"{combos} combinations; at most {MAX_COMBINATIONS}")
+    rows = [TuneRow("(profile as given)", base, _pooled(base, recordings))]
+    if not specs:
+        return rows
+    for values in itertools.product(*(s.values for s in specs)):
+        assignment = list(zip(specs, values, strict=True))
+        prof = apply_settings(base, assignment)
+        label = " ".join(f"{s.key}={_fmt_num(v)}" for s, v in assignment)
+        rows.append(TuneRow(label, prof, _pooled(prof, recordings)))
+    return rows
+
+
+def _pooled(profile: CueProfile, recordings: Sequence[RecordingSteps]) -> Evaluation:
+    total = Evaluation(0, 0, 0.0, 0.0, 0.0)
+    for rec in recordings:
+        total = total + evaluate(profile, rec.steps)[0]
+    return total
+
+
+def format_table(rows: Sequence[TuneRow], out: TextIO) -> None:
+    """Print the tune table."""
+    width = max(len("setting"), *(len(r.label) for r in rows))
+    print(
+        f"{'setting':<{width}}  {'cues/h':>7} {'cues':>5} {'praise':>6}  "
+        f"{'violation on descents':>24}",
+        file=out,
+    )
+    for r in rows:
+        e = r.result
+        pct = "n/a" if math.isnan(e.violation_pct) else f"{e.violation_pct:5.1f} %"
+        cph = "n/a" if math.isnan(e.cues_per_hour) else f"{e.cues_per_hour:7.1f}"
+        print(
+            f"{r.label:<{width}}  {cph:>7} {e.cues:>5} {e.praise:>6}  "
+            f"{e.violation_s:9.1f} s of {e.descent_s:7.1f} s {pct:>7}",
+            file=out,
+        )
+
+
+# ------------------------------------------------------------------------------ suggestions
+#: a ``below`` rule's suggested threshold: this fraction under the runner's flat median
+BELOW_FRACTION = 0.97
+#: an ``above`` rule's suggested threshold: this percentile of the runner's flat values
+ABOVE_PERCENTILE = 90.0
+MIN_FLAT_STEPS = 20
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A proposed absolute threshold for one rule, with the flat-ground data behind it."""
+
+    rule: str
+    metric: str
+    op: str
+    n_flat: int
+    flat_p10: float
+    flat_median: float
+    flat_p90: float
+    threshold: float
+    how: str
+
+
+def _flat_values(recordings: Sequence[RecordingSteps], metric: str) -> np.ndarray:
+    vals = [
+        getattr(s, metric)
+        for rec in recordings
+        for s in rec.steps
+        if not s.on_descent and (math.isnan(s.grade_pct) or abs(s.grade_pct) < 3.0)
+    ]
+    arr = np.asarray(vals, dtype=np.float64)
+    return arr[~np.isnan(arr)]
+
+
+def suggest(
+    recordings: Sequence[RecordingSteps], base: CueProfile
+) -> tuple[CueProfile, list[Suggestion]]:
+    """Propose absolute thresholds from the runner's own flat-ground steps.
+
+    ``below`` rules (e.g. cadence): 3 % under the flat median (the runner's own cadence);
+    ``above`` rules (e.g. impact): the 90th percentile of flat values. Rules with fewer than
+    20 flat values keep their threshold. Steps count as flat like the engine's baseline:
+    not on a descent and grade within +-3 % (or unknown).
+    """
+    rules = []
+    out = []
+    for rule in base.rules:
+        vals = _flat_values(recordings, rule.metric)
+        if len(vals) < MIN_FLAT_STEPS:
+            rules.append(rule)
+            continue
+        p10, med, p90 = (float(x) for x in np.percentile(vals, [10, 50, 90]))
+        if rule.op == "below":
+            thr = med * BELOW_FRACTION
+            how = f"flat median {med:.4g} - {100 * (1 - BELOW_FRACTION):g} %"
+        else:
+            thr = p90
+            how = f"flat p{ABOVE_PERCENTILE:g}"
+        thr = float(f"{thr:.4g}")
+        rules.append(dataclasses.replace(rule, threshold=Threshold(value=thr)))
+        out.append(Suggestion(rule.name, rule.metric, rule.op, len(vals), p10, med, p90, thr, how))
+    return dataclasses.replace(base, rules=tuple(rules)), out
+
+
+def _yaml_value(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v) if v != int(v) or abs(v) >= 1e15 else str(int(v))
+    return json.dumps(str(v))
+
+
+def profile_to_yaml(profile: CueProfile, *, comments: Sequence[str] = ()) -> str:
+    """Write a :class:`CueProfile` as YAML that :func:`~downhill_live.profile.load_cue_profile`
+    reads back to an equal profile (apart from ``path``)."""
+    lines = [f"# {c}" for c in comments]
+    lines.append("version: 1")
+    lines.append("settings:")
+    for f in dataclasses.fields(profile.settings):
+        lines.append(f"  {f.name}: {_yaml_value(getattr(profile.settings, f.name))}")
+    lines.append("descent:")
+    for f in dataclasses.fields(profile.descent):
+        lines.append(f"  {f.name}: {_yaml_value(getattr(profile.descent, f.name))}")
+    lines.append("rules:")
+    for r in profile.rules:
+        t = r.threshold
+        thr = _yaml_value(t.value) if t.value is not None else json.dumps(str(t))
+        lines.append(f"  {json.dumps(r.name)}:")
+        lines.append(f"    metric: {r.metric}")
+        lines.append(f"    {r.op}: {thr}")
+        lines.append(f"    when: {r.when}")
+        for name in ("window_steps", "hysteresis", "cooldown_s", "repeat_s", "priority"):
+            lines.append(f"    {name}: {_yaml_value(getattr(r, name))}")
+        lines.append(f"    phrases: [{', '.join(json.dumps(p) for p in r.phrases)}]")
+        if r.praise is not None:
+            lines.append(f"    praise: {json.dumps(r.praise)}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------ command
+def _cmd_tune(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    base = load_cue_profile(args.profile)
+    specs = [parse_set(s, base) for s in args.set or []]
+    recs = [collect_steps(p, base, placement=args.placement) for p in args.recordings]
+    total = sum(r.duration_s for r in recs)
+    print(
+        f"tune: {len(recs)} recording(s), {sum(len(r.steps) for r in recs)} steps over "
+        f"{total:.1f} s; profile {base.path}",
+        file=out,
+    )
+    if args.suggest:
+        prof, sugg = suggest(recs, base)
+        if not sugg:
+            raise InputError(
+                ", ".join(args.recordings),
+                f"--suggest needs at least {MIN_FLAT_STEPS} flat steps to learn from; "
+                "record some flat running first",
+            )
+        for s in sugg:
+            print(
+                f"suggest: {s.rule}: {s.metric} {s.op} {s.threshold:g}  ({s.how}; flat "
+                f"p10 {s.flat_p10:.4g}, median {s.flat_median:.4g}, p90 {s.flat_p90:.4g}, "
+                f"{s.n_flat} steps)",
+                file=out,
+            )
+        comments = [
+            "cue profile suggested by 'downhill-live tune --suggest' from "
+            + ", ".join(Path(r.path).name for r in recs),
+            f"base profile: {base.path}",
+            *(f"{s.rule}: {s.op} {s.threshold:g} = {s.how} ({s.n_flat} flat steps)" for s in sugg),
+        ]
+        text = profile_to_yaml(prof, comments=comments)
+        rows = [
+            TuneRow("(profile as given)", base, _pooled(base, recs)),
+            TuneRow("(suggested)", prof, _pooled(prof, recs)),
+        ]
+        format_table(rows, out)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+            load_cue_profile(args.output)  # what we write must load
+            print(f"wrote {args.output}", file=out)
+        else:
+            out.write(text)
+        if not specs:
+            return 0
+    rows = tune(recs, base, specs)
+    format_table(rows, out)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``tune`` command."""
+    t = subparsers.add_parser(
+        "tune",
+        help="replay recordings under many rule settings; suggest thresholds",
+        description="Replay recordings once through decode and the gait core, then re-run only "
+        "the cue rules for every combination of --set values. Prints cues per hour and the time "
+        "in violation on descents per setting. --suggest proposes absolute thresholds from your "
+        "own flat running and writes them as a cue profile.",
+    )
+    t.add_argument("recordings", nargs="+", metavar="RECORDING", help="recording files (.dlr)")
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="RULE.FIELD=VALUES",
+        help="values to try: A..B:STEP, A,B,C or A. Fields: "
+        + ", ".join(RULE_FIELDS)
+        + "; or settings."
+        + "/".join(SETTINGS_FIELDS),
+    )
+    t.add_argument("--profile", metavar="FILE", help="cue profile to start from (default: bundled)")
+    t.add_argument("--placement", choices=PLACEMENTS, help="override the sensor placement")
+    t.add_argument(
+        "--suggest",
+        action="store_true",
+        help="propose thresholds from flat running and write them as a profile (-o)",
+    )
+    t.add_argument("-o", "--output", metavar="FILE.yaml", help="where --suggest writes the profile")
+    t.set_defaults(func=_cmd_tune)
