@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -184,3 +187,32 @@ def test_deep_or_huge_files_are_refused() -> None:
         parse_cue_profile(deep, "p.yaml")
     with pytest.raises(ConfigError, match="larger than"):
         parse_cue_profile("# " + "x" * 300_000 + "\n", "p.yaml")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "downhill_live", "profile", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_profile_init_then_check_then_typo(tmp_path: Path) -> None:
+    proc = _cli("init", "mine.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "mine.yaml").read_text()
+    assert "#" in text  # commented for the runner
+    ok = _cli("check", "mine.yaml", cwd=tmp_path)
+    assert ok.returncode == 0 and "OK, 2 rule(s)" in ok.stdout
+    again = _cli("init", "mine.yaml", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    (tmp_path / "mine.yaml").write_text(text.replace("cooldown_s: 30", "coldown_s: 30", 1))
+    bad = _cli("check", "mine.yaml", cwd=tmp_path)
+    assert bad.returncode == 2
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "cooldown_s: 30" in s)
+    assert (
+        f"mine.yaml:{line}: rules.cadence_low.coldown_s: unknown key; allowed here:" in bad.stderr
+    )
+    assert len(bad.stderr.strip().splitlines()) == 1
