@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from downhill_live import __version__, profile_cli, report, transfer, tune
+from downhill_live import __version__, live_cli, profile_cli, report, transfer, tune
 from downhill_live.errors import DownhillError
 from downhill_live.verify import add_verify_option, print_verification
 
@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.register(sub)
     report.register(sub)
     profile_cli.register(sub)
+    live_cli.register(sub)
     return p
 
 

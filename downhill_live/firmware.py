@@ -30,6 +30,24 @@ FIELD_TYPES: dict[str, tuple[str, int]] = {
     "f32": ("f4", 4),
 }
 BUILTIN_DECODERS = ("layout", "polar_pmd_acc", "sig_rsc")
+#: Polar PMD control point (``params.control_point`` default of ``polar_pmd_acc`` streams)
+PMD_CONTROL_POINT = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
+#: ``params`` keys of the built-in decoders: key -> help. ``layout`` streams take any keys.
+DECODER_PARAMS: dict[str, dict[str, str]] = {
+    "polar_pmd_acc": {
+        "sample_rate_hz": "ACC sample rate sent in the start request (required)",
+        "range_g": "ACC range in g sent in the start request (required)",
+        "resolution_bits": "resolution sent in the start request (default 16)",
+        "channels": "channel count, sent only when given",
+        "sdk_mode": "enable SDK mode before starting ACC (Verity Sense high rates)",
+        "control_point": "PMD control point UUID (default Polar's)",
+        "start_timeout_s": "seconds to wait for each control point answer (default 5)",
+        "factor": "scale factor when no start response is known (default 1.0)",
+    },
+    "sig_rsc": {
+        "cadence_one_foot": "the pod sends one foot's cadence: double it (default false)",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -268,6 +286,39 @@ class _ProfileParser:
             **kw,
         )
 
+    def params(self, decoder: str, value: Any, key: str) -> dict[str, Any]:
+        """Validate a stream's ``params`` for its decoder; fill in defaults."""
+        c = self.c
+        if decoder not in DECODER_PARAMS:
+            return dict(c.mapping(value, key, {p: "" for p in (value or {})}))
+        m = c.mapping(value, key, DECODER_PARAMS[decoder])
+        if decoder == "sig_rsc":
+            return {
+                "cadence_one_foot": c.boolean(
+                    m.get("cadence_one_foot", False), f"{key}.cadence_one_foot"
+                )
+            }
+        out: dict[str, Any] = {
+            "sample_rate_hz": c.integer(
+                c.require(m, key, "sample_rate_hz"), f"{key}.sample_rate_hz", lo=1, hi=65535
+            ),
+            "range_g": c.integer(c.require(m, key, "range_g"), f"{key}.range_g", lo=1, hi=65535),
+            "resolution_bits": c.integer(
+                m.get("resolution_bits", 16), f"{key}.resolution_bits", lo=1, hi=32
+            ),
+            "sdk_mode": c.boolean(m.get("sdk_mode", False), f"{key}.sdk_mode"),
+            "control_point": self.uuid(
+                m.get("control_point", PMD_CONTROL_POINT), f"{key}.control_point"
+            ),
+            "start_timeout_s": c.number(
+                m.get("start_timeout_s", 5.0), f"{key}.start_timeout_s", lo=0.01, hi=120.0
+            ),
+            "factor": c.number(m.get("factor", 1.0), f"{key}.factor", lo=1e-12),
+        }
+        if "channels" in m:
+            out["channels"] = c.integer(m["channels"], f"{key}.channels", lo=1, hi=255)
+        return out
+
     def profile(self, source_text: str) -> FirmwareProfile:
         c = self.c
         top = c.mapping(
@@ -330,9 +381,7 @@ class _ProfileParser:
                 raise self.doc.error(
                     f"{k}.layout", f"only allowed with decoder 'layout', not {decoder!r}"
                 )
-            params = c.mapping(
-                sm.get("params", {}), f"{k}.params", {p: "" for p in (sm.get("params") or {})}
-            )
+            params = self.params(decoder, sm.get("params", {}), f"{k}.params")
             streams[sname] = Stream(
                 sname,
                 self.uuid(c.require(sm, k, "characteristic"), f"{k}.characteristic"),

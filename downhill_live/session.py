@@ -18,7 +18,7 @@ import numpy as np
 
 from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine
-from downhill_live.decode import StreamDecoder, make_decoder
+from downhill_live.decode import StepSource, StreamDecoder, make_decoder, stream_rate_hz
 from downhill_live.errors import ConfigError, DecodeError, RecordingError
 from downhill_live.firmware import FirmwareProfile, parse_firmware_profile
 from downhill_live.profile import CueProfile
@@ -28,23 +28,58 @@ from downhill_live.types import PLACEMENTS, Cue, Packet, Step
 log = logging.getLogger(__name__)
 
 
+#: stream settings a recording header (or ``decode --set``) may carry: key -> what it sets
+SETTINGS: dict[str, str] = {
+    "rate_hz": "sample rate of layout and Polar PMD streams (Hz)",
+    "scale_g": "g per LSB of layout streams",
+    "factor": "scale factor of Polar PMD streams (from the start response)",
+    "range_g": "range of Polar PMD streams (g)",
+    "resolution_bits": "resolution of Polar PMD streams",
+    "cadence_one_foot": "RSC pods sending one foot's cadence (true/false)",
+}
+_PMD_KEYS = {"rate_hz": "sample_rate_hz", "factor": "factor", "range_g": "range_g"}
+
+
 def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> FirmwareProfile:
-    """Apply stream settings (``rate_hz``, ``scale_g``) to every layout stream of ``profile``."""
-    known = {"rate_hz", "scale_g"}
-    for key in settings:
-        if key not in known:
+    """Apply stream settings (see :data:`SETTINGS`) to the streams of ``profile`` they concern:
+    ``rate_hz``/``scale_g`` to layout streams, ``rate_hz``/``factor``/``range_g``/
+    ``resolution_bits`` to Polar PMD streams, ``cadence_one_foot`` to RSC streams."""
+    for key, value in settings.items():
+        if key not in SETTINGS:
             raise ConfigError(
-                profile.path, f"unknown setting {key!r}; allowed: {', '.join(sorted(known))}"
+                profile.path, f"unknown setting {key!r}; allowed: {', '.join(sorted(SETTINGS))}"
             )
+        if key == "cadence_one_foot":
+            if not isinstance(value, bool):
+                raise ConfigError(profile.path, f"setting {key!r} must be true or false")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ConfigError(profile.path, f"setting {key!r} must be a positive number")
     if not settings:
         return profile
     streams = {}
     for name, stream in profile.streams.items():
         if stream.layout is not None:
-            lay = dataclasses.replace(stream.layout, **{k: float(v) for k, v in settings.items()})
-            stream = dataclasses.replace(stream, layout=lay)
+            lay_kw = {k: float(v) for k, v in settings.items() if k in ("rate_hz", "scale_g")}
+            stream = dataclasses.replace(
+                stream, layout=dataclasses.replace(stream.layout, **lay_kw)
+            )
+        elif stream.decoder == "polar_pmd_acc":
+            params = dict(stream.params)
+            for key, value in settings.items():
+                if key in _PMD_KEYS:
+                    params[_PMD_KEYS[key]] = float(value) if key == "factor" else int(value)
+                elif key == "resolution_bits":
+                    params[key] = int(value)
+            stream = dataclasses.replace(stream, params=params)
+        elif stream.decoder == "sig_rsc" and "cadence_one_foot" in settings:
+            params = {**stream.params, "cadence_one_foot": settings["cadence_one_foot"]}
+            stream = dataclasses.replace(stream, params=params)
         streams[name] = stream
     return dataclasses.replace(profile, streams=streams)
+
+
+#: metrics a cadence-only sensor (RSC foot pod) provides
+CADENCE_ONLY_METRICS = frozenset({"cadence_spm"})
 
 
 @dataclass
@@ -81,10 +116,32 @@ class Session:
         self.decoders: dict[str, StreamDecoder] = {
             name: make_decoder(firmware, stream) for name, stream in firmware.streams.items()
         }
-        acc_streams = [
-            s for s in firmware.streams.values() if s.layout is not None or s.decoder != "sig_rsc"
-        ]
-        rate_hz = acc_streams[0].layout.rate_hz if acc_streams and acc_streams[0].layout else 100.0
+        # decided once: a runtime Protocol isinstance check per packet costs seconds per hour
+        self._step_sources: dict[str, StepSource] = {
+            name: d for name, d in self.decoders.items() if isinstance(d, StepSource)
+        }
+        rates = [r for r in map(stream_rate_hz, firmware.streams.values()) if r is not None]
+        rate_hz = rates[0] if rates else 100.0
+        #: one-line notices for the user (said once, e.g. by the CLI before the session starts)
+        self.notices: list[str] = []
+        if not firmware.has_acceleration:
+            off = [r.name for r in cues.rules if r.metric not in CADENCE_ONLY_METRICS]
+            if off:
+                cues = dataclasses.replace(
+                    cues, rules=tuple(r for r in cues.rules if r.name not in off)
+                )
+            blind = [r.name for r in cues.rules if r.when == "descent"]
+            self.notices.append(
+                f"{firmware.name} reports cadence only (no acceleration, no grade): "
+                + (f"rules switched off: {', '.join(off)}" if off else "all rules kept")
+                + (
+                    f"; {', '.join(blind)} only fire(s) on descents, which it cannot see"
+                    if blind
+                    else ""
+                )
+            )
+            for notice in self.notices:
+                log.warning("%s", notice)
         d = cues.descent
         self.tracker = GaitTracker(
             rate_hz,
@@ -118,7 +175,14 @@ class Session:
         self.stats.samples += len(samples.t_s)
         self.stats.lost_samples += samples.lost
         out: list[Cue] = []
-        for step in self.tracker.update_many(samples.t_s, samples.acc_g, samples.pressure_pa):
+        steps = (
+            self.tracker.update_many(samples.t_s, samples.acc_g, samples.pressure_pa)
+            if len(samples.t_s)
+            else []
+        )
+        if packet.stream in self._step_sources:
+            steps += self._step_sources[packet.stream].take_steps()
+        for step in steps:
             self.steps.append(step)
             if self.on_step is not None:
                 self.on_step(step)

@@ -1,0 +1,811 @@
+"""Live mode: scan, connect, start the sensor, record every notification raw, run the pipeline.
+
+The data path follows bleak's ``async_callback_with_queue`` pattern: the notification callback
+only stamps ``time.monotonic() - t0`` and enqueues a :class:`~downhill_live.types.Packet`
+(a copy of the bytes); one consumer task writes each packet to the recording *first* and then
+calls :meth:`Session.process <downhill_live.session.Session.process>`, the same pipeline replay
+uses. The recording is flushed at least once a second.
+
+Resilience: on a link drop the recording stays open, "sensor lost" is said once, the runner
+reconnects with backoff, subscribes and runs the start sequence again, and says "sensor back".
+Counter gaps are counted by the decoders, malformed packets by the session (logged once per
+kind); both are still in the recording raw.
+
+Everything BLE goes through bleak's public API with an optional ``backend=`` (bleak's OS backend
+by default; :class:`~downhill_live.sim.bumble_backend.VirtualRadio` gives in-process virtual
+sensors, see :mod:`downhill_live.sim.virtual_devices`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple, TextIO
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
+
+from downhill_live.decode.polar_pmd import (
+    PmdControlResponse,
+    PmdErrorCode,
+    PmdMeasurementType,
+    PmdOpCode,
+    build_start_request,
+    build_stop_request,
+    join_responses,
+)
+from downhill_live.errors import DecodeError, DownhillError
+from downhill_live.firmware import FirmwareProfile, Stream, bundled_profiles
+from downhill_live.profile import CueProfile
+from downhill_live.record import RecordingWriter
+from downhill_live.session import Session, apply_settings, fmt_value
+from downhill_live.speech import Speaker, format_cue_line
+from downhill_live.types import Cue, Packet, Step
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BluetoothUnavailableError",
+    "DeviceNotFoundError",
+    "FoundDevice",
+    "LiveError",
+    "LiveResult",
+    "LiveRunner",
+    "StartError",
+    "scan",
+]
+
+#: seconds between recording flushes (the format promises at most 2 s of loss on a crash)
+FLUSH_INTERVAL_S = 1.0
+#: reconnection delays, s: first attempt after the first value, then the next ones, then the last
+RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+#: an ATT MTU below this is reported: most sensors send longer notifications
+SMALL_MTU = 100
+
+
+class LiveError(DownhillError):
+    """Live mode cannot go on (no Bluetooth, no device, the sensor refused to start)."""
+
+
+class BluetoothUnavailableError(LiveError):
+    """The operating system's Bluetooth stack cannot be used."""
+
+
+class DeviceNotFoundError(LiveError):
+    """No advertising device matched within the scan time."""
+
+
+class StartError(LiveError):
+    """The sensor did not answer, or refused, its start sequence."""
+
+
+class FoundDevice(NamedTuple):
+    """One advertising device seen by :func:`scan`."""
+
+    name: str | None
+    address: str
+    rssi_dbm: int | None
+    profile: str | None  # name of the first matching bundled firmware profile
+
+
+def _bluetooth_error(exc: BaseException) -> BluetoothUnavailableError:
+    detail = str(exc) or type(exc).__name__
+    return BluetoothUnavailableError(
+        f"Bluetooth is not available ({type(exc).__name__}: {detail}); is there an adapter and "
+        "is the BlueZ service running? Try 'live --simulate' for a virtual sensor"
+    )
+
+
+def _match(profiles: list[FirmwareProfile], name: str | None, uuids: list[str]) -> str | None:
+    for prof in profiles:
+        if prof.matches(name, uuids):
+            return prof.name
+    return None
+
+
+async def scan(
+    timeout_s: float = 5.0,
+    backend: type[Any] | None = None,
+    profiles: list[FirmwareProfile] | None = None,
+) -> list[FoundDevice]:
+    """Scan for BLE devices and say which firmware profile each matches.
+
+    Parameters
+    ----------
+    timeout_s : float
+        Scan time.
+    backend : type, optional
+        bleak scanner backend (``VirtualRadio.scanner_backend``); None: the OS backend.
+    profiles : list of FirmwareProfile, optional
+        Profiles to match against (default: the bundled ones).
+
+    Returns
+    -------
+    list of FoundDevice
+        Strongest signal first.
+
+    Raises
+    ------
+    BluetoothUnavailableError
+        The OS Bluetooth stack is missing or off.
+    """
+    profiles = bundled_profiles() if profiles is None else profiles
+    try:
+        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True, backend=backend)
+    except (BleakError, OSError) as exc:
+        raise _bluetooth_error(exc) from None
+    out = [
+        FoundDevice(
+            adv.local_name or dev.name,
+            dev.address,
+            adv.rssi,
+            _match(profiles, adv.local_name or dev.name, adv.service_uuids),
+        )
+        for dev, adv in found.values()
+    ]
+    out.sort(key=lambda d: -(d.rssi_dbm if d.rssi_dbm is not None else -999))
+    return out
+
+
+@dataclass
+class LiveResult:
+    """What a live session produced."""
+
+    summary: dict[str, Any]
+    recording: Path | None
+    device_name: str | None
+    device_address: str
+    link_drops: int
+    reconnects: int
+    packets_received: int
+    notices: list[str] = field(default_factory=list)
+
+
+class _ControlPoint:
+    """Collects control point answers (indications) for the start sequence."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def clear(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+    async def answer(self, op: PmdOpCode, measurement: int, timeout_s: float) -> PmdControlResponse:
+        """The (joined) response to ``op`` for ``measurement``; other packets are skipped."""
+        parts: list[PmdControlResponse] = []
+        async with asyncio.timeout(timeout_s):
+            while True:
+                raw = await self.queue.get()
+                try:
+                    resp = PmdControlResponse.from_bytes(raw)
+                except DecodeError as exc:
+                    log.info("control point: ignoring %s (%s)", raw.hex(), exc.message)
+                    continue
+                if not parts and (
+                    resp.op_code != op or (resp.measurement_type & 0x3F) != measurement
+                ):
+                    continue
+                parts.append(resp)
+                if not resp.more:
+                    return join_responses(*parts)
+
+
+class LiveRunner:
+    """One live session with one sensor.
+
+    The constructor only stores parameters; :meth:`run` does the work and returns a
+    :class:`LiveResult`. :meth:`request_stop` (e.g. from a SIGINT handler) ends it cleanly:
+    stop command sent, link closed, queued packets processed, recording closed.
+
+    Parameters
+    ----------
+    firmware : FirmwareProfile
+        How to find, start and decode the sensor.
+    cues : CueProfile
+        Coaching rules.
+    device : str, optional
+        Advertised name or address; None: the first device the firmware profile matches.
+    placement : str, optional
+        Override of the profile's placement.
+    record_path : path, optional
+        Recording file to write (None: no recording; the CLI always records).
+    speaker : Speaker, optional
+        Where cues and link messages are spoken.
+    out : TextIO, optional
+        Console for cue lines, notices and the status line (None: quiet).
+    status : bool, optional
+        Show the one-line status (default: when ``out`` is a TTY).
+    duration_s : float, optional
+        Stop after this long.
+    scanner_backend, client_backend : type, optional
+        bleak backends (None: the OS backend).
+    client_kwargs : dict, optional
+        Extra keyword arguments for ``BleakClient`` (e.g. ``{"bumble": {"mtu": 23}}``).
+    scan_timeout_s, connect_timeout_s : float
+        Time to find the device, and to connect.
+    reconnect_backoff_s : tuple of float
+        Delays between reconnection attempts.
+    extra_header : dict, optional
+        Added to the recording header (e.g. ``{"simulated": True}``).
+    settings : dict, optional
+        Stream settings known beforehand (see :data:`downhill_live.session.SETTINGS`, e.g.
+        ``rate_hz`` of a firmware configured to another rate); the start sequence adds
+        ``factor`` for Polar PMD. They go to the recording header and the session.
+
+    Attributes
+    ----------
+    session : Session or None
+        The pipeline, created once the sensor has started.
+    link_state : str
+        ``"scanning"``, ``"connecting"``, ``"up"``, ``"lost"`` or ``"closed"``.
+    packets_received : int
+        Data notifications received (all recorded).
+    """
+
+    def __init__(
+        self,
+        firmware: FirmwareProfile,
+        cues: CueProfile,
+        *,
+        device: str | None = None,
+        placement: str | None = None,
+        record_path: str | Path | None = None,
+        speaker: Speaker | None = None,
+        out: TextIO | None = None,
+        status: bool | None = None,
+        duration_s: float | None = None,
+        scanner_backend: type[Any] | None = None,
+        client_backend: type[Any] | None = None,
+        client_kwargs: dict[str, Any] | None = None,
+        scan_timeout_s: float = 10.0,
+        connect_timeout_s: float = 10.0,
+        reconnect_backoff_s: tuple[float, ...] = RECONNECT_BACKOFF_S,
+        extra_header: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.firmware = firmware
+        self.cues = cues
+        self.device = device
+        self.placement = placement
+        self.record_path = Path(record_path) if record_path is not None else None
+        self.speaker = speaker
+        self.out = out
+        self.status = status
+        self.duration_s = duration_s
+        self.scanner_backend = scanner_backend
+        self.client_backend = client_backend
+        self.client_kwargs = dict(client_kwargs or {})
+        self.scan_timeout_s = scan_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.reconnect_backoff_s = reconnect_backoff_s
+        self.extra_header = dict(extra_header or {})
+
+        self.session: Session | None = None
+        self.link_state = "idle"
+        self.packets_received = 0
+        self.link_drops = 0
+        self.reconnects = 0
+        self.settings: dict[str, Any] = dict(settings or {})
+        apply_settings(firmware, self.settings)  # validate now, not after connecting
+        self.notices: list[str] = []
+        self.last_step: Step | None = None
+        self.mtu: int | None = None
+        self._writer: RecordingWriter | None = None
+        self._client: BleakClient | None = None
+        self._ble_device: BLEDevice | None = None
+        self._queue: asyncio.Queue[Packet | tuple[float, dict[str, Any]] | None] | None = None
+        self._cp = _ControlPoint()
+        self._stop: asyncio.Event | None = None
+        self._link_lost: asyncio.Event | None = None
+        self._t0 = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pps = 0.0
+        self._status_shown = False
+        self._streaming = False
+        self._truncation_noticed = False
+        self._main_task: asyncio.Task[Any] | None = None
+
+    # ----------------------------------------------------------------------------- public
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to stop cleanly (safe to call from a signal handler in the loop).
+
+        While still scanning, connecting or starting, the attempt is cancelled and :meth:`run`
+        raises :class:`LiveError`; once streaming, the session ends normally."""
+        if self._stop is not None:
+            self._stop.set()
+        if not self._streaming and self._main_task is not None:
+            self._main_task.cancel()
+
+    def now_s(self) -> float:
+        """Receive-time clock: seconds since the session started."""
+        return time.monotonic() - self._t0
+
+    async def run(self) -> LiveResult:
+        """Find, connect, start, then record and process until stopped or ``duration_s``."""
+        self._t0 = time.monotonic()
+        self._stop = asyncio.Event()
+        self._link_lost = asyncio.Event()
+        self._queue = asyncio.Queue()
+        deadline = None if self.duration_s is None else self._t0 + self.duration_s
+        self._main_task = asyncio.current_task()
+        try:
+            try:
+                self._ble_device = await self._find()
+                await self._connect_and_start(first=True)
+            except asyncio.CancelledError:
+                if not self._stop.is_set() or self._main_task is None:
+                    raise
+                self._main_task.uncancel()
+                raise LiveError(
+                    f"stopped while {self.link_state}, before the sensor started"
+                ) from None
+            self._streaming = True
+            self._open_session()
+            self._spawn(self._consume(), "consumer")
+            self._spawn(self._flush_timer(), "flush")
+            if self._status_enabled():
+                self._spawn(self._status_timer(), "status")
+            while not self._stop.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                await self._wait_stop_or_link_lost(deadline)
+                if self._stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                    break
+                if self._link_lost.is_set():
+                    await self._reconnect(deadline)
+        finally:
+            await self._shutdown()
+        return self._result()
+
+    def status_line(self) -> str:
+        """The compact status line (cadence, impact, grade, descent, rates, link)."""
+        st = self.last_step
+        stats = self.session.stats if self.session is not None else None
+        cad = fmt_value(st.cadence_spm) if st else "n/a"
+        peak = fmt_value(st.peak_g) if st else "n/a"
+        grade = fmt_value(st.grade_pct) if st else "n/a"
+        state = ("descent" if st.on_descent else "flat") if st else "-"
+        lost = stats.lost_samples if stats else 0
+        bad = sum(stats.decode_errors.values()) if stats else 0
+        return (
+            f"cadence {cad} spm | peak {peak} g | grade {grade} % | {state} | "
+            f"{self._pps:.0f} pkt/s | lost {lost} smp | bad {bad} pkt | link {self.link_state}"
+        )
+
+    # ----------------------------------------------------------------------------- finding
+
+    async def _find(self) -> BLEDevice:
+        self.link_state = "scanning"
+        want = self.device.lower() if self.device else None
+
+        def accept(dev: BLEDevice, adv: AdvertisementData) -> bool:
+            name = adv.local_name or dev.name
+            if want is not None:
+                return dev.address.lower() == want or (name or "").lower() == want
+            return self.firmware.matches(name, adv.service_uuids)
+
+        try:
+            found = await BleakScanner.find_device_by_filter(
+                accept, timeout=self.scan_timeout_s, backend=self.scanner_backend
+            )
+        except (BleakError, OSError) as exc:
+            raise _bluetooth_error(exc) from None
+        if found is None:
+            what = (
+                f"device {self.device!r}"
+                if self.device
+                else f"device matching firmware profile {self.firmware.name}"
+            )
+            raise DeviceNotFoundError(
+                f"no {what} found within {self.scan_timeout_s:g} s of scanning "
+                "(is it switched on, charged and not connected to another app?)"
+            )
+        return found
+
+    # ----------------------------------------------------------------------------- link
+
+    async def _connect_and_start(self, *, first: bool) -> None:
+        assert self._ble_device is not None
+        self.link_state = "connecting"
+        if not first:  # the OS may have forgotten the device: see it advertise again first
+            again = await BleakScanner.find_device_by_address(
+                self._ble_device.address,
+                timeout=min(5.0, self.connect_timeout_s),
+                backend=self.scanner_backend,
+            )
+            if again is None:
+                raise LiveError(f"{self._describe()} is not advertising")
+            self._ble_device = again
+        client = BleakClient(
+            self._ble_device,
+            disconnected_callback=self._on_disconnect,
+            timeout=self.connect_timeout_s,
+            backend=self.client_backend,
+            **self.client_kwargs,
+        )
+        try:
+            await client.connect()
+        except (BleakError, OSError) as exc:
+            if self.client_backend is None and isinstance(exc, OSError):
+                raise _bluetooth_error(exc) from None
+            raise LiveError(
+                f"cannot connect to {self._describe()}: {exc or type(exc).__name__}"
+            ) from None
+        except TimeoutError:
+            raise LiveError(
+                f"cannot connect to {self._describe()}: no answer within "
+                f"{self.connect_timeout_s:g} s"
+            ) from None
+        assert self._link_lost is not None
+        self._link_lost.clear()
+        self._client = client
+        try:
+            with warnings.catch_warnings():  # BlueZ warns when it reports the default MTU
+                warnings.simplefilter("ignore")
+                self.mtu = client.mtu_size
+            if first and self.mtu < SMALL_MTU:
+                self._notice(
+                    f"link ATT MTU is only {self.mtu}: notifications carry at most "
+                    f"{self.mtu - 3} bytes; longer sensor packets arrive truncated"
+                )
+            for stream in self.firmware.streams.values():
+                await client.start_notify(stream.characteristic, self._packet_callback(stream))
+            settings = await self._start_sequence(client)
+        except BaseException:
+            self._client = None
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+            raise
+        if first:
+            self.settings.update(settings)
+        elif any(self.settings.get(k) != v for k, v in settings.items()):
+            log.warning("sensor answered different settings after reconnecting: %s", settings)
+        self.link_state = "up"
+
+    def _packet_callback(
+        self, stream: Stream
+    ) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
+        name = stream.name
+        queue = self._queue
+        t0 = self._t0
+        assert queue is not None
+
+        def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+            queue.put_nowait(Packet(time.monotonic() - t0, name, bytes(data)))
+
+        return on_notify
+
+    def _on_control(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        raw = bytes(data)
+        self._cp.queue.put_nowait(raw)
+        assert self._queue is not None
+        self._queue.put_nowait((self.now_s(), {"event": "control_response", "hex": raw.hex()}))
+
+    def _on_disconnect(self, client: BleakClient) -> None:
+        if client is self._client and self._link_lost is not None:
+            self._link_lost.set()
+
+    async def _start_sequence(self, client: BleakClient) -> dict[str, Any]:
+        """Run the profile's start writes, then start Polar PMD streams; returns settings."""
+        for write in self.firmware.start:
+            await client.write_gatt_char(write.characteristic, write.data, response=write.response)
+        settings: dict[str, Any] = {}
+        pmd = [s for s in self.firmware.streams.values() if s.decoder == "polar_pmd_acc"]
+        subscribed: set[str] = set()
+        for stream in pmd:
+            p = stream.params
+            cp_uuid = p["control_point"]
+            if cp_uuid not in subscribed:
+                self._cp.clear()
+                await client.start_notify(cp_uuid, self._on_control)
+                subscribed.add(cp_uuid)
+            timeout_s = float(p["start_timeout_s"])
+            if p.get("sdk_mode"):
+                req = bytes((PmdOpCode.REQUEST_MEASUREMENT_START, PmdMeasurementType.SDK_MODE))
+                resp = await self._command(
+                    client, cp_uuid, req, PmdMeasurementType.SDK_MODE, timeout_s, "SDK mode"
+                )
+                self._check(resp, "SDK mode start")
+            try:
+                req = build_start_request(
+                    "acc",
+                    sample_rate_hz=int(p["sample_rate_hz"]),
+                    resolution_bits=int(p["resolution_bits"]),
+                    range_g=int(p["range_g"]),
+                    channels=p.get("channels"),
+                )
+            except ValueError as exc:
+                raise StartError(f"{self.firmware.path}: streams.{stream.name}: {exc}") from None
+            resp = await self._command(
+                client, cp_uuid, req, PmdMeasurementType.ACC, timeout_s, "start"
+            )
+            self._check(resp, "ACC start")
+            try:
+                factor = resp.factor
+            except DecodeError as exc:
+                raise StartError(
+                    f"{self._describe()} answered the start command with bad settings: "
+                    f"{exc.message}"
+                ) from None
+            if factor is not None:
+                settings["factor"] = factor
+        return settings
+
+    async def _command(
+        self,
+        client: BleakClient,
+        cp_uuid: str,
+        request: bytes,
+        measurement: int,
+        timeout_s: float,
+        what: str,
+    ) -> PmdControlResponse:
+        await client.write_gatt_char(cp_uuid, request, response=True)
+        try:
+            return await self._cp.answer(PmdOpCode(request[0]), measurement, timeout_s=timeout_s)
+        except TimeoutError:
+            raise StartError(
+                f"{self._describe()}: device did not answer the {what} command within "
+                f"{timeout_s:g} s"
+            ) from None
+
+    def _check(self, resp: PmdControlResponse, what: str) -> None:
+        if resp.ok or resp.error_code == PmdErrorCode.ERROR_ALREADY_IN_STATE:
+            return
+        hint = ""
+        if resp.error_code == PmdErrorCode.ERROR_INVALID_MTU:
+            hint = f" (link ATT MTU {self.mtu} is too small for this sensor)"
+        raise StartError(f"{self._describe()} refused the {what}: {resp.error_name}{hint}")
+
+    async def _stop_sequence(self, client: BleakClient) -> None:
+        for write in self.firmware.stop:
+            await client.write_gatt_char(write.characteristic, write.data, response=write.response)
+        for stream in self.firmware.streams.values():
+            if stream.decoder == "polar_pmd_acc":
+                cp = stream.params["control_point"]
+                await client.write_gatt_char(cp, build_stop_request("acc"), response=True)
+                if stream.params.get("sdk_mode"):
+                    stop_sdk = bytes((PmdOpCode.STOP_MEASUREMENT, PmdMeasurementType.SDK_MODE))
+                    await client.write_gatt_char(cp, stop_sdk, response=True)
+
+    async def _wait_stop_or_link_lost(self, deadline: float | None) -> None:
+        assert self._stop is not None and self._link_lost is not None
+        waits = [
+            asyncio.ensure_future(self._stop.wait()),
+            asyncio.ensure_future(self._link_lost.wait()),
+        ]
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    async def _reconnect(self, deadline: float | None) -> None:
+        assert self._stop is not None and self._queue is not None
+        self._client = None
+        self.link_drops += 1
+        self.link_state = "lost"
+        self._queue.put_nowait((self.now_s(), {"event": "link_lost"}))
+        self._say("link_lost", "sensor lost")
+        self._print_line("link: sensor lost - reconnecting")
+        attempt = 0
+        while not self._stop.is_set():
+            delay = self.reconnect_backoff_s[min(attempt, len(self.reconnect_backoff_s) - 1)]
+            if deadline is not None:
+                delay = min(delay, max(0.0, deadline - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stop.wait()
+            if self._stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                return
+            attempt += 1
+            attempt_task = asyncio.create_task(self._connect_and_start(first=False))
+            stop_wait = asyncio.ensure_future(self._stop.wait())
+            await asyncio.wait({attempt_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            if not attempt_task.done():  # stopped while reconnecting
+                attempt_task.cancel()
+            await asyncio.gather(stop_wait, return_exceptions=True)
+            if attempt_task.cancelled() or not attempt_task.done():
+                await asyncio.gather(attempt_task, return_exceptions=True)
+                return
+            try:
+                attempt_task.result()
+            except (LiveError, BleakError, OSError, TimeoutError) as exc:
+                self.link_state = "lost"
+                log.info("reconnection attempt %d failed: %s", attempt, exc)
+                continue
+            self.reconnects += 1
+            self._queue.put_nowait((self.now_s(), {"event": "link_back", "attempts": attempt}))
+            self._say("link_back", "sensor back")
+            self._print_line("link: sensor back")
+            return
+
+    # ----------------------------------------------------------------------------- pipeline
+
+    def _open_session(self) -> None:
+        firmware = apply_settings(self.firmware, self.settings)
+        session = Session(
+            firmware,
+            self.cues,
+            placement=self.placement,
+            on_cue=self._on_cue,
+            on_step=self._on_step,
+        )
+        self.session = session
+        self.notices.extend(session.notices)  # the session has logged them once
+        if self.record_path is not None:
+            dev = self._ble_device
+            header = {
+                "device": {
+                    "name": dev.name if dev is not None else None,
+                    "address": dev.address if dev is not None else None,
+                },
+                "firmware": {"name": self.firmware.name, "yaml": self.firmware.source_text},
+                "settings": self.settings,
+                "placement": session.placement,
+                "start_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "live": {"mtu": self.mtu, **self.extra_header},
+            }
+            self.record_path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = RecordingWriter(
+                self.record_path, header, streams=list(self.firmware.streams)
+            )
+
+    def _on_step(self, step: Step) -> None:
+        self.last_step = step
+
+    def _on_cue(self, cue: Cue) -> None:
+        if self._writer is not None:
+            self._writer.write_cue(cue)
+        self._print_line(format_cue_line(cue))
+        if self.speaker is not None:
+            self.speaker.say(cue)
+
+    async def _consume(self) -> None:
+        assert self._queue is not None and self.session is not None
+        queue, session = self._queue, self.session
+        writer = self._writer
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, Packet):
+                self.packets_received += 1
+                if writer is not None:
+                    writer.write_packet(item)  # raw first
+                if (
+                    not self._truncation_noticed
+                    and self.mtu is not None
+                    and self.mtu < SMALL_MTU
+                    and len(item.payload) == self.mtu - 3
+                ):
+                    self._truncation_noticed = True
+                    self._notice(
+                        f"notifications on {item.stream} fill the whole {self.mtu - 3}-byte "
+                        f"payload of the link's ATT MTU {self.mtu}: the sensor's packets are "
+                        "probably cut short (data lost or misread); use a larger MTU"
+                    )
+                try:
+                    session.process(item)
+                except Exception:  # a pipeline bug must not stop the recording
+                    log.exception("processing packet %d failed", session.stats.packets - 1)
+            elif writer is not None:
+                writer.write_event(item[0], item[1])
+
+    async def _flush_timer(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL_S)
+            if self._writer is not None:
+                self._writer.flush()
+
+    def _status_enabled(self) -> bool:
+        if self.status is not None:
+            return self.status and self.out is not None
+        return self.out is not None and self.out.isatty()
+
+    async def _status_timer(self) -> None:
+        last_n, last_t = self.packets_received, time.monotonic()
+        while True:
+            await asyncio.sleep(0.5)
+            now = time.monotonic()
+            self._pps = (self.packets_received - last_n) / max(now - last_t, 1e-3)
+            last_n, last_t = self.packets_received, now
+            if self.out is not None:
+                self.out.write("\r" + self.status_line() + "\033[K")
+                self.out.flush()
+                self._status_shown = True
+
+    async def _shutdown(self) -> None:
+        client = self._client
+        if client is not None and client.is_connected:
+            try:
+                async with asyncio.timeout(3.0):
+                    await self._stop_sequence(client)
+            except (BleakError, OSError, TimeoutError) as exc:
+                log.info("stop command failed: %s", exc)
+            with contextlib.suppress(BleakError, OSError, TimeoutError):
+                async with asyncio.timeout(3.0):
+                    await client.disconnect()
+        self._client = None
+        self.link_state = "closed"
+        consumer = [t for t in self._tasks if t.get_name() == "consumer"]
+        others = [t for t in self._tasks if t.get_name() != "consumer"]
+        for task in others:
+            task.cancel()
+        if consumer and self._queue is not None:
+            self._queue.put_nowait(None)  # process everything received, then end
+            await asyncio.gather(*consumer, return_exceptions=True)
+        await asyncio.gather(*others, return_exceptions=True)
+        if self._writer is not None:
+            self._writer.close()
+        if self._status_shown and self.out is not None:
+            self.out.write("\n")
+
+    def _result(self) -> LiveResult:
+        dev = self._ble_device
+        summary = self.session.summary() if self.session is not None else {}
+        return LiveResult(
+            summary=summary,
+            recording=self.record_path if self._writer is not None else None,
+            device_name=dev.name if dev is not None else None,
+            device_address=dev.address if dev is not None else (self.device or ""),
+            link_drops=self.link_drops,
+            reconnects=self.reconnects,
+            packets_received=self.packets_received,
+            notices=list(self.notices),
+        )
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _describe(self) -> str:
+        dev = self._ble_device
+        if dev is None:
+            return self.device or "sensor"
+        return f"{dev.name} ({dev.address})" if dev.name else dev.address
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+
+    def _notice(self, text: str) -> None:
+        self.notices.append(text)
+        self._print_line(f"note: {text}")
+
+    def _say(self, rule: str, phrase: str) -> None:
+        if self.speaker is not None:
+            self.speaker.say(Cue(self.now_s(), rule, phrase, "link", math.nan))
+
+    def _print_line(self, text: str) -> None:
+        if self.out is None:
+            return
+        prefix = "\r\033[K" if self._status_shown else ""
+        self.out.write(prefix + text + "\n")
+        self.out.flush()
+
+
+def default_recording_path(directory: str | Path, firmware: FirmwareProfile) -> Path:
+    """``DIR/YYYYmmdd-HHMMSS_FIRMWARE.dlr`` in local time."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(directory) / f"{stamp}_{firmware.name}.dlr"
+
+
+def stdout_is_tty() -> bool:
+    """Whether standard output is a terminal (the status line is shown then)."""
+    return sys.stdout.isatty()
