@@ -99,8 +99,7 @@ def _steps_from_recording(args: argparse.Namespace) -> tuple[list[Step], str]:
     from downhill_live.session import session_from_recording
 
     session, rec = session_from_recording(args.input, load_cue_profile(), placement=args.placement)
-    for packet in rec.packets:
-        session.process(packet)
+    session.process_many(rec.packets)
     return session.steps, session.placement
 
 

@@ -337,8 +337,7 @@ def build_report(
 
     cue_profile = load_cue_profile(profile)
     session, rec = session_from_recording(recording, cue_profile, placement=placement)
-    for packet in rec.packets:
-        session.process(packet)
+    session.process_many(rec.packets)
     device = rec.header.get("device") or {}
     meta = {
         "device": f"{device.get('name', '?')} ({session.firmware.name})",

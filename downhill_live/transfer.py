@@ -443,8 +443,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         session, rec = session_from_recording(
             args.recording, load_cue_profile(args.profile), placement=args.placement
         )
-        for packet in rec.packets:
-            session.process(packet)
+        session.process_many(rec.packets)
         write_steps_csv(args.steps, session.steps)
         print(f"{args.steps}: {len(session.steps)} steps ({session.placement})")
     return 0

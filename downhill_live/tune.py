@@ -230,8 +230,7 @@ def collect_steps(
     from downhill_live.session import session_from_recording
 
     session, rec = session_from_recording(path, profile, placement=placement)
-    for packet in rec.packets:
-        session.process(packet)
+    session.process_many(rec.packets)
     return RecordingSteps(path, session.placement, session.steps, list(session.cues))
 
 

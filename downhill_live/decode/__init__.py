@@ -19,7 +19,7 @@ neither, the recorded receive time), so replaying a recording gives the same res
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -136,6 +136,20 @@ class RestartingDecoder:
             gap_s = packet.t_rx_s - self._last_rx_s
             self._offset_s = self._last_t_s + gap_s - float(s.t_s[0])
         self._last_rx_s = packet.t_rx_s
+        if self._offset_s:
+            s = Samples(s.t_s + self._offset_s, s.acc_g, s.pressure_pa, s.lost)
+        if len(s.t_s):
+            self._last_t_s = float(s.t_s[-1])
+        return s
+
+    def decode_many(self, packets: Sequence[Packet], index: int | None = None) -> Samples | None:
+        """Batch decode when the inner decoder supports it (see ``LayoutDecoder.decode_many``);
+        ``None`` (state untouched) means: decode these packets one by one."""
+        batch = getattr(self.inner, "decode_many", None)
+        s = batch(packets, index) if batch is not None else None
+        if s is None:
+            return None
+        self._last_rx_s = packets[-1].t_rx_s
         if self._offset_s:
             s = Samples(s.t_s + self._offset_s, s.acc_g, s.pressure_pa, s.lost)
         if len(s.t_s):
