@@ -54,18 +54,14 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from downhill_live.profile import load_cue_profile
     from downhill_live.session import session_from_recording
-    from downhill_live.speech import open_speaker, write_cues_wav
+    from downhill_live.speech import format_cue_line, open_speaker, write_cues_wav
 
     out = sys.stdout
     cue_profile = load_cue_profile(args.profile)
     s = cue_profile.settings
 
     def on_cue(cue: Any) -> None:
-        print(
-            f'[{cue.t_s:8.2f} s] cue {cue.rule:<20} "{cue.phrase}"  {cue.metric}={cue.value:.2f}',
-            file=out,
-            flush=True,
-        )
+        print(format_cue_line(cue), file=out, flush=True)
         speaker.say(cue)
 
     session, rec = session_from_recording(
