@@ -282,7 +282,34 @@ def _resample(x: np.ndarray, fs_from_hz: int, fs_to_hz: int) -> np.ndarray:
 
 _ERROR_PREFIX = "downhill-speech-error: "
 
-# Self-contained on purpose: needs only pyttsx3 and the standard library in the child.
+
+def _patch_espeak_tail(engine: Any) -> None:
+    """Work around pyttsx3 2.99's espeak driver dropping audio at the end of a phrase.
+
+    The driver runs espeak in retrieval mode with 1 s buffers and, in the callback that carries
+    the end-of-message event, writes the WAV *before* appending that callback's samples: the
+    last buffer is lost. How much that is depends on timing, so under load a short phrase can
+    come out truncated or empty (seen here: a 0.0 s render of "shorter, quicker steps").
+    This re-registers the synth callback so that samples are stored first. A no-op for other
+    drivers or layouts.
+    """
+    import ctypes
+
+    driver = getattr(getattr(engine, "proxy", None), "_driver", None)
+    original = getattr(driver, "_onSynth", None)
+    if original is None or not hasattr(driver, "_data_buffer"):
+        return
+    from pyttsx3.drivers import _espeak  # type: ignore[import-untyped]
+
+    def on_synth(wav: Any, numsamples: int, events: Any) -> int:
+        if numsamples > 0 and driver._speaking:
+            driver._data_buffer += ctypes.string_at(wav, numsamples * ctypes.sizeof(ctypes.c_short))
+        return int(original(wav, 0, events))
+
+    _espeak.SetSynthCallback(on_synth)
+
+
+# Runs in a child process (pyttsx3 and espeak never run in the app process).
 _RENDER_SCRIPT = r"""
 import json, os, sys
 def fail(msg):
@@ -300,6 +327,8 @@ try:
 except Exception as exc:
     fail(f"espeak-ng is not available ({type(exc).__name__}: {exc}); "
          "Debian: apt-get install libespeak-ng1")
+from downhill_live.speech import _patch_espeak_tail
+_patch_espeak_tail(engine)
 voice = req.get("voice")
 if voice:
     ids = {}
@@ -536,6 +565,7 @@ class _Worker:
         import pyttsx3  # type: ignore[import-untyped]
 
         self.engine = pyttsx3.init("espeak" if sys.platform.startswith("linux") else None)
+        _patch_espeak_tail(self.engine)
         cfg = self.cfg
         if cfg.voice:
             ids: dict[str, str] = {}
