@@ -4,6 +4,8 @@ The page holds three charts drawn as inline SVG (no scripts, no external files):
 impact and grade over time, with descents shaded and cues marked, then a table per segment
 (alternating flat and descent stretches, as the core's descent state saw them) and the list of
 cues. It replays the recording through the normal pipeline (no speech) to get steps and cues.
+The same charts are also written as PNG files next to the page (``report-cadence.png``,
+``report-peak.png``, ``report-grade.png``; drawn by :mod:`downhill_live.png`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import argparse
 import html
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from downhill_live import png
 from downhill_live.profile import load_cue_profile
 from downhill_live.types import PLACEMENTS, Cue, Step
 
@@ -32,6 +35,8 @@ SERIES: tuple[tuple[str, str, str, str], ...] = (
     ("peak_g", "Peak impact", "g", "#c0392b"),
     ("grade_pct", "Grade", "%", "#2e7d32"),
 )
+PNG_NAMES = {"cadence_spm": "cadence", "peak_g": "peak", "grade_pct": "grade"}
+"""File name suffix of each chart's PNG (see :func:`png_paths`)."""
 
 
 @dataclass(frozen=True)
@@ -89,31 +94,94 @@ def _fmt_tick(v: float) -> str:
     return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:g}"
 
 
-def _chart(
-    attr: str,
-    title: str,
-    unit: str,
-    colour: str,
+@dataclass(frozen=True)
+class ChartData:
+    """What one over-time chart shows; the SVG (page) and PNG renderers both draw from it."""
+
+    attr: str
+    title: str
+    unit: str
+    colour: str
+    t_s: np.ndarray  # step times
+    y: np.ndarray  # the step attribute, NaN where unknown
+    t_range: tuple[float, float]
+    y_range: tuple[float, float]  # padded data range
+    y_ticks: tuple[float, ...]
+    t_div: float  # time ticks are in seconds / t_div ...
+    t_unit: str  # ... named t_unit ("s" or "min")
+    t_ticks: tuple[float, ...]  # in t_unit
+    descents: tuple[tuple[float, float], ...]  # (t_start_s, t_end_s)
+    cues: tuple[tuple[Cue, str], ...]  # (cue, colour of its rule)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Where ``y`` is known."""
+        return ~np.isnan(self.y)
+
+
+def rule_colours(cues: Sequence[Cue]) -> dict[str, str]:
+    """A colour per cue rule (sorted by name, from the palette)."""
+    rules = sorted({c.rule for c in cues})
+    return {r: _PALETTE[i % len(_PALETTE)] for i, r in enumerate(rules)}
+
+
+def chart_data(
     steps: Sequence[Step],
-    segs: Sequence[Segment],
     cues: Sequence[Cue],
-    t_range: tuple[float, float],
-    rule_colour: Callable[[str], str],
-) -> str:
+    *,
+    segs: Sequence[Segment] | None = None,
+    colours: dict[str, str] | None = None,
+) -> list[ChartData]:
+    """The series of the three over-time charts (cadence, peak impact, grade), in order."""
+    segs = segments(steps, cues) if segs is None else segs
+    colours = rule_colours(cues) if colours is None else colours
+    t_range = (steps[0].t_s, steps[-1].t_s) if len(steps) > 1 else (0.0, 1.0)
+    t0, t1 = t_range
+    t_div, t_unit = (60.0, "min") if t1 - t0 > 900.0 else (1.0, "s")
     t = np.array([s.t_s for s in steps], dtype=np.float64)
-    y = np.array([getattr(s, attr) for s in steps], dtype=np.float64)
-    ok = ~np.isnan(y)
+    descents = tuple((s.t_start_s, s.t_end_s) for s in segs if s.kind == "descent")
+    marks = tuple((c, colours[c.rule]) for c in cues)
+    out = []
+    for attr, title, unit, colour in SERIES:
+        y = np.array([getattr(s, attr) for s in steps], dtype=np.float64)
+        ok = ~np.isnan(y)
+        if ok.any():
+            lo, hi = float(np.min(y[ok])), float(np.max(y[ok]))
+            pad = 0.08 * (hi - lo) if hi > lo else 1.0
+            lo, hi = lo - pad, hi + pad
+        else:
+            lo, hi = 0.0, 1.0
+        if attr == "grade_pct":
+            lo, hi = min(lo, -1.0), max(hi, 1.0)
+        out.append(
+            ChartData(
+                attr,
+                title,
+                unit,
+                colour,
+                t,
+                y,
+                t_range,
+                (lo, hi),
+                tuple(_nice_ticks(lo, hi, 4)),
+                t_div,
+                t_unit,
+                tuple(_nice_ticks(t0 / t_div, t1 / t_div, 8)),
+                descents,
+                marks,
+            )
+        )
+    return out
+
+
+def _chart(cd: ChartData) -> str:
+    """One chart as inline SVG."""
+    attr, title, unit, colour = cd.attr, cd.title, cd.unit, cd.colour
+    t, y, ok = cd.t_s, cd.y, cd.ok
     pw = CHART_W - _M_LEFT - _M_RIGHT
     ph = CHART_H - _M_TOP - _M_BOTTOM
-    t0, t1 = t_range
-    if ok.any():
-        lo, hi = float(np.min(y[ok])), float(np.max(y[ok]))
-        pad = 0.08 * (hi - lo) if hi > lo else 1.0
-        lo, hi = lo - pad, hi + pad
-    else:
-        lo, hi = 0.0, 1.0
-    if attr == "grade_pct":
-        lo, hi = min(lo, -1.0), max(hi, 1.0)
+    t0, t1 = cd.t_range
+    lo, hi = cd.y_range
 
     def x_of(v: float) -> float:
         return _M_LEFT + (v - t0) / (t1 - t0) * pw if t1 > t0 else _M_LEFT
@@ -129,15 +197,14 @@ def _chart(
         f'<rect x="{_M_LEFT}" y="{_M_TOP}" width="{pw}" height="{ph}" fill="#ffffff" '
         'stroke="#999" stroke-width="1"/>',
     ]
-    for s in segs:
-        if s.kind == "descent":
-            x0, x1 = x_of(s.t_start_s), x_of(s.t_end_s)
-            parts.append(
-                f'<rect class="descent" x="{x0:.1f}" y="{_M_TOP}" width="{max(x1 - x0, 1):.1f}" '
-                f'height="{ph}" fill="{DESCENT_FILL}"><title>descent {s.t_start_s:.0f}-'
-                f"{s.t_end_s:.0f} s</title></rect>"
-            )
-    for v in _nice_ticks(lo, hi, 4):
+    for d0, d1 in cd.descents:
+        x0, x1 = x_of(d0), x_of(d1)
+        parts.append(
+            f'<rect class="descent" x="{x0:.1f}" y="{_M_TOP}" width="{max(x1 - x0, 1):.1f}" '
+            f'height="{ph}" fill="{DESCENT_FILL}"><title>descent {d0:.0f}-'
+            f"{d1:.0f} s</title></rect>"
+        )
+    for v in cd.y_ticks:
         yy = y_of(v)
         parts.append(
             f'<line x1="{_M_LEFT}" x2="{_M_LEFT + pw}" y1="{yy:.1f}" y2="{yy:.1f}" '
@@ -145,9 +212,8 @@ def _chart(
             f'<text x="{_M_LEFT - 6}" y="{yy + 4:.1f}" text-anchor="end" class="tick">'
             f"{_fmt_tick(v)}</text>"
         )
-    t_div, t_unit = (60.0, "min") if t1 - t0 > 900.0 else (1.0, "s")
-    for v in _nice_ticks(t0 / t_div, t1 / t_div, 8):
-        xx = x_of(v * t_div)
+    for v in cd.t_ticks:
+        xx = x_of(v * cd.t_div)
         parts.append(
             f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{_M_TOP + ph}" y2="{_M_TOP + ph + 4}" '
             'stroke="#666"/>'
@@ -156,7 +222,7 @@ def _chart(
         )
     parts.append(
         f'<text x="{_M_LEFT + pw}" y="{CHART_H - 2}" text-anchor="end" class="axis">'
-        f"time ({t_unit})</text>"
+        f"time ({cd.t_unit})</text>"
         f'<text x="14" y="{_M_TOP + ph / 2:.1f}" text-anchor="middle" class="axis" '
         f'transform="rotate(-90 14 {_M_TOP + ph / 2:.1f})">{html.escape(unit)}</text>'
     )
@@ -178,9 +244,8 @@ def _chart(
                 f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="1.4" '
                 f'points="{" ".join(r)}"/>'
             )
-    for c in cues:
+    for c, col in cd.cues:
         xx = x_of(c.t_s)
-        col = rule_colour(c.rule)
         parts.append(
             f'<line class="cue" data-rule="{html.escape(c.rule)}" x1="{xx:.1f}" x2="{xx:.1f}" '
             f'y1="{_M_TOP}" y2="{_M_TOP + ph}" stroke="{col}" stroke-width="2" '
@@ -194,6 +259,37 @@ def _chart(
         )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def chart_png(cd: ChartData) -> bytes:
+    """One chart as a PNG image (same series, shading and cue marks as the page's SVG)."""
+    img = png.render_chart(
+        x=cd.t_s,
+        y=cd.y,
+        x_range=cd.t_range,
+        y_range=cd.y_range,
+        colour=cd.colour,
+        x_ticks=[(v * cd.t_div, _fmt_tick(v)) for v in cd.t_ticks],
+        y_ticks=[(v, _fmt_tick(v)) for v in cd.y_ticks],
+        title=f"{cd.title} ({cd.unit})",
+        x_label=f"time ({cd.t_unit})",
+        y_label=cd.unit,
+        shaded=cd.descents,
+        shade_colour=DESCENT_FILL,
+        markers=[(c.t_s, col) for c, col in cd.cues],
+        legend=[
+            ("descent", DESCENT_FILL),
+            *{f"cue {c.rule}": col for c, col in sorted(cd.cues, key=lambda m: m[0].rule)}.items(),
+        ],
+        empty_text=f"no {cd.title.lower()} data",
+    )
+    return png.encode_png(img, text={"Title": f"{cd.title} ({cd.unit}) over time"})
+
+
+def png_paths(html_out: str | Path) -> dict[str, Path]:
+    """Where the chart PNGs of a report page go: ``report.html`` -> ``report-cadence.png`` ..."""
+    p = Path(html_out)
+    return {attr: p.with_name(f"{p.stem}-{short}.png") for attr, short in PNG_NAMES.items()}
 
 
 def _num(v: float | None, digits: int = 1) -> str:
@@ -229,9 +325,8 @@ def render_report(
 ) -> str:
     """The report page as one HTML string (inline CSS and SVG only)."""
     segs = segments(steps, cues)
-    rules = sorted({c.rule for c in cues})
-    colours = {r: _PALETTE[i % len(_PALETTE)] for i, r in enumerate(rules)}
-    t_range = (steps[0].t_s, steps[-1].t_s) if len(steps) > 1 else (0.0, 1.0)
+    colours = rule_colours(cues)
+    rules = sorted(colours)
     esc = html.escape
     body = [
         "<!DOCTYPE html>",
@@ -265,11 +360,11 @@ def render_report(
     ]
     body.append("<h2>Over time</h2>")
     body.append(f'<div class="legend">{"".join(legend)}</div>')
-    for attr, name, unit, colour in SERIES:
-        body.append(f"<h3 style='font-size:14px;margin:10px 0 2px'>{esc(name)} ({esc(unit)})</h3>")
+    for cd in chart_data(steps, cues, segs=segs, colours=colours):
         body.append(
-            _chart(attr, name, unit, colour, steps, segs, cues, t_range, colours.__getitem__)
+            f"<h3 style='font-size:14px;margin:10px 0 2px'>{esc(cd.title)} ({esc(cd.unit)})</h3>"
         )
+        body.append(_chart(cd))
     body.append("<h2>Segments</h2>")
     body.append(
         '<table id="segments"><thead><tr><th>segment</th><th>from (s)</th><th>to (s)</th>'
@@ -329,10 +424,10 @@ def render_report(
     return "\n".join(body) + "\n"
 
 
-def build_report(
+def report_inputs(
     recording: str, *, profile: str | None = None, placement: str | None = None
-) -> str:
-    """Replay ``recording`` (no speech) and render its report page."""
+) -> dict[str, Any]:
+    """Replay ``recording`` (no speech): the keyword arguments of :func:`render_report`."""
     from downhill_live.session import session_from_recording
 
     cue_profile = load_cue_profile(profile)
@@ -345,20 +440,31 @@ def build_report(
         "start": rec.header.get("start_time") or "unknown",
         "profile": Path(cue_profile.path).name,
     }
-    return render_report(
-        title=f"downhill-live report: {Path(recording).name}",
-        meta=meta,
-        steps=session.steps,
-        cues=session.cues,
-        summary=session.summary(),
-    )
+    return {
+        "title": f"downhill-live report: {Path(recording).name}",
+        "meta": meta,
+        "steps": session.steps,
+        "cues": session.cues,
+        "summary": session.summary(),
+    }
+
+
+def build_report(
+    recording: str, *, profile: str | None = None, placement: str | None = None
+) -> str:
+    """Replay ``recording`` (no speech) and render its report page."""
+    return render_report(**report_inputs(recording, profile=profile, placement=placement))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    page = build_report(args.recording, profile=args.profile, placement=args.placement)
+    inputs = report_inputs(args.recording, profile=args.profile, placement=args.placement)
     out = args.output or str(Path(args.recording).with_suffix(".html").name)
-    Path(out).write_text(page, encoding="utf-8")
+    Path(out).write_text(render_report(**inputs), encoding="utf-8")
     print(f"wrote {out}")
+    paths = png_paths(out)
+    for cd in chart_data(inputs["steps"], inputs["cues"]):
+        paths[cd.attr].write_bytes(chart_png(cd))
+    print(f"wrote charts as PNG: {', '.join(str(p) for p in paths.values())}")
     return 0
 
 
@@ -368,11 +474,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "report",
         help="write a self-contained HTML report of a recording",
         description="Replay a recording (no speech) and write one HTML page with cadence, peak "
-        "impact and grade over time (descents shaded, cues marked) and a table per segment.",
+        "impact and grade over time (descents shaded, cues marked) and a table per segment, "
+        "plus one PNG per chart next to the page.",
     )
     r.add_argument("recording", help="recording file (.dlr)")
     r.add_argument(
-        "-o", "--output", metavar="report.html", help="output page (default: RECORDING.html here)"
+        "-o",
+        "--output",
+        metavar="report.html",
+        help="output page (default: RECORDING.html here); the charts also go next to it as "
+        "report-cadence.png, report-peak.png and report-grade.png",
     )
     r.add_argument("--profile", metavar="FILE", help="cue profile YAML (default: bundled)")
     r.add_argument("--placement", choices=PLACEMENTS, help="override the sensor placement")
