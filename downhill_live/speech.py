@@ -250,7 +250,11 @@ def _read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 
 def _write_wav(path: str | Path, x: np.ndarray, fs_hz: int) -> None:
     """Write mono int16 samples as a 16-bit PCM WAV."""
-    with wave.open(str(path), "wb") as f:
+    try:
+        fh = open(path, "wb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise SpeechError(f"{path}: {exc.strerror or exc}") from None
+    with fh, wave.open(fh, "wb") as f:
         f.setnchannels(1)
         f.setsampwidth(2)
         f.setframerate(int(fs_hz))
@@ -309,6 +313,44 @@ def _patch_espeak_tail(engine: Any) -> None:
     _espeak.SetSynthCallback(on_synth)
 
 
+def _configure_engine(
+    engine: Any, *, voice: str | None, rate_wpm: int | None, volume: float | None
+) -> None:
+    """Voice, rate and volume for a pyttsx3 engine, made to stick.
+
+    With pyttsx3 2.99's espeak driver a rate set before the first synthesis was sometimes not
+    applied (about 1 run in 5 rendered at the default rate), so the espeak driver re-applies
+    rate and volume right before every synthesis. Raises :class:`SpeechError` for an unknown
+    voice.
+    """
+    _patch_espeak_tail(engine)
+    if voice:
+        ids: dict[str, str] = {}
+        for v in engine.getProperty("voices"):
+            for key in (v.id, v.id.rsplit("/", 1)[-1], v.name):
+                ids.setdefault(str(key).lower(), v.id)
+        if voice.lower() not in ids:
+            raise SpeechError(f"unknown voice {voice!r} (list them with: espeak-ng --voices)")
+        engine.setProperty("voice", ids[voice.lower()])
+    if rate_wpm:
+        engine.setProperty("rate", int(rate_wpm))
+    if volume is not None:
+        engine.setProperty("volume", float(volume))
+    driver = getattr(getattr(engine, "proxy", None), "_driver", None)
+    start = getattr(driver, "_start_synthesis", None)
+    if start is None:
+        return
+
+    def start_synthesis(text: str) -> Any:
+        if rate_wpm:
+            driver.setProperty("rate", int(rate_wpm))
+        if volume is not None:
+            driver.setProperty("volume", float(volume))
+        return start(text)
+
+    driver._start_synthesis = start_synthesis
+
+
 # Runs in a child process (pyttsx3 and espeak never run in the app process).
 _RENDER_SCRIPT = r"""
 import json, os, sys
@@ -327,26 +369,17 @@ try:
 except Exception as exc:
     fail(f"espeak-ng is not available ({type(exc).__name__}: {exc}); "
          "Debian: apt-get install libespeak-ng1")
-from downhill_live.speech import _patch_espeak_tail
-_patch_espeak_tail(engine)
-voice = req.get("voice")
-if voice:
-    ids = {}
-    for v in engine.getProperty("voices"):
-        for key in (v.id, v.id.rsplit("/", 1)[-1], v.name):
-            ids.setdefault(str(key).lower(), v.id)
-    if voice.lower() not in ids:
-        fail(f"unknown voice {voice!r} (list them with: espeak-ng --voices)")
-    engine.setProperty("voice", ids[voice.lower()])
-if req.get("rate_wpm"):
-    engine.setProperty("rate", int(req["rate_wpm"]))
-if req.get("volume") is not None:
-    engine.setProperty("volume", float(req["volume"]))
-for phrase, path in req["items"]:
-    engine.save_to_file(phrase, path)
-    engine.runAndWait()
-    if not os.path.exists(path):
-        fail(f"no audio was rendered for {phrase!r}")
+from downhill_live.speech import SpeechError, _configure_engine
+try:
+    _configure_engine(engine, voice=req.get("voice"), rate_wpm=req.get("rate_wpm"),
+                      volume=req.get("volume"))
+except SpeechError as exc:
+    fail(str(exc))
+phrase, path = req["item"]
+engine.save_to_file(phrase, path)
+engine.runAndWait()
+if not os.path.exists(path):
+    fail(f"no audio was rendered for {phrase!r}")
 """
 
 
@@ -357,15 +390,29 @@ def _render_raw(
     rate_wpm: int | None,
     volume: float | None = None,
 ) -> None:
-    """Render each ``(phrase, path)`` to an untrimmed WAV with pyttsx3 in one child process."""
+    """Render each ``(phrase, path)`` to an untrimmed WAV with pyttsx3, one child process per
+    phrase: a second synthesis in the same pyttsx3 2.99 espeak engine sometimes came out empty
+    (a late end-of-message callback of the first one ends the second), so each phrase gets a
+    fresh engine. Two renders run at a time."""
     if not items:
         return
-    req = {
-        "voice": voice,
-        "rate_wpm": rate_wpm,
-        "volume": volume,
-        "items": [[phrase, str(path)] for phrase, path in items],
-    }
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # list() re-raises the first SpeechError
+        list(
+            pool.map(
+                lambda item: _render_one(item, voice=voice, rate_wpm=rate_wpm, volume=volume),
+                items,
+            )
+        )
+
+
+def _render_one(
+    item: tuple[str, Path], *, voice: str | None, rate_wpm: int | None, volume: float | None
+) -> None:
+    phrase, path = item
+    req = {"voice": voice, "rate_wpm": rate_wpm, "volume": volume, "item": [phrase, str(path)]}
     try:
         res = subprocess.run(
             [_PYTHON, "-c", _RENDER_SCRIPT],
@@ -562,25 +609,12 @@ class _Worker:
         self.events.put(event)
 
     def init_engine(self) -> None:
+        """Check the engine and voice once (phrases are rendered by :func:`_render_raw`)."""
         import pyttsx3  # type: ignore[import-untyped]
 
-        self.engine = pyttsx3.init("espeak" if sys.platform.startswith("linux") else None)
-        _patch_espeak_tail(self.engine)
         cfg = self.cfg
-        if cfg.voice:
-            ids: dict[str, str] = {}
-            for v in self.engine.getProperty("voices"):
-                for key in (v.id, v.id.rsplit("/", 1)[-1], v.name):
-                    ids.setdefault(str(key).lower(), v.id)
-            if cfg.voice.lower() not in ids:
-                raise SpeechError(
-                    f"unknown voice {cfg.voice!r} (list them with: espeak-ng --voices)"
-                )
-            self.engine.setProperty("voice", ids[cfg.voice.lower()])
-        if cfg.rate_wpm:
-            self.engine.setProperty("rate", int(cfg.rate_wpm))
-        if cfg.volume is not None:
-            self.engine.setProperty("volume", float(cfg.volume))
+        self.engine = pyttsx3.init("espeak" if sys.platform.startswith("linux") else None)
+        _configure_engine(self.engine, voice=cfg.voice, rate_wpm=cfg.rate_wpm, volume=cfg.volume)
         self.cache_dir = Path(cfg.cache_dir)
 
     def clip(self, phrase: str) -> tuple[Path, float]:
@@ -591,8 +625,8 @@ class _Worker:
         assert self.cache_dir is not None
         n = len(self.cache)
         raw = self.cache_dir / f"{n}.raw.wav"
-        self.engine.save_to_file(phrase, str(raw))
-        self.engine.runAndWait()
+        cfg = self.cfg
+        _render_raw([(phrase, raw)], voice=cfg.voice, rate_wpm=cfg.rate_wpm, volume=cfg.volume)
         x, fs_hz = _read_wav(raw)
         raw.unlink()
         x = _trim_silence(x, fs_hz)
