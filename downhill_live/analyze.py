@@ -15,6 +15,8 @@ from downhill_live.errors import InputError
 from downhill_live.record import MAGIC
 from downhill_live.types import G_MPS2, Step
 
+#: sample rates the gait core accepts
+MIN_RATE_HZ, MAX_RATE_HZ = 50.0, 2000.0
 STEP_FIELDS = ("t_s", "cadence_spm", "peak_g", "peak_axial_g", "grade_pct", "on_descent", "gct_ms")
 
 
@@ -25,7 +27,8 @@ def read_csv_samples(
     acc_g (N, 3) and pressure_pa (N,) or None. Errors name the line (1-based)."""
     p = str(path)
     try:
-        fh = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+        # utf-8-sig: spreadsheet programs start CSV files with a byte order mark
+        fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InputError(p, exc.strerror or str(exc)) from None
     with fh:
@@ -106,10 +109,20 @@ def _steps_from_recording(args: argparse.Namespace) -> tuple[list[Step], str]:
 def _steps_from_csv(args: argparse.Namespace) -> tuple[list[Step], str]:
     from downhill_live.core import GaitTracker
 
+    if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
+        raise InputError("--rate", f"must be a positive number of Hz, got {args.rate}")
     t_s, acc_g, pressure = read_csv_samples(args.input, units=args.units)
-    rate = args.rate or 1.0 / float(np.median(np.diff(t_s)))
+    dt = np.diff(t_s)
+    dt = dt[dt > 0]  # repeated time stamps say nothing about the rate
+    rate = args.rate or (1.0 / float(np.median(dt)) if len(dt) else math.nan)
     if not math.isfinite(rate) or rate <= 0:
         raise InputError(args.input, "cannot infer the sample rate from t_s; give --rate")
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise InputError(
+            args.input,
+            f"sample rate {rate:.4g} Hz is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
+            + ("" if args.rate else " (inferred from t_s; give --rate)"),
+        )
     placement = args.placement or "foot"
     tracker = GaitTracker(rate, placement)
     return tracker.update_many(t_s, acc_g, pressure), placement

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from downhill_live import __version__, live_cli, profile_cli, report, transfer, tune
-from downhill_live.errors import DownhillError
+from downhill_live.errors import DownhillError, InputError
 from downhill_live.verify import add_verify_option, print_verification
 
 PROG = "downhill-live"
@@ -57,6 +57,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from downhill_live.speech import format_cue_line, open_speaker, write_cues_wav
 
     out = sys.stdout
+    if not args.speed >= 0:  # also refuses nan
+        raise InputError("--speed", f"must be >= 0, got {args.speed}")
     cue_profile = load_cue_profile(args.profile)
     s = cue_profile.settings
 
@@ -81,12 +83,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
         file=out,
     )
     print(speaker.description, file=out)
-    if rec.dropped_tail_bytes:
-        print(
-            f"warning: {args.recording}: last {rec.dropped_tail_bytes} bytes are an incomplete record "
-            "(recording was cut off); replaying up to the last complete record",
-            file=out,
-        )
     t_wall0 = time.monotonic()
     t_rx0 = rec.packets[0].t_rx_s if rec.packets else 0.0
     try:
@@ -200,8 +196,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         format=f"{PROG}: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.command == "replay" and args.speed < 0:
-        parser.error("--speed must be >= 0")
     try:
         return int(args.func(args))
     except DownhillError as exc:

@@ -290,7 +290,9 @@ class _ProfileParser:
         """Validate a stream's ``params`` for its decoder; fill in defaults."""
         c = self.c
         if decoder not in DECODER_PARAMS:
-            return dict(c.mapping(value, key, {p: "" for p in (value or {})}))
+            if not isinstance(value, dict):
+                raise self.doc.error(key, "must be a mapping of decoder settings")
+            return dict(value)
         m = c.mapping(value, key, DECODER_PARAMS[decoder])
         if decoder == "sig_rsc":
             return {
@@ -351,11 +353,11 @@ class _ProfileParser:
             self.uuid(u, f"match.service_uuids[{i}]")
             for i, u in enumerate(c.sequence(match.get("service_uuids", []), "match.service_uuids"))
         )
-        streams_raw = c.mapping(
-            c.require(top, "", "streams"),
-            "streams",
-            {k: "stream" for k in (top.get("streams") or {})},
-        )
+        streams_raw = c.require(top, "", "streams")
+        if not isinstance(streams_raw, dict):
+            raise self.doc.error(
+                "streams", "must be a mapping of stream name -> {characteristic, decoder, ...}"
+            )
         if not streams_raw:
             raise self.doc.error("streams", "must define at least one stream")
         streams: dict[str, Stream] = {}

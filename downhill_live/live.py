@@ -46,7 +46,7 @@ from downhill_live.decode.polar_pmd import (
     build_stop_request,
     join_responses,
 )
-from downhill_live.errors import DecodeError, DownhillError
+from downhill_live.errors import DecodeError, DownhillError, RecordingError
 from downhill_live.firmware import FirmwareProfile, Stream, bundled_profiles
 from downhill_live.profile import CueProfile
 from downhill_live.record import RecordingWriter
@@ -663,7 +663,12 @@ class LiveRunner:
                 "start_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "live": {"mtu": self.mtu, **self.extra_header},
             }
-            self.record_path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.record_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RecordingError(
+                    str(self.record_path.parent), exc.strerror or str(exc)
+                ) from None
             self._writer = RecordingWriter(
                 self.record_path, header, streams=list(self.firmware.streams)
             )

@@ -17,7 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from downhill_live.errors import ConfigError, DecodeError, DownhillError, InputError
+from downhill_live.errors import (
+    ConfigError,
+    DecodeError,
+    DownhillError,
+    InputError,
+    RecordingError,
+)
 from downhill_live.types import PLACEMENTS, Packet
 
 #: where live sessions are recorded unless ``--record DIR`` says otherwise
@@ -123,6 +129,12 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
             if args.firmware:
                 firmware = load_firmware_profile(args.firmware)
             placement = placement or header.get("placement")
+            if placement is not None and placement not in PLACEMENTS:
+                raise RecordingError(
+                    args.simulate,
+                    f"header key 'placement' must be one of {', '.join(PLACEMENTS)}, "
+                    f"got {placement!r}",
+                )
             known_settings = {k: v for k, v in settings.items() if k != "factor"}
             name = (header.get("device") or {}).get("name")
             extra = {"simulated": True, "source": str(args.simulate)}
@@ -222,6 +234,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise InputError("--duration", f"must be > 0, got {args.duration}")
     if not args.speed > 0:
         raise InputError("--speed", f"must be > 0, got {args.speed}")
+    if not args.scan_timeout > 0:
+        raise InputError("--scan-timeout", f"must be > 0, got {args.scan_timeout}")
     return asyncio.run(_live(args, sys.stdout))
 
 

@@ -126,7 +126,7 @@ class _Parser:
 
     def threshold(self, value: Any, key: str) -> Threshold:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return Threshold(value=float(value))
+            return Threshold(value=self.c.number(value, key))
         if isinstance(value, str):
             m = _THRESHOLD.match(value)
             if m:

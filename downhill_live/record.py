@@ -23,6 +23,7 @@ replays up to its last complete record. Nothing is executed or unpickled on read
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from collections.abc import Iterator
@@ -73,7 +74,10 @@ class RecordingWriter:
 
         full.setdefault("app_version", __version__)
         head = json.dumps(full, sort_keys=True).encode()
-        self._fh: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        try:
+            self._fh: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise RecordingError(str(self.path), exc.strerror or str(exc)) from None
         self._fh.write(MAGIC + _LEN.pack(len(head)) + head + _LEN.pack(zlib.crc32(head)))
         self._fh.flush()
         self._buf: list[bytes] = []
@@ -157,6 +161,9 @@ def _read_header(fh: BinaryIO, path: Path) -> tuple[dict[str, Any], int]:
     streams = header.get("streams")
     if not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
         raise RecordingError(str(path), "header key 'streams' must be a list of names")
+    for key in ("device", "settings"):
+        if header.get(key) is not None and not isinstance(header[key], dict):
+            raise RecordingError(str(path), f"header key {key!r} must be an object")
     return header, len(MAGIC) + 8 + hdr_len
 
 
@@ -177,6 +184,31 @@ def _iter_records(data: bytes, start: int) -> Iterator[tuple[int, float, int, by
         pos = end
 
 
+def _json_record(path: Path, start: int, kind: str, payload: bytes) -> Any:
+    try:
+        return json.loads(payload.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordingError(
+            str(path), f"{kind} record at byte {start} is not valid JSON ({exc})"
+        ) from None
+
+
+def _cue_record(path: Path, start: int, t_s: float, payload: bytes) -> Cue:
+    doc = _json_record(path, start, "cue", payload)
+    if (
+        not isinstance(doc, dict)
+        or not all(isinstance(doc.get(k), str) for k in ("rule", "phrase", "metric"))
+        or isinstance(doc.get("value"), bool)
+        or not isinstance(doc.get("value"), int | float)
+    ):
+        raise RecordingError(
+            str(path),
+            f"cue record at byte {start} must be an object with string rule, phrase, metric "
+            "and a number value",
+        )
+    return Cue(t_s, doc["rule"], doc["phrase"], doc["metric"], float(doc["value"]))
+
+
 def read_recording(path: str | Path) -> Recording:
     """Read a whole recording. Raises :class:`RecordingError` for a file that is not a
     readable recording; a damaged tail is reported in ``dropped_tail_bytes``, not raised."""
@@ -191,17 +223,19 @@ def read_recording(path: str | Path) -> Recording:
     streams: list[str] = header["streams"]
     rec = Recording(path=p, header=header)
     end = start
-    for kind, t_s, stream, payload, end in _iter_records(data, start):
+    for kind, t_s, stream, payload, rec_end in _iter_records(data, start):
+        rec_start, end = end, rec_end
+        if not math.isfinite(t_s):
+            raise RecordingError(str(p), f"record at byte {rec_start} has time {t_s}")
         if kind == KIND_PACKET:
             if stream >= len(streams):
-                raise RecordingError(str(p), f"record at byte {end} names unknown stream {stream}")
+                raise RecordingError(
+                    str(p), f"record at byte {rec_start} names unknown stream {stream}"
+                )
             rec.packets.append(Packet(t_s, streams[stream], payload))
         elif kind == KIND_CUE:
-            doc = json.loads(payload.decode())
-            rec.cues.append(
-                Cue(t_s, doc["rule"], doc["phrase"], doc["metric"], float(doc["value"]))
-            )
+            rec.cues.append(_cue_record(p, rec_start, t_s, payload))
         elif kind == KIND_EVENT:
-            rec.events.append((t_s, json.loads(payload.decode())))
+            rec.events.append((t_s, _json_record(p, rec_start, "event", payload)))
     rec.dropped_tail_bytes = len(data) - end
     return rec

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from downhill_live import png
+from downhill_live.errors import DownhillError
 from downhill_live.profile import load_cue_profile
 from downhill_live.types import PLACEMENTS, Cue, Step
 
@@ -456,14 +457,22 @@ def build_report(
     return render_report(**report_inputs(recording, profile=profile, placement=placement))
 
 
+def _write(path: Path, data: bytes) -> None:
+    """Write an output file; an unwritable path is a one-line user error."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise DownhillError(f"{path}: {exc.strerror or exc}") from None
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     inputs = report_inputs(args.recording, profile=args.profile, placement=args.placement)
     out = args.output or str(Path(args.recording).with_suffix(".html").name)
-    Path(out).write_text(render_report(**inputs), encoding="utf-8")
+    _write(Path(out), render_report(**inputs).encode("utf-8"))
     print(f"wrote {out}")
     paths = png_paths(out)
     for cd in chart_data(inputs["steps"], inputs["cues"]):
-        paths[cd.attr].write_bytes(chart_png(cd))
+        _write(paths[cd.attr], chart_png(cd))
     print(f"wrote charts as PNG: {', '.join(str(p) for p in paths.values())}")
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,11 +20,12 @@ import numpy as np
 from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine
 from downhill_live.decode import StepSource, StreamDecoder, make_decoder, stream_rate_hz
-from downhill_live.errors import ConfigError, DecodeError, RecordingError
+from downhill_live.errors import ConfigError, DecodeError, DownhillError, RecordingError
 from downhill_live.firmware import FirmwareProfile, parse_firmware_profile
 from downhill_live.profile import CueProfile
 from downhill_live.record import Recording, read_recording
 from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
+from downhill_live.yamlio import is_finite_number
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ SETTINGS: dict[str, str] = {
     "cadence_one_foot": "RSC pods sending one foot's cadence (true/false)",
 }
 _PMD_KEYS = {"rate_hz": "sample_rate_hz", "factor": "factor", "range_g": "range_g"}
+#: upper limits of settings (the firmware profile's limits of the Polar PMD parameters)
+_MAX_SETTING = {"rate_hz": 65535, "range_g": 65535, "resolution_bits": 32}
 
 
 def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> FirmwareProfile:
@@ -54,6 +58,13 @@ def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> Firmwa
                 raise ConfigError(profile.path, f"setting {key!r} must be true or false")
         elif isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise ConfigError(profile.path, f"setting {key!r} must be a positive number")
+        elif key in _MAX_SETTING and not value <= _MAX_SETTING[key]:
+            raise ConfigError(
+                profile.path,
+                f"setting {key!r} must be at most {_MAX_SETTING[key]:g}, got {value:g}",
+            )
+        elif not is_finite_number(value):
+            raise ConfigError(profile.path, f"setting {key!r} must be finite, got {value}")
     if not settings:
         return profile
     streams = {}
@@ -230,7 +241,8 @@ class Session:
         return out
 
     def _decode_error(self, exc: DecodeError) -> None:
-        kind = exc.message.split(":")[0]
+        # the kind leaves out details in parentheses (counter values), so it is logged once
+        kind = re.sub(r"\s*\([^)]*\)", "", exc.message.split(":")[0])
         self.stats.decode_errors[kind] += 1
         if kind not in self._error_kinds_logged:
             self._error_kinds_logged.add(kind)
@@ -279,21 +291,39 @@ class Session:
         }
 
 
+def recording_firmware(rec: Recording, path: str) -> FirmwareProfile:
+    """The firmware profile snapshot stored in a recording's header, with the stream settings
+    stored next to it applied."""
+    fw_doc = rec.header.get("firmware")
+    if not isinstance(fw_doc, dict) or not isinstance(fw_doc.get("yaml"), str):
+        raise RecordingError(path, "header has no firmware profile snapshot (key firmware.yaml)")
+    firmware = parse_firmware_profile(fw_doc["yaml"], f"{path}#firmware")
+    return apply_settings(firmware, rec.header.get("settings") or {})
+
+
 def session_from_recording(
     path: str, cues: CueProfile, *, placement: str | None = None, **kwargs: Any
 ) -> tuple[Session, Recording]:
     """Read a recording and build the session that replays it: the firmware profile snapshot
     and stream settings stored in its header, the placement it names (unless overridden)."""
     rec = read_recording(path)
-    fw_doc = rec.header.get("firmware")
-    if not isinstance(fw_doc, dict) or not isinstance(fw_doc.get("yaml"), str):
-        raise RecordingError(path, "header has no firmware profile snapshot (key firmware.yaml)")
-    firmware = parse_firmware_profile(fw_doc["yaml"], f"{path}#firmware")
-    settings = rec.header.get("settings") or {}
-    if not isinstance(settings, dict):
-        raise RecordingError(path, "header key 'settings' must be an object")
-    firmware = apply_settings(firmware, settings)
-    session = Session(firmware, cues, placement=placement or rec.header.get("placement"), **kwargs)
+    firmware = recording_firmware(rec, path)
+    stored = rec.header.get("placement")
+    if placement is None and stored is not None and stored not in PLACEMENTS:
+        raise RecordingError(
+            path, f"header key 'placement' must be one of {', '.join(PLACEMENTS)}, got {stored!r}"
+        )
+    if rec.dropped_tail_bytes:
+        log.warning(
+            "%s: last %d bytes are an incomplete or corrupt record; "
+            "reading up to the last complete record",
+            path,
+            rec.dropped_tail_bytes,
+        )
+    try:
+        session = Session(firmware, cues, placement=placement or stored, **kwargs)
+    except DownhillError as exc:  # e.g. a stored sample rate the gait core does not take
+        raise RecordingError(path, str(exc)) from None
     return session, rec
 
 

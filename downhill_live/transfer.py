@@ -20,11 +20,12 @@ import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
-from downhill_live.analyze import STEP_FIELDS, read_csv_samples
-from downhill_live.errors import DecodeError, InputError, RecordingError
+from downhill_live.analyze import MAX_RATE_HZ, MIN_RATE_HZ, STEP_FIELDS, read_csv_samples
+from downhill_live.errors import DecodeError, DownhillError, InputError, RecordingError
 from downhill_live.firmware import load_firmware_profile
 from downhill_live.record import MAGIC, RecordingWriter
 from downhill_live.types import G_MPS2, PLACEMENTS, Packet, Step
@@ -33,8 +34,6 @@ from downhill_live.types import G_MPS2, PLACEMENTS, Packet, Step
 SAMPLES_PER_RECORD = 20
 #: a time step longer than this many nominal sample periods is a gap (not interpolated over)
 MAX_GAP_SAMPLES = 4.0
-#: the gait core accepts these sample rates
-MIN_RATE_HZ, MAX_RATE_HZ = 50.0, 2000.0
 POLAR_TIME_COLUMN = "sensor timestamp [ns]"
 _POLAR_AXES = ("X", "Y", "Z")
 _POLAR_UNITS = {"mg": 1e-3, "g": 1.0, "m/s^2": 1.0 / G_MPS2, "m/s2": 1.0 / G_MPS2}
@@ -107,7 +106,7 @@ def read_polar_acc(path: str | Path) -> ImportedSamples:
             )
         ti = low.index(POLAR_TIME_COLUMN)
         axes: list[int] = []
-        scale = None
+        scales: list[float] = []
         for ax in _POLAR_AXES:
             found = [
                 (i, h[h.index("[") + 1 : h.rindex("]")].strip().lower())
@@ -124,7 +123,7 @@ def read_polar_acc(path: str | Path) -> ImportedSamples:
                     line=1,
                 )
             axes.append(i)
-            scale = _POLAR_UNITS[unit]
+            scales.append(_POLAR_UNITS[unit])
         need = max(ti, *axes) + 1
         last = -(1 << 62)
         line_no = 1
@@ -147,6 +146,8 @@ def read_polar_acc(path: str | Path) -> ImportedSamples:
                     raise InputError(
                         p, f"{header[ti]}: {cols[ti]!r} is not an integer", line=line_no
                     ) from None
+                if not abs(ns) < 1 << 62:  # differences must fit int64
+                    raise InputError(p, f"{header[ti]}: {cols[ti]!r} is out of range", line=line_no)
                 vals = []
                 for i in axes:
                     try:
@@ -171,8 +172,7 @@ def read_polar_acc(path: str | Path) -> ImportedSamples:
         raise InputError(p, "needs at least two samples")
     ns_arr = np.asarray(t_ns, dtype=np.int64)
     t_s = (ns_arr - ns_arr[0]).astype(np.float64) * 1e-9
-    assert scale is not None
-    acc = np.asarray(rows, dtype=np.float64) * scale
+    acc = np.asarray(rows, dtype=np.float64) * np.asarray(scales)
     return ImportedSamples(t_s, acc, None, "polar")
 
 
@@ -295,13 +295,25 @@ def import_samples(
     tuple
         (records written, grid samples written, rate in Hz).
     """
-    rate = rate_hz or infer_rate_hz(samples.t_s)
+    rate = rate_hz if rate_hz is not None else infer_rate_hz(samples.t_s)
     if not (math.isfinite(rate) and MIN_RATE_HZ <= rate <= MAX_RATE_HZ):
         raise InputError(
             source_name or str(out),
             f"sample rate {rate:.4g} Hz is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
-            + ("" if rate_hz else " (inferred from the time stamps; give --rate)"),
+            + ("" if rate_hz is not None else " (inferred from the time stamps; give --rate)"),
         )
+    for name, values in (("acceleration", samples.acc_g), ("pressure", samples.pressure_pa)):
+        # records store float32: larger values would silently become infinite
+        if values is None:
+            continue
+        with np.errstate(over="ignore"):
+            bad = np.flatnonzero(~np.isfinite(values.astype(np.float32)))
+        if len(bad):
+            row = int(bad[0]) // (values.size // len(values))
+            raise InputError(
+                source_name or str(out),
+                f"sample {row + 1}: {name} {values[row]} is too large to store (float32)",
+            )
     if placement not in PLACEMENTS:
         raise InputError("--placement", f"must be one of {', '.join(PLACEMENTS)}")
     index, acc, pr = resample_uniform(samples.t_s, samples.acc_g, samples.pressure_pa, rate)
@@ -328,6 +340,8 @@ def import_samples(
 
 def _cmd_import(args: argparse.Namespace) -> int:
     fmt = args.format or sniff_format(args.input)
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise InputError(args.output, "is the input file; give another -o OUT.dlr")
     if fmt == "recording":
         raise InputError(args.input, "is already a recording; nothing to import")
     samples = (
@@ -389,6 +403,14 @@ def decode_recording(
     )
 
 
+def _open_output(path: str | Path) -> TextIO:
+    """Open a CSV file for writing; a path that cannot be written is a one-line error."""
+    try:
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise DownhillError(f"{path}: {exc.strerror or exc}") from None
+
+
 def write_samples_csv(
     path: str | Path, t_s: np.ndarray, acc_g: np.ndarray, pressure_pa: np.ndarray | None
 ) -> None:
@@ -401,7 +423,7 @@ def write_samples_csv(
         fmt.append("%.3f")
         names += ",pressure_pa"
     data = np.column_stack(cols) if len(t_s) else np.zeros((0, len(cols)))
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with _open_output(path) as fh:
         fh.write(names + "\n")
         np.savetxt(fh, data, fmt=fmt, delimiter=",")
 
@@ -420,7 +442,7 @@ def step_row(step: Step) -> list[str]:
 
 def write_steps_csv(path: str | Path, steps: list[Step]) -> None:
     """Write one row per step with header :data:`downhill_live.analyze.STEP_FIELDS`."""
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with _open_output(path) as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(STEP_FIELDS)
         w.writerows(step_row(s) for s in steps)

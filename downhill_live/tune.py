@@ -28,7 +28,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from downhill_live.cues import CueEngine
-from downhill_live.errors import ConfigError, InputError
+from downhill_live.errors import ConfigError, DownhillError, InputError
 from downhill_live.profile import CueProfile, Rule, Threshold, load_cue_profile
 from downhill_live.types import PLACEMENTS, Cue, Step
 
@@ -513,7 +513,10 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         ]
         format_table(rows, out)
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
+            try:
+                Path(args.output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise DownhillError(f"{args.output}: {exc.strerror or exc}") from None
             load_cue_profile(args.output)  # what we write must load
             print(f"wrote {args.output}", file=out)
         else:

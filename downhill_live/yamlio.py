@@ -8,6 +8,7 @@ that validation errors can say ``file:line: key.path: message``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,13 +93,24 @@ def _convert(node: yaml.Node, path: str, key: str, lines: dict[str, int], depth:
 class _Loader(yaml.SafeLoader):
     """SafeLoader whose composer refuses aliases (anchors may be declared but not reused)."""
 
+    _depth = 0
+
     def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) are not allowed", event.start_mark
             )
-        return super().compose_node(parent, index)
+        # composing recurses per level: stop before Python's recursion limit does
+        if self._depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 #: constructs plain scalars (ints, floats, bools, nulls, strings) from already-resolved nodes
@@ -119,6 +131,11 @@ def load_yaml_text(text: str, path: str) -> YamlDoc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(path, f"invalid YAML: {exc.problem or exc.context}", line=line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, controls)
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(
+            path, f"invalid YAML: character U+{exc.character:04X} is not allowed", line=line
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(path, f"invalid YAML: {exc}") from None
     lines: dict[str, int] = {}
@@ -141,6 +158,14 @@ def load_yaml(path: str | Path) -> YamlDoc:
     except UnicodeDecodeError:
         raise ConfigError(str(p), "file is not UTF-8 text") from None
     return load_yaml_text(text, str(p))
+
+
+def is_finite_number(value: float) -> bool:
+    """``math.isfinite`` that also says False for an int too large for a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 class Checker:
@@ -170,6 +195,8 @@ class Checker:
     ) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.doc.error(key, f"must be a number, got {value!r}")
+        if not is_finite_number(value):
+            raise self.doc.error(key, f"must be a finite number, got {value!r}")
         if lo is not None and value < lo:
             raise self.doc.error(key, f"must be >= {lo}, got {value}")
         if hi is not None and value > hi:
@@ -186,7 +213,9 @@ class Checker:
         if not isinstance(value, str) or not value:
             raise self.doc.error(key, f"must be a non-empty string, got {value!r}")
         if choices is not None and value not in choices:
-            raise self.doc.error(key, f"must be one of {', '.join(choices)}, got {value!r}")
+            raise self.doc.error(
+                key, f"must be one of {', '.join(choices) or '(none defined)'}, got {value!r}"
+            )
         return value
 
     def boolean(self, value: Any, key: str) -> bool:
@@ -196,5 +225,6 @@ class Checker:
 
     def sequence(self, value: Any, key: str, *, min_len: int = 0) -> list[Any]:
         if not isinstance(value, list) or len(value) < min_len:
-            raise self.doc.error(key, f"must be a list with at least {min_len} item(s)")
+            need = f" with at least {min_len} item(s)" if min_len else ""
+            raise self.doc.error(key, f"must be a list{need}")
         return value

@@ -160,7 +160,7 @@ def test_truncated_recording_replays_with_a_warning(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "incomplete record" in proc.stdout
+    assert "incomplete or corrupt record" in proc.stderr
     assert "summary:" in proc.stdout
 
 
