@@ -20,6 +20,17 @@ MIN_RATE_HZ, MAX_RATE_HZ = 50.0, 2000.0
 STEP_FIELDS = ("t_s", "cadence_spm", "peak_g", "peak_axial_g", "grade_pct", "on_descent", "gct_ms")
 
 
+def parse_finite(text: str, what: str, path: str, line: int) -> float:
+    """``float(text)``, or an :class:`InputError` naming ``what``, the file and the line."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(path, f"{what}: {text!r} is not a number", line=line) from None
+    if not math.isfinite(v):
+        raise InputError(path, f"{what}: {text!r} is not finite", line=line)
+    return v
+
+
 def read_csv_samples(
     path: str | Path, *, units: str = "g"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -59,19 +70,7 @@ def read_csv_samples(
                     raise InputError(
                         p, f"expected {len(header)} columns, got {len(row)}", line=line
                     )
-                vals = []
-                for ci in cols:
-                    try:
-                        v = float(row[ci])
-                    except ValueError:
-                        raise InputError(
-                            p, f"column {header[ci]}: {row[ci]!r} is not a number", line=line
-                        ) from None
-                    if not math.isfinite(v):
-                        raise InputError(
-                            p, f"column {header[ci]}: {row[ci]!r} is not finite", line=line
-                        )
-                    vals.append(v)
+                vals = [parse_finite(row[ci], f"column {header[ci]}", p, line) for ci in cols]
                 if vals[0] < last_t:
                     raise InputError(
                         p, f"time goes backwards (t_s {vals[0]} after {last_t})", line=line

@@ -54,7 +54,7 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from downhill_live.profile import load_cue_profile
     from downhill_live.session import session_from_recording
-    from downhill_live.speech import format_cue_line, open_speaker, write_cues_wav
+    from downhill_live.speech import format_cue_line, open_profile_speaker, write_cues_wav
 
     out = sys.stdout
     if not args.speed >= 0:  # also refuses nan
@@ -69,13 +69,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     session, rec = session_from_recording(
         args.recording, cue_profile, placement=args.placement, on_cue=on_cue
     )
-    speaker = open_speaker(
-        speak=not args.no_speak,
-        voice=s.voice,
-        rate_wpm=s.rate_wpm,
-        volume=s.volume,
-        max_age_s=s.max_age_s,
-    )
+    speaker = open_profile_speaker(s, speak=not args.no_speak)
     device = rec.header.get("device") or {}
     print(
         f"replaying {args.recording}: {device.get('name', '?')} ({session.firmware.name}), "

@@ -105,7 +105,7 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
     from downhill_live.firmware import load_firmware_profile
     from downhill_live.live import LiveRunner, default_recording_path
     from downhill_live.profile import load_cue_profile
-    from downhill_live.speech import open_speaker
+    from downhill_live.speech import open_profile_speaker
 
     cues = load_cue_profile(args.profile)
     device_arg: str | None = args.device
@@ -162,13 +162,7 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
 
     record_path = default_recording_path(args.record, firmware)
     s = cues.settings
-    speaker = open_speaker(
-        speak=not args.no_speak,
-        voice=s.voice,
-        rate_wpm=s.rate_wpm,
-        volume=s.volume,
-        max_age_s=s.max_age_s,
-    )
+    speaker = open_profile_speaker(s, speak=not args.no_speak)
     runner = LiveRunner(
         firmware,
         cues,

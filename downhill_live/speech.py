@@ -54,11 +54,14 @@ import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
 import numpy as np
 
 from downhill_live.errors import DownhillError
+
+if TYPE_CHECKING:
+    from downhill_live.profile import Settings
 from downhill_live.types import Cue
 
 logger = logging.getLogger(__name__)
@@ -924,6 +927,17 @@ class WorkerSpeaker:
 
 
 # --------------------------------------------------------------------------------------------
+
+
+def open_profile_speaker(settings: Settings, *, speak: bool = True) -> Speaker:
+    """:func:`open_speaker` with a cue profile's voice, rate, volume and maximum cue age."""
+    return open_speaker(
+        speak=speak,
+        voice=settings.voice,
+        rate_wpm=settings.rate_wpm,
+        volume=settings.volume,
+        max_age_s=settings.max_age_s,
+    )
 
 
 def open_speaker(

@@ -24,7 +24,13 @@ from typing import TextIO
 
 import numpy as np
 
-from downhill_live.analyze import MAX_RATE_HZ, MIN_RATE_HZ, STEP_FIELDS, read_csv_samples
+from downhill_live.analyze import (
+    MAX_RATE_HZ,
+    MIN_RATE_HZ,
+    STEP_FIELDS,
+    parse_finite,
+    read_csv_samples,
+)
 from downhill_live.errors import DecodeError, DownhillError, InputError, RecordingError
 from downhill_live.firmware import load_firmware_profile
 from downhill_live.record import MAGIC, RecordingWriter
@@ -148,17 +154,7 @@ def read_polar_acc(path: str | Path) -> ImportedSamples:
                     ) from None
                 if not abs(ns) < 1 << 62:  # differences must fit int64
                     raise InputError(p, f"{header[ti]}: {cols[ti]!r} is out of range", line=line_no)
-                vals = []
-                for i in axes:
-                    try:
-                        v = float(cols[i])
-                    except ValueError:
-                        raise InputError(
-                            p, f"{header[i]}: {cols[i]!r} is not a number", line=line_no
-                        ) from None
-                    if not math.isfinite(v):
-                        raise InputError(p, f"{header[i]}: {cols[i]!r} is not finite", line=line_no)
-                    vals.append(v)
+                vals = [parse_finite(cols[i], header[i], p, line_no) for i in axes]
                 if ns < last:
                     raise InputError(
                         p, f"sensor time goes backwards ({ns} ns after {last} ns)", line=line_no
