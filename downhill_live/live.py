@@ -108,6 +108,15 @@ def _bluetooth_error(exc: BaseException) -> BluetoothUnavailableError:
     )
 
 
+def _scanner_kw(backend: type[Any] | None) -> BleakScanner.ExtraArgs:
+    """``backend=`` for bleak's scanner class methods, left out for the OS backend.
+
+    ``BleakScanner(backend=None)`` means the OS backend, but the class methods type ``backend``
+    in their ``**kwargs`` as non-optional: leaving it out is the same at run time.
+    """
+    return {} if backend is None else {"backend": backend}
+
+
 def _match(profiles: list[FirmwareProfile], name: str | None, uuids: list[str]) -> str | None:
     for prof in profiles:
         if prof.matches(name, uuids):
@@ -143,7 +152,9 @@ async def scan(
     """
     profiles = bundled_profiles() if profiles is None else profiles
     try:
-        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True, backend=backend)
+        found = await BleakScanner.discover(
+            timeout=timeout_s, return_adv=True, **_scanner_kw(backend)
+        )
     except (BleakError, OSError) as exc:
         raise _bluetooth_error(exc) from None
     out = [
@@ -400,7 +411,7 @@ class LiveRunner:
 
         try:
             found = await BleakScanner.find_device_by_filter(
-                accept, timeout=self.scan_timeout_s, backend=self.scanner_backend
+                accept, timeout=self.scan_timeout_s, **_scanner_kw(self.scanner_backend)
             )
         except (BleakError, OSError) as exc:
             raise _bluetooth_error(exc) from None
@@ -425,7 +436,7 @@ class LiveRunner:
             again = await BleakScanner.find_device_by_address(
                 self._ble_device.address,
                 timeout=min(5.0, self.connect_timeout_s),
-                backend=self.scanner_backend,
+                **_scanner_kw(self.scanner_backend),
             )
             if again is None:
                 raise LiveError(f"{self._describe()} is not advertising")

@@ -70,7 +70,9 @@ def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> Firmwa
     streams = {}
     for name, stream in profile.streams.items():
         if stream.layout is not None:
-            lay_kw = {k: float(v) for k, v in settings.items() if k in ("rate_hz", "scale_g")}
+            lay_kw: dict[str, Any] = {
+                k: float(v) for k, v in settings.items() if k in ("rate_hz", "scale_g")
+            }
             stream = dataclasses.replace(
                 stream, layout=dataclasses.replace(stream.layout, **lay_kw)
             )

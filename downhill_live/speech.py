@@ -302,11 +302,11 @@ def _patch_espeak_tail(engine: Any) -> None:
     """
     import ctypes
 
-    driver = getattr(getattr(engine, "proxy", None), "_driver", None)
+    driver: Any = getattr(getattr(engine, "proxy", None), "_driver", None)
     original = getattr(driver, "_onSynth", None)
     if original is None or not hasattr(driver, "_data_buffer"):
         return
-    from pyttsx3.drivers import _espeak  # type: ignore[import-untyped]
+    from pyttsx3.drivers import _espeak
 
     def on_synth(wav: Any, numsamples: int, events: Any) -> int:
         if numsamples > 0 and driver._speaking:
@@ -339,7 +339,7 @@ def _configure_engine(
         engine.setProperty("rate", int(rate_wpm))
     if volume is not None:
         engine.setProperty("volume", float(volume))
-    driver = getattr(getattr(engine, "proxy", None), "_driver", None)
+    driver: Any = getattr(getattr(engine, "proxy", None), "_driver", None)
     start = getattr(driver, "_start_synthesis", None)
     if start is None:
         return
@@ -613,7 +613,7 @@ class _Worker:
 
     def init_engine(self) -> None:
         """Check the engine and voice once (phrases are rendered by :func:`_render_raw`)."""
-        import pyttsx3  # type: ignore[import-untyped]
+        import pyttsx3
 
         cfg = self.cfg
         self.engine = pyttsx3.init("espeak" if sys.platform.startswith("linux") else None)

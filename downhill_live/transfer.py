@@ -467,7 +467,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``import`` and ``export`` commands."""
     i = subparsers.add_parser(
         "import",

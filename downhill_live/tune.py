@@ -181,9 +181,9 @@ def _rule_with(rule: Rule, fieldname: str, value: float | None) -> Rule:
         return dataclasses.replace(rule, threshold=Threshold(baseline_pct=float(value or 0.0)))
     if fieldname == "baseline_offset":
         return dataclasses.replace(rule, threshold=Threshold(baseline_offset=float(value or 0.0)))
-    if fieldname in _INT_FIELDS:
-        return dataclasses.replace(rule, **{fieldname: int(value or 0)})
-    return dataclasses.replace(rule, **{fieldname: value})
+    # the field is chosen at run time: mypy checks replace() per field, so pass Any values
+    kw: dict[str, Any] = {fieldname: int(value or 0) if fieldname in _INT_FIELDS else value}
+    return dataclasses.replace(rule, **kw)
 
 
 def apply_settings(
@@ -194,7 +194,8 @@ def apply_settings(
     settings = profile.settings
     for spec, value in assignment:
         if spec.target == "settings":
-            settings = dataclasses.replace(settings, **{spec.field: value})
+            kw: dict[str, Any] = {spec.field: value}
+            settings = dataclasses.replace(settings, **kw)
         else:
             rules = [
                 _rule_with(r, spec.field, value) if r.name == spec.target else r for r in rules
@@ -277,7 +278,7 @@ def evaluate(profile: CueProfile, steps: Sequence[Step]) -> tuple[Evaluation, li
     """
     engine = CueEngine(profile)
     rules = profile.rules
-    windows = [deque(maxlen=r.window_steps) for r in rules]
+    windows: list[deque[float]] = [deque(maxlen=r.window_steps) for r in rules]
     gates = [r.when for r in rules]
     metrics = [r.metric for r in rules]
     below = [r.op == "below" for r in rules]
@@ -528,7 +529,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``tune`` command."""
     t = subparsers.add_parser(
         "tune",

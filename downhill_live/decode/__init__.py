@@ -44,7 +44,10 @@ _EMPTY_ACC = np.zeros((0, 3))
 class StreamDecoder(Protocol):
     """Turns one stream's raw payloads into samples; keeps its own counter/time state."""
 
-    lost_samples: int
+    @property
+    def lost_samples(self) -> int:
+        """Samples lost in transit (counter gaps) so far."""
+        ...
 
     def decode(self, packet: Packet, index: int | None = None) -> Samples: ...
 

@@ -49,7 +49,7 @@ def _to_counts(name: str, vec: Vec3, per_unit: int) -> tuple[int, int, int]:
     counts = tuple(round(v * per_unit) for v in vec)
     if len(counts) != 3 or not all(-0x8000 <= c <= 0x7FFF for c in counts):
         raise ValueError(f"{name} {vec!r} is not 3 values within int16 / {per_unit}")
-    return counts  # type: ignore[return-value]
+    return counts
 
 
 @dataclass(frozen=True, slots=True)

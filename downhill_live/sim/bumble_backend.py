@@ -63,7 +63,7 @@ import dataclasses
 import logging
 import uuid as uuid_module
 from collections.abc import Callable, Coroutine
-from typing import Any, ClassVar, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict, TypeVar
 
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
@@ -81,6 +81,9 @@ from bumble.gatt_client import CharacteristicProxy
 from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
+
+if TYPE_CHECKING:  # a Literal alias, needed for type checking only
+    from bleak.assigned_numbers import CharacteristicPropertyName
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +108,7 @@ DEFAULT_MTU = 247
 ATT_MIN_MTU = att.ATT_DEFAULT_MTU  # 23
 _CONNECT_GRACE_S = 1.0
 
-_PROPERTY_NAMES: tuple[tuple[Characteristic.Properties, str], ...] = (
+_PROPERTY_NAMES: tuple[tuple[Characteristic.Properties, CharacteristicPropertyName], ...] = (
     (Characteristic.Properties.BROADCAST, "broadcast"),
     (Characteristic.Properties.READ, "read"),
     (Characteristic.Properties.WRITE_WITHOUT_RESPONSE, "write-without-response"),
@@ -143,7 +146,7 @@ def _bumble_uuid_str(value: core.UUID) -> str:
     return uuid_from_le_bytes(value.to_bytes())
 
 
-def property_names(properties: int) -> list[str]:
+def property_names(properties: int) -> list[CharacteristicPropertyName]:
     """Map GATT characteristic property bits to bleak's property names."""
     return [name for flag, name in _PROPERTY_NAMES if properties & flag]
 
@@ -752,7 +755,7 @@ class BumbleClientBackend(BaseBleakClient):
                     char,
                     char.handle,
                     _bumble_uuid_str(char.uuid),
-                    property_names(int(char.properties)),  # type: ignore[arg-type]
+                    property_names(int(char.properties)),
                     lambda: self.mtu_size - 3,
                     bleak_service,
                 )

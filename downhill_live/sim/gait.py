@@ -108,7 +108,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import lfilter  # type: ignore[import-untyped]
+from scipy.signal import lfilter
 
 from downhill_live.types import G_MPS2, ONE_FOOT_PLACEMENTS, PLACEMENTS
 
