@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.decode.layout import LayoutDecoder
-from downhill_live.profile import load_cue_profile
 from downhill_live.record import read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.sim.gait import Segment, simulate
 from downhill_live.sim.recordings import write_sim_recording
-from downhill_live.tune import collect_steps, parse_set, tune
+from downhill_live.tools.tune import collect_steps, parse_set, tune
 
 REPLAY_GOAL_S = 1.0
 TUNE_GOAL_RATIO = 2.0

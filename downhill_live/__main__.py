@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from downhill_live.cli import main
+from downhill_live.cli.main import main
 
 sys.exit(main())

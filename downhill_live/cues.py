@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from downhill_live.profile import CueProfile, Rule
+from downhill_live.config.cue_profile import CueProfile, Rule
 from downhill_live.types import Cue, Step
 
 
@@ -68,7 +68,7 @@ class CueEngine:
 
     Examples
     --------
-    >>> from downhill_live.profile import parse_cue_profile
+    >>> from downhill_live.config.cue_profile import parse_cue_profile
     >>> prof = parse_cue_profile('''
     ... settings: {quiet_start_s: 0}
     ... rules:

@@ -37,6 +37,8 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
+from downhill_live.config.cue_profile import CueProfile
+from downhill_live.config.firmware import FirmwareProfile, Stream, bundled_profiles
 from downhill_live.decode.polar_pmd import (
     PmdControlResponse,
     PmdErrorCode,
@@ -47,8 +49,6 @@ from downhill_live.decode.polar_pmd import (
     join_responses,
 )
 from downhill_live.errors import DecodeError, DownhillError, RecordingError
-from downhill_live.firmware import FirmwareProfile, Stream, bundled_profiles
-from downhill_live.profile import CueProfile
 from downhill_live.record import RecordingWriter
 from downhill_live.session import Session, apply_settings, fmt_value
 from downhill_live.speech import Speaker, format_cue_line

@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from downhill_live.config.cue_profile import CueProfile
+from downhill_live.config.firmware import FirmwareProfile, parse_firmware_profile
+from downhill_live.config.yamlio import is_finite_number
 from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine
 from downhill_live.decode import StepSource, StreamDecoder, make_decoder, stream_rate_hz
 from downhill_live.errors import ConfigError, DecodeError, DownhillError, RecordingError
-from downhill_live.firmware import FirmwareProfile, parse_firmware_profile
-from downhill_live.profile import CueProfile
 from downhill_live.record import Recording, read_recording
 from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
-from downhill_live.yamlio import is_finite_number
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from downhill_live.cli import main
+from downhill_live.cli.main import main
 from downhill_live.record import MAGIC, RecordingWriter, read_recording
-from downhill_live.transfer import read_polar_acc
+from downhill_live.tools.transfer import read_polar_acc
 from tests.conftest import RECORDINGS
 
 SRC = RECORDINGS / "descent_foot_200hz.dlr"

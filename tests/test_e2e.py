@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from downhill_live.config.cue_profile import CueProfile, load_cue_profile
 from downhill_live.core.tracker import CADENCE_WINDOW_S
 from downhill_live.cues import CueEngine
-from downhill_live.profile import CueProfile, load_cue_profile
 from downhill_live.session import session_from_recording
 from downhill_live.types import Cue, Step
 

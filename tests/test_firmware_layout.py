@@ -9,9 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from downhill_live.config.firmware import (
+    bundled_profiles,
+    load_firmware_profile,
+    parse_firmware_profile,
+)
 from downhill_live.decode.layout import LayoutDecoder, encode_layout_packet
 from downhill_live.errors import ConfigError, DecodeError
-from downhill_live.firmware import bundled_profiles, load_firmware_profile, parse_firmware_profile
 from downhill_live.types import Packet
 
 GENERIC = """

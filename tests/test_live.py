@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from downhill_live.cli.live import cmd_decode, decode_payloads
+from downhill_live.config.cue_profile import CueProfile, parse_cue_profile
+from downhill_live.config.firmware import load_firmware_profile, parse_firmware_profile
 from downhill_live.decode import RestartingDecoder, make_decoder
 from downhill_live.decode.layout import LayoutDecoder, encode_layout_packet
 from downhill_live.decode.rsc import RscMeasurement
 from downhill_live.errors import ConfigError, DecodeError
-from downhill_live.firmware import load_firmware_profile, parse_firmware_profile
 from downhill_live.live import (
     BluetoothUnavailableError,
     DeviceNotFoundError,
@@ -32,8 +34,6 @@ from downhill_live.live import (
     StartError,
     scan,
 )
-from downhill_live.live_cli import cmd_decode, decode_payloads
-from downhill_live.profile import CueProfile, parse_cue_profile
 from downhill_live.record import read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.sim.bumble_backend import VirtualRadio
@@ -543,7 +543,7 @@ def test_decode_delta_frame_with_factor_setting() -> None:
 
 
 def test_live_cli_simulate_recording(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from downhill_live.live_cli import cmd_live
+    from downhill_live.cli.live import cmd_live
     from downhill_live.record import RecordingWriter
 
     bundled = read_recording(Path(__file__).parents[1] / "recordings" / "descent_shank_500hz.dlr")

@@ -1,4 +1,4 @@
-"""PNG writer and raster charts (downhill_live.png), and the report's chart PNGs.
+"""PNG writer and raster charts (downhill_live.tools.png), and the report's chart PNGs.
 
 Every image is decoded by the small independent reader below (chunks, CRCs, zlib, filter types
 0 and 1 only), never by the writer's own code.
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from downhill_live import png
-from downhill_live.cli import main as cli_main
+from downhill_live.cli.main import main as cli_main
+from downhill_live.tools import png
 
 from .conftest import RECORDINGS
 
@@ -240,7 +240,7 @@ def report_dir(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 def test_report_writes_three_chart_pngs_with_descents_and_cues(report_dir, capsys) -> None:  # type: ignore[no-untyped-def]
-    from downhill_live.report import chart_data, png_paths, report_inputs
+    from downhill_live.tools.report import chart_data, png_paths, report_inputs
 
     assert png_paths("x/report.html") == {
         "cadence_spm": Path("x/report-cadence.png"),

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from downhill_live.config.cue_profile import load_cue_profile, parse_cue_profile
 from downhill_live.cues import CueEngine
 from downhill_live.errors import ConfigError
-from downhill_live.profile import load_cue_profile, parse_cue_profile
 from downhill_live.types import Step
 
 BASE = """

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from downhill_live.profile import load_cue_profile
+from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.record import read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.types import Packet

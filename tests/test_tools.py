@@ -14,31 +14,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from downhill_live.analyze import read_csv_samples
+from downhill_live.config.cue_profile import Threshold, load_cue_profile, parse_cue_profile
 from downhill_live.core import GaitTracker
 from downhill_live.errors import ConfigError, DownhillError, InputError
-from downhill_live.profile import Threshold, load_cue_profile, parse_cue_profile
 from downhill_live.record import RecordingWriter, read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.sim.gait import Segment, simulate
 from downhill_live.sim.recordings import coaching_course, write_sim_recording
+from downhill_live.tools.analyze import read_csv_samples
+from downhill_live.tools.verify import print_verification, verify_cues
 from downhill_live.types import Cue
-from downhill_live.verify import print_verification, verify_cues
 
 RATE_HZ = 200.0
 
 
 # ------------------------------------------------------------------------------ helpers
 def run_cli(argv: list[str]) -> int:
-    """Like ``cli.main``, with the commands of this issue registered if cli.py lacks them."""
-    from downhill_live import cli, report, transfer, tune
+    """Like ``cli.main``, but errors go to stdout (captured with the command's own output)."""
+    from downhill_live import cli
 
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for name, mod in (("import", transfer), ("tune", tune), ("report", report)):
-        if name not in sub.choices:
-            mod.register(sub)
-    args = parser.parse_args(argv)
+    args = cli.build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except DownhillError as exc:
@@ -262,7 +257,7 @@ def test_bad_import_input_is_one_line_with_line_number_and_exit_2(
 
 def test_export_needs_a_recording_and_a_target(tmp_path, foot_rec) -> None:
     with pytest.raises(InputError, match="nothing to do"):
-        from downhill_live.transfer import _cmd_export
+        from downhill_live.tools.transfer import _cmd_export
 
         _cmd_export(
             argparse.Namespace(
@@ -274,7 +269,7 @@ def test_export_needs_a_recording_and_a_target(tmp_path, foot_rec) -> None:
 
 # ------------------------------------------------------------------------------ tune
 def test_tune_reuses_steps_and_matches_the_live_engine(foot_rec, foot_replay) -> None:
-    from downhill_live.tune import collect_steps, evaluate, parse_set, tune
+    from downhill_live.tools.tune import collect_steps, evaluate, parse_set, tune
 
     base = load_cue_profile()
     rs = collect_steps(str(foot_rec), base)
@@ -305,7 +300,7 @@ def test_tune_reuses_steps_and_matches_the_live_engine(foot_rec, foot_replay) ->
 
 
 def test_tune_set_errors_list_what_exists() -> None:
-    from downhill_live.tune import parse_set, parse_values
+    from downhill_live.tools.tune import parse_set, parse_values
 
     base = load_cue_profile()
     with pytest.raises(ConfigError, match=r"unknown rule 'nope'.*cadence_low, impact_high"):
@@ -353,14 +348,14 @@ def test_tune_cli_prints_table_and_suggest_writes_a_loadable_profile(
     assert rules["impact_high"].threshold.value < 9.0
     assert rules["cadence_low"].phrases == load_cue_profile().rules[0].phrases
     # no flat running: nothing to learn from, the profile is left as it was
-    from downhill_live.tune import RecordingSteps, suggest
+    from downhill_live.tools.tune import RecordingSteps, suggest
 
     base = load_cue_profile()
     assert suggest([RecordingSteps("x.dlr", "foot", [], [])], base) == (base, [])
 
 
 def test_profile_yaml_round_trip() -> None:
-    from downhill_live.tune import profile_to_yaml
+    from downhill_live.tools.tune import profile_to_yaml
 
     base = load_cue_profile()
     again = parse_cue_profile(profile_to_yaml(base, comments=["x"]), "again.yaml")
@@ -449,7 +444,7 @@ window.addEventListener('load', () => {
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
 def test_report_renders_in_headless_chromium(tmp_path, foot_rec) -> None:
-    from downhill_live.report import DESCENT_FILL, build_report
+    from downhill_live.tools.report import DESCENT_FILL, build_report
 
     page = build_report(str(foot_rec))
     probed = tmp_path / "probed.html"

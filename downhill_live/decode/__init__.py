@@ -24,11 +24,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from downhill_live.config.firmware import FirmwareProfile, Stream
 from downhill_live.decode.layout import LayoutDecoder
 from downhill_live.decode.polar_pmd import decode_data_frame, sample_times_s
 from downhill_live.decode.rsc import RscMeasurement
 from downhill_live.errors import ConfigError, DecodeError
-from downhill_live.firmware import FirmwareProfile, Stream
 from downhill_live.types import Packet, Samples, Step
 
 #: A restart (counter or timestamp going backwards) is accepted only after a receive-time gap

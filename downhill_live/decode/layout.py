@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from downhill_live.config.firmware import FIELD_TYPES, Layout
 from downhill_live.errors import DecodeError
-from downhill_live.firmware import FIELD_TYPES, Layout
 from downhill_live.types import Packet, Samples
 
 
@@ -21,7 +21,7 @@ class LayoutDecoder:
 
     Examples
     --------
-    >>> from downhill_live.firmware import Field
+    >>> from downhill_live.config.firmware import Field
     >>> lay = Layout("little", (Field("seq", "u16"),), (Field("x", "i16"), Field("y", "i16"),
     ...              Field("z", "i16")), None, 1 / 2048, 100.0, ((0, 1.0), (1, 1.0), (2, 1.0)),
     ...              counter_field="seq")

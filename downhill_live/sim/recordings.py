@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.decode.layout import encode_layout_packet
-from downhill_live.firmware import load_firmware_profile
 from downhill_live.record import RecordingWriter
 from downhill_live.sim.gait import Segment, SimResult, simulate
 from downhill_live.types import Packet

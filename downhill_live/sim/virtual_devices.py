@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from downhill_live.config.firmware import FirmwareProfile, Stream, parse_firmware_profile
 from downhill_live.decode.layout import encode_layout_packet
 from downhill_live.decode.polar_pmd import (
     H10_ACC,
@@ -55,7 +56,6 @@ from downhill_live.decode.polar_pmd import (
 )
 from downhill_live.decode.rsc import RSC_FEATURE_UUID, RSC_SERVICE_UUID, RscMeasurement
 from downhill_live.errors import DecodeError, RecordingError
-from downhill_live.firmware import FirmwareProfile, Stream, parse_firmware_profile
 from downhill_live.record import read_recording
 from downhill_live.session import apply_settings
 from downhill_live.sim.bumble_backend import VirtualRadio

@@ -5,7 +5,7 @@ impact and grade over time, with descents shaded and cues marked, then a table p
 (alternating flat and descent stretches, as the core's descent state saw them) and the list of
 cues. It replays the recording through the normal pipeline (no speech) to get steps and cues.
 The same charts are also written as PNG files next to the page (``report-cadence.png``,
-``report-peak.png``, ``report-grade.png``; drawn by :mod:`downhill_live.png`).
+``report-peak.png``, ``report-grade.png``; drawn by :mod:`downhill_live.tools.png`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from downhill_live import png
+from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import DownhillError
-from downhill_live.profile import load_cue_profile
+from downhill_live.tools import png
 from downhill_live.types import PLACEMENTS, Cue, Step
 
 CHART_W, CHART_H = 960, 190

@@ -61,7 +61,7 @@ import numpy as np
 from downhill_live.errors import DownhillError
 
 if TYPE_CHECKING:
-    from downhill_live.profile import Settings
+    from downhill_live.config.cue_profile import Settings
 from downhill_live.types import Cue
 
 logger = logging.getLogger(__name__)

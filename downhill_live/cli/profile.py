@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from downhill_live.config.cue_profile import DEFAULT_PROFILE, load_cue_profile
 from downhill_live.errors import DownhillError
-from downhill_live.profile import DEFAULT_PROFILE, load_cue_profile
 
 
 def cmd_init(args: argparse.Namespace) -> int:

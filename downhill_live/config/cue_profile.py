@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from downhill_live.yamlio import Checker, YamlDoc, load_yaml, load_yaml_text
+from downhill_live.config.yamlio import Checker, YamlDoc, load_yaml, load_yaml_text
 
-DEFAULT_PROFILE = Path(__file__).resolve().parent / "profiles" / "default.yaml"
+DEFAULT_PROFILE = Path(__file__).resolve().parent / "default_cues.yaml"
 METRICS = ("cadence_spm", "peak_g", "peak_axial_g", "grade_pct", "gct_ms")
 WHEN = ("descent", "flat", "always")
 _THRESHOLD = re.compile(r"^\s*baseline\s*(?:([+-])\s*(\d+(?:\.\d+)?)\s*(%?))?\s*$")

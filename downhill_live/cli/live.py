@@ -73,7 +73,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 async def _pick_firmware(device: str | None, timeout_s: float) -> tuple[Any, str | None]:
     """Without ``--firmware``: scan, and take the profile of the device (or the first match)."""
-    from downhill_live.firmware import load_firmware_profile
+    from downhill_live.config.firmware import load_firmware_profile
     from downhill_live.live import DeviceNotFoundError, scan
 
     found = await scan(timeout_s)
@@ -95,16 +95,16 @@ async def _pick_firmware(device: str | None, timeout_s: float) -> tuple[Any, str
 
 
 def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
-    from downhill_live.cli import _print_summary as print_summary
+    from downhill_live.cli.main import _print_summary as print_summary
 
     if summary:
         print_summary(summary, out)
 
 
 async def _live(args: argparse.Namespace, out: TextIO) -> int:
-    from downhill_live.firmware import load_firmware_profile
+    from downhill_live.config.cue_profile import load_cue_profile
+    from downhill_live.config.firmware import load_firmware_profile
     from downhill_live.live import LiveRunner, default_recording_path
-    from downhill_live.profile import load_cue_profile
     from downhill_live.speech import open_profile_speaker
 
     cues = load_cue_profile(args.profile)
@@ -274,8 +274,8 @@ def decode_payloads(
     to the first decoded sample) and ``lost``; RSC gives ``speed_mps``, ``cadence_spm``,
     ``stride_m``, ``distance_m``, ``running``.
     """
+    from downhill_live.config.firmware import load_firmware_profile
     from downhill_live.decode import RscDecoder, make_decoder
-    from downhill_live.firmware import load_firmware_profile
     from downhill_live.session import apply_settings
 
     firmware = apply_settings(load_firmware_profile(firmware_name), settings or {})

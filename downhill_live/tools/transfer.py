@@ -24,16 +24,16 @@ from typing import TextIO
 
 import numpy as np
 
-from downhill_live.analyze import (
+from downhill_live.config.firmware import load_firmware_profile
+from downhill_live.errors import DecodeError, DownhillError, InputError, RecordingError
+from downhill_live.record import MAGIC, RecordingWriter
+from downhill_live.tools.analyze import (
     MAX_RATE_HZ,
     MIN_RATE_HZ,
     STEP_FIELDS,
     parse_finite,
     read_csv_samples,
 )
-from downhill_live.errors import DecodeError, DownhillError, InputError, RecordingError
-from downhill_live.firmware import load_firmware_profile
-from downhill_live.record import MAGIC, RecordingWriter
 from downhill_live.types import G_MPS2, PLACEMENTS, Packet, Step
 
 #: samples per record written by import
@@ -367,7 +367,7 @@ def decode_recording(
         ``t_s`` (N,), ``acc_g`` (N, 3), ``pressure_pa`` (N,) or None, and the number of
         records that failed to decode (skipped).
     """
-    from downhill_live.profile import load_cue_profile
+    from downhill_live.config.cue_profile import load_cue_profile
     from downhill_live.session import session_from_recording
 
     session, rec = session_from_recording(str(path), load_cue_profile(), placement=placement)
@@ -445,7 +445,7 @@ def write_steps_csv(path: str | Path, steps: list[Step]) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from downhill_live.profile import load_cue_profile
+    from downhill_live.config.cue_profile import load_cue_profile
     from downhill_live.session import session_from_recording
 
     if not (args.samples or args.steps):

@@ -97,7 +97,7 @@ def _step_dict(step: Step) -> dict[str, float | bool | None]:
 
 
 def _steps_from_recording(args: argparse.Namespace) -> tuple[list[Step], str]:
-    from downhill_live.profile import load_cue_profile
+    from downhill_live.config.cue_profile import load_cue_profile
     from downhill_live.session import session_from_recording
 
     session, rec = session_from_recording(args.input, load_cue_profile(), placement=args.placement)

@@ -27,9 +27,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from downhill_live.config.cue_profile import CueProfile, Rule, Threshold, load_cue_profile
 from downhill_live.cues import CueEngine
 from downhill_live.errors import ConfigError, DownhillError, InputError
-from downhill_live.profile import CueProfile, Rule, Threshold, load_cue_profile
 from downhill_live.types import PLACEMENTS, Cue, Step
 
 #: fields ``--set RULE.FIELD=...`` can change, with what they take

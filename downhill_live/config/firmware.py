@@ -8,16 +8,20 @@ file, line and key path.
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from downhill_live.config.yamlio import Checker, YamlDoc, load_yaml, load_yaml_text
 from downhill_live.errors import ConfigError
 from downhill_live.types import PLACEMENTS
-from downhill_live.yamlio import Checker, YamlDoc, load_yaml, load_yaml_text
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "firmware_profiles"
+#: the bundled profiles: the repository's top-level ``firmware_profiles/`` folder, installed as the
+#: package ``downhill_live.firmware_profiles`` (see ``[tool.setuptools]`` in pyproject.toml)
+BUNDLED_PACKAGE = "downhill_live.firmware_profiles"
 
 #: struct-like field types for declarative layouts: name -> (numpy dtype code, size in bytes)
 FIELD_TYPES: dict[str, tuple[str, int]] = {
@@ -415,14 +419,31 @@ def load_firmware_profile(name_or_path: str | Path) -> FirmwareProfile:
     """Load a profile by file path, or by name from ``firmware_profiles/``."""
     p = Path(name_or_path)
     if not p.suffix and not p.exists():
-        p = PROFILE_DIR / f"{name_or_path}.yaml"
-        if not p.exists():
-            known = ", ".join(sorted(q.stem for q in PROFILE_DIR.glob("*.yaml")))
+        bundled = _bundled_files()
+        if str(name_or_path) not in bundled:
+            known = ", ".join(sorted(bundled)) or "none installed"
             raise ConfigError(str(name_or_path), f"no such firmware profile (bundled: {known})")
+        res = bundled[str(name_or_path)]
+        text = res.read_text(encoding="utf-8")
+        return parse_firmware_profile(text, f"{BUNDLED_PACKAGE}/{res.name}")
     doc = load_yaml(p)
     return _ProfileParser(doc).profile(p.read_text(encoding="utf-8"))
 
 
+def _bundled_files() -> dict[str, Traversable]:
+    root = importlib.resources.files(BUNDLED_PACKAGE)
+    return {
+        f.name.removesuffix(".yaml"): f
+        for f in root.iterdir()
+        if f.is_file() and f.name.endswith(".yaml")
+    }
+
+
+def bundled_profile_names() -> list[str]:
+    """Names of the bundled profiles (``firmware_profiles/*.yaml``), sorted."""
+    return sorted(_bundled_files())
+
+
 def bundled_profiles() -> list[FirmwareProfile]:
-    """All profiles in ``firmware_profiles/``."""
-    return [load_firmware_profile(p) for p in sorted(PROFILE_DIR.glob("*.yaml"))]
+    """All bundled profiles (``firmware_profiles/*.yaml``), by name."""
+    return [load_firmware_profile(name) for name in bundled_profile_names()]

@@ -13,9 +13,12 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from downhill_live import __version__, live_cli, profile_cli, report, transfer, tune
+from downhill_live import __version__
+from downhill_live.cli import live as live_cli
+from downhill_live.cli import profile as profile_cli
 from downhill_live.errors import DownhillError, InputError
-from downhill_live.verify import add_verify_option, print_verification
+from downhill_live.tools import report, transfer, tune
+from downhill_live.tools.verify import add_verify_option, print_verification
 
 PROG = "downhill-live"
 
@@ -52,7 +55,7 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from downhill_live.profile import load_cue_profile
+    from downhill_live.config.cue_profile import load_cue_profile
     from downhill_live.session import session_from_recording
     from downhill_live.speech import format_cue_line, open_profile_speaker, write_cues_wav
 
@@ -104,7 +107,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from downhill_live.analyze import analyze
+    from downhill_live.tools.analyze import analyze
 
     return analyze(args)
 
