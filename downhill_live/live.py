@@ -21,15 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -48,11 +47,11 @@ from downhill_live.decode.polar_pmd import (
     build_stop_request,
     join_responses,
 )
-from downhill_live.errors import DecodeError, DownhillError, RecordingError
-from downhill_live.record import RecordingWriter
-from downhill_live.session import Session, apply_settings, fmt_value
-from downhill_live.speech import Speaker, format_cue_line
-from downhill_live.types import Cue, Packet, Step
+from downhill_live.errors import DecodeError, DownhillError
+from downhill_live.session import Session, apply_settings, fmt_value, run_source
+from downhill_live.sinks import RecorderSink, Sink, overrides
+from downhill_live.source import QueueSource, SourceItem
+from downhill_live.types import Packet, Step
 
 log = logging.getLogger(__name__)
 
@@ -233,12 +232,11 @@ class LiveRunner:
         Override of the profile's placement.
     record_path : path, optional
         Recording file to write (None: no recording; the CLI always records).
-    speaker : Speaker, optional
-        Where cues and link messages are spoken.
-    out : TextIO, optional
-        Console for cue lines, notices and the status line (None: quiet).
+    sinks : sequence of Sink
+        Where cues, link changes, notices and the status line go (e.g. the CLI's console and
+        speaker sinks); the recorder sink is added for ``record_path``.
     status : bool, optional
-        Show the one-line status (default: when ``out`` is a TTY).
+        Refresh the status line of the sinks (default True).
     duration_s : float, optional
         Stop after this long.
     scanner_backend, client_backend : type, optional
@@ -274,9 +272,8 @@ class LiveRunner:
         device: str | None = None,
         placement: str | None = None,
         record_path: str | Path | None = None,
-        speaker: Speaker | None = None,
-        out: TextIO | None = None,
-        status: bool | None = None,
+        sinks: Sequence[Sink] = (),
+        status: bool = True,
         duration_s: float | None = None,
         scanner_backend: type[Any] | None = None,
         client_backend: type[Any] | None = None,
@@ -292,8 +289,7 @@ class LiveRunner:
         self.device = device
         self.placement = placement
         self.record_path = Path(record_path) if record_path is not None else None
-        self.speaker = speaker
-        self.out = out
+        self.sinks: tuple[Sink, ...] = tuple(sinks)
         self.status = status
         self.duration_s = duration_s
         self.scanner_backend = scanner_backend
@@ -314,17 +310,16 @@ class LiveRunner:
         self.notices: list[str] = []
         self.last_step: Step | None = None
         self.mtu: int | None = None
-        self._writer: RecordingWriter | None = None
+        self._recorder: RecorderSink | None = None
         self._client: BleakClient | None = None
         self._ble_device: BLEDevice | None = None
-        self._queue: asyncio.Queue[Packet | tuple[float, dict[str, Any]] | None] | None = None
+        self._queue: asyncio.Queue[SourceItem | None] | None = None
         self._cp = _ControlPoint()
         self._stop: asyncio.Event | None = None
         self._link_lost: asyncio.Event | None = None
         self._t0 = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._pps = 0.0
-        self._status_shown = False
         self._streaming = False
         self._truncation_noticed = False
         self._main_task: asyncio.Task[Any] | None = None
@@ -613,8 +608,6 @@ class LiveRunner:
         self.link_drops += 1
         self.link_state = "lost"
         self._queue.put_nowait((self.now_s(), {"event": "link_lost"}))
-        self._say("link_lost", "sensor lost")
-        self._print_line("link: sensor lost - reconnecting")
         attempt = 0
         while not self._stop.is_set():
             delay = self.reconnect_backoff_s[min(attempt, len(self.reconnect_backoff_s) - 1)]
@@ -644,21 +637,13 @@ class LiveRunner:
                 continue
             self.reconnects += 1
             self._queue.put_nowait((self.now_s(), {"event": "link_back", "attempts": attempt}))
-            self._say("link_back", "sensor back")
-            self._print_line("link: sensor back")
             return
 
     # ----------------------------------------------------------------------------- pipeline
 
     def _open_session(self) -> None:
         firmware = apply_settings(self.firmware, self.settings)
-        session = Session(
-            firmware,
-            self.cues,
-            placement=self.placement,
-            on_cue=self._on_cue,
-            on_step=self._on_step,
-        )
+        session = Session(firmware, self.cues, placement=self.placement)
         self.session = session
         self.notices.extend(session.notices)  # the session has logged them once
         if self.record_path is not None:
@@ -674,67 +659,38 @@ class LiveRunner:
                 "start_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "live": {"mtu": self.mtu, **self.extra_header},
             }
-            try:
-                self.record_path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise RecordingError(
-                    str(self.record_path.parent), exc.strerror or str(exc)
-                ) from None
-            self._writer = RecordingWriter(
-                self.record_path, header, streams=list(self.firmware.streams)
-            )
-
-    def _on_step(self, step: Step) -> None:
-        self.last_step = step
-
-    def _on_cue(self, cue: Cue) -> None:
-        if self._writer is not None:
-            self._writer.write_cue(cue)
-        self._print_line(format_cue_line(cue))
-        if self.speaker is not None:
-            self.speaker.say(cue)
+            self._recorder = RecorderSink(self.record_path, streams=list(self.firmware.streams))
+            self._recorder.start(header)
+            session.attach(self._recorder)  # first: every packet is recorded before it is used
+        session.attach(_RunnerSink(self), *self.sinks)
 
     async def _consume(self) -> None:
         assert self._queue is not None and self.session is not None
-        queue, session = self._queue, self.session
-        writer = self._writer
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            if isinstance(item, Packet):
-                self.packets_received += 1
-                if writer is not None:
-                    writer.write_packet(item)  # raw first
-                if (
-                    not self._truncation_noticed
-                    and self.mtu is not None
-                    and self.mtu < SMALL_MTU
-                    and len(item.payload) == self.mtu - 3
-                ):
-                    self._truncation_noticed = True
-                    self._notice(
-                        f"notifications on {item.stream} fill the whole {self.mtu - 3}-byte "
-                        f"payload of the link's ATT MTU {self.mtu}: the sensor's packets are "
-                        "probably cut short (data lost or misread); use a larger MTU"
-                    )
-                try:
-                    session.process(item)
-                except Exception:  # a pipeline bug must not stop the recording
-                    log.exception("processing packet %d failed", session.stats.packets - 1)
-            elif writer is not None:
-                writer.write_event(item[0], item[1])
+        await run_source(QueueSource(self._queue, self._describe()), self.session)
+
+    def _count_packet(self, packet: Packet) -> None:
+        self.packets_received += 1
+        if (
+            not self._truncation_noticed
+            and self.mtu is not None
+            and self.mtu < SMALL_MTU
+            and len(packet.payload) == self.mtu - 3
+        ):
+            self._truncation_noticed = True
+            self._notice(
+                f"notifications on {packet.stream} fill the whole {self.mtu - 3}-byte "
+                f"payload of the link's ATT MTU {self.mtu}: the sensor's packets are "
+                "probably cut short (data lost or misread); use a larger MTU"
+            )
 
     async def _flush_timer(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_INTERVAL_S)
-            if self._writer is not None:
-                self._writer.flush()
+            if self._recorder is not None:
+                self._recorder.flush()
 
     def _status_enabled(self) -> bool:
-        if self.status is not None:
-            return self.status and self.out is not None
-        return self.out is not None and self.out.isatty()
+        return self.status and any(overrides(k, "status") for k in self.sinks)
 
     async def _status_timer(self) -> None:
         last_n, last_t = self.packets_received, time.monotonic()
@@ -743,10 +699,9 @@ class LiveRunner:
             now = time.monotonic()
             self._pps = (self.packets_received - last_n) / max(now - last_t, 1e-3)
             last_n, last_t = self.packets_received, now
-            if self.out is not None:
-                self.out.write("\r" + self.status_line() + "\033[K")
-                self.out.flush()
-                self._status_shown = True
+            line = self.status_line()
+            for sink in self.sinks:
+                sink.status(line)
 
     async def _shutdown(self) -> None:
         client = self._client
@@ -769,17 +724,15 @@ class LiveRunner:
             self._queue.put_nowait(None)  # process everything received, then end
             await asyncio.gather(*consumer, return_exceptions=True)
         await asyncio.gather(*others, return_exceptions=True)
-        if self._writer is not None:
-            self._writer.close()
-        if self._status_shown and self.out is not None:
-            self.out.write("\n")
+        if self.session is not None:
+            self.session.close()  # closes the recording too
 
     def _result(self) -> LiveResult:
         dev = self._ble_device
         summary = self.session.summary() if self.session is not None else {}
         return LiveResult(
             summary=summary,
-            recording=self.record_path if self._writer is not None else None,
+            recording=self.record_path if self._recorder is not None else None,
             device_name=dev.name if dev is not None else None,
             device_address=dev.address if dev is not None else (self.device or ""),
             link_drops=self.link_drops,
@@ -802,18 +755,22 @@ class LiveRunner:
 
     def _notice(self, text: str) -> None:
         self.notices.append(text)
-        self._print_line(f"note: {text}")
+        for sink in self.sinks:
+            sink.notice(text)
 
-    def _say(self, rule: str, phrase: str) -> None:
-        if self.speaker is not None:
-            self.speaker.say(Cue(self.now_s(), rule, phrase, "link", math.nan))
 
-    def _print_line(self, text: str) -> None:
-        if self.out is None:
-            return
-        prefix = "\r\033[K" if self._status_shown else ""
-        self.out.write(prefix + text + "\n")
-        self.out.flush()
+class _RunnerSink(Sink):
+    """The runner's own view of the session: packets received (and whether the link's MTU cuts
+    them short), the last step for the status line."""
+
+    def __init__(self, runner: LiveRunner) -> None:
+        self.runner = runner
+
+    def packet(self, packet: Packet) -> None:
+        self.runner._count_packet(packet)
+
+    def step(self, step: Step) -> None:
+        self.runner.last_step = step
 
 
 def default_recording_path(directory: str | Path, firmware: FirmwareProfile) -> Path:

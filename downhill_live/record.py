@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from downhill_live import __version__
 from downhill_live.errors import RecordingError
 from downhill_live.types import Cue, Packet
 
@@ -70,7 +71,6 @@ class RecordingWriter:
         self.streams = list(streams)
         self._index = {name: i for i, name in enumerate(self.streams)}
         full = {"format_version": FORMAT_VERSION, **header, "streams": self.streams}
-        from downhill_live import __version__
 
         full.setdefault("app_version", __version__)
         head = json.dumps(full, sort_keys=True).encode()

@@ -1,7 +1,10 @@
-"""The one place where the stages are wired: Packet -> decode -> core -> cues -> speech.
+"""The one place where the stages meet: Packet -> decode -> core -> cues -> sinks.
 
 Live mode and replay both call :meth:`Session.process` for every raw packet, in arrival order, so
 a recording plus a cue profile always yields the same steps and cues at the same sensor times.
+What happens to packets, steps, cues and events (recorded, printed, spoken) is decided by the
+:class:`~downhill_live.sinks.Sink` objects handed to the session, the same kinds for live and
+replay.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,8 @@ from downhill_live.cues import CueEngine
 from downhill_live.decode import StepSource, StreamDecoder, make_decoder, stream_rate_hz
 from downhill_live.errors import ConfigError, DecodeError, DownhillError, RecordingError
 from downhill_live.record import Recording, read_recording
+from downhill_live.sinks import Sink, overrides
+from downhill_live.source import Source
 from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
 
 log = logging.getLogger(__name__)
@@ -108,7 +113,8 @@ class SessionStats:
 class Session:
     """Stateful pipeline for one sensor session.
 
-    ``on_cue`` is called for every cue (print it, speak it, record it); ``on_step`` for every step.
+    Every sink in ``sinks`` gets each raw packet before it is decoded, then each step and each
+    cue, in order; :meth:`event` passes session events on; :meth:`close` closes the sinks.
     """
 
     def __init__(
@@ -117,8 +123,7 @@ class Session:
         cues: CueProfile,
         *,
         placement: str | None = None,
-        on_cue: Callable[[Cue], None] | None = None,
-        on_step: Callable[[Step], None] | None = None,
+        sinks: Sequence[Sink] = (),
     ) -> None:
         self.firmware = firmware
         self.placement = placement or firmware.placement
@@ -164,8 +169,11 @@ class Session:
             descent_min_s=d.min_s,
         )
         self.engine = CueEngine(cues)
-        self.on_cue = on_cue
-        self.on_step = on_step
+        self.sinks: tuple[Sink, ...] = ()
+        self._packet_sinks: list[Sink] = []
+        self._step_sinks: list[Sink] = []
+        self._cue_sinks: list[Sink] = []
+        self.attach(*sinks)
         self.stats = SessionStats()
         self.steps: list[Step] = []
         self._error_kinds_logged: set[str] = set()
@@ -174,6 +182,8 @@ class Session:
         """Run one raw packet through decode -> core -> cues. Malformed packets are counted and
         logged once per kind; they never end the session."""
         self.stats.packets += 1
+        for sink in self._packet_sinks:
+            sink.packet(packet)  # raw first
         decoder = self.decoders.get(packet.stream)
         if decoder is None:
             self._decode_error(
@@ -216,6 +226,9 @@ class Session:
                     out += self.process(packet)
             else:
                 self.stats.packets += j - i
+                for packet in packets[i:j] if self._packet_sinks else ():
+                    for sink in self._packet_sinks:
+                        sink.packet(packet)
                 out += self._feed(first.stream, samples)
             i = j
         return out
@@ -234,13 +247,32 @@ class Session:
             steps += self._step_sources[stream].take_steps()
         for step in steps:
             self.steps.append(step)
-            if self.on_step is not None:
-                self.on_step(step)
+            for sink in self._step_sinks:
+                sink.step(step)
             for cue in self.engine.update(step):
                 out.append(cue)
-                if self.on_cue is not None:
-                    self.on_cue(cue)
+                for sink in self._cue_sinks:
+                    sink.cue(cue)
         return out
+
+    def attach(self, *sinks: Sink) -> None:
+        """Add sinks (before the first packet: a sink sees the session from its start)."""
+        self.sinks += sinks
+        # decided once: calling no-op methods per packet costs time on long replays
+        self._packet_sinks = [k for k in self.sinks if overrides(k, "packet")]
+        self._step_sinks = [k for k in self.sinks if overrides(k, "step")]
+        self._cue_sinks = [k for k in self.sinks if overrides(k, "cue")]
+
+    def event(self, t_s: float, event: dict[str, Any]) -> None:
+        """Pass a session event (``{"event": "link_lost"}``, ...) at receive time ``t_s`` to
+        every sink."""
+        for sink in self.sinks:
+            sink.event(t_s, event)
+
+    def close(self) -> None:
+        """Close every sink (each once, in order)."""
+        for sink in self.sinks:
+            sink.close()
 
     def _decode_error(self, exc: DecodeError) -> None:
         # the kind leaves out details in parentheses (counter values), so it is logged once
@@ -291,6 +323,21 @@ class Session:
             "lost_samples": self.stats.lost_samples,
             "decode_errors": dict(self.stats.decode_errors),
         }
+
+
+async def run_source(source: Source, session: Session) -> None:
+    """Feed everything ``source`` yields to ``session``, in order: packets to
+    :meth:`Session.process`, events to :meth:`Session.event`. Live mode and paced replay both
+    run through here. A pipeline bug on one packet is logged and the stream goes on (in live
+    mode the packet is already recorded raw)."""
+    async for item in source:
+        if isinstance(item, Packet):
+            try:
+                session.process(item)
+            except Exception:  # a pipeline bug must not stop the recording
+                log.exception("processing packet %d failed", session.stats.packets - 1)
+        else:
+            session.event(item[0], item[1])
 
 
 def recording_firmware(rec: Recording, path: str) -> FirmwareProfile:

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from downhill_live.cli.live import cmd_decode, decode_payloads
+from downhill_live.cli.console import ConsoleSink
+from downhill_live.cli.decode import cmd_decode, decode_payloads
 from downhill_live.config.cue_profile import CueProfile, parse_cue_profile
 from downhill_live.config.firmware import load_firmware_profile, parse_firmware_profile
 from downhill_live.decode import RestartingDecoder, make_decoder
@@ -45,6 +46,7 @@ from downhill_live.sim.virtual_devices import (
     encode_pmd_acc_raw,
     simulated_payloads,
 )
+from downhill_live.sinks import SpeakerSink
 from downhill_live.types import Cue, Packet
 
 # Absolute thresholds, no quiet start, no descent gating: cues fire within seconds of running.
@@ -97,18 +99,30 @@ async def radio() -> AsyncIterator[VirtualRadio]:
 def runner_for(
     radio: VirtualRadio, firmware: Any, tmp_path: Path, cues: CueProfile = CUES, **kw: Any
 ) -> LiveRunner:
-    kw.setdefault("speaker", ListSpeaker())
+    speaker = kw.pop("speaker", None) or ListSpeaker()
     kw.setdefault("scan_timeout_s", 3.0)
     kw.setdefault("connect_timeout_s", 3.0)
     return LiveRunner(
         firmware,
         cues,
         record_path=tmp_path / "live.dlr",
-        out=io.StringIO(),
+        sinks=(ConsoleSink(io.StringIO()), SpeakerSink(speaker)),
         scanner_backend=radio.scanner_backend,
         client_backend=radio.client_backend,
         **kw,
     )
+
+
+def speaker_of(runner: LiveRunner) -> Any:
+    """The speaker behind the runner's speaker sink."""
+    return next(k.speaker for k in runner.sinks if isinstance(k, SpeakerSink))
+
+
+def console_of(runner: LiveRunner) -> io.StringIO:
+    """What the runner's console sink printed."""
+    out = next(k.out for k in runner.sinks if isinstance(k, ConsoleSink))
+    assert isinstance(out, io.StringIO)
+    return out
 
 
 async def run_until_done(runner: LiveRunner, device: VirtualDevice, limit_s: float) -> LiveResult:
@@ -176,11 +190,10 @@ async def test_live_session_gives_steps_cues_and_a_replayable_recording(
     per_strike = 0.5 if firmware.placement in ("foot", "shank") else 1.0
     assert len(session.steps) >= 0.8 * both_feet * per_strike
     assert {c.rule for c in session.cues} >= {"cadence_low", "impact_high"}
-    speaker = runner.speaker
+    speaker = speaker_of(runner)
     assert isinstance(speaker, ListSpeaker)
     assert [c.rule for c in speaker.said] == [c.rule for c in session.cues]
-    assert runner.out is not None
-    assert 'cue cadence_low: "quicker steps"' in runner.out.getvalue()  # type: ignore[attr-defined]
+    assert 'cue cadence_low: "quicker steps"' in console_of(runner).getvalue()
 
     # every notification sent is in the recording, raw, in order; nothing undecodable
     assert recorded_payloads(result) == [p.payload for p in device.sent]
@@ -252,7 +265,7 @@ async def test_link_drop_reconnects_and_loses_nothing_received(
         await dropper
     assert (result.link_drops, result.reconnects) == (1, 1)
     assert device.sensor.connection_count == 2 and device.starts == 2
-    speaker = runner.speaker
+    speaker = speaker_of(runner)
     assert isinstance(speaker, ListSpeaker)
     link_phrases = [c.phrase for c in speaker.said if c.metric == "link"]
     assert link_phrases == ["sensor lost", "sensor back"]
@@ -410,7 +423,7 @@ async def test_ctrl_c_stops_cleanly(radio: VirtualRadio, tmp_path: Path) -> None
     assert result.summary["packets"] == result.packets_received >= 60
     assert len(recorded_payloads(result)) == result.packets_received
     assert runner.link_state == "closed"
-    status = runner.out.getvalue()  # type: ignore[union-attr]
+    status = console_of(runner).getvalue()
     assert "\r" in status and "pkt/s" in status and "link up" in status
 
 

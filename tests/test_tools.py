@@ -21,6 +21,7 @@ from downhill_live.record import RecordingWriter, read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.sim.gait import Segment, simulate
 from downhill_live.sim.recordings import coaching_course, write_sim_recording
+from downhill_live.sinks import Sink
 from downhill_live.tools.analyze import read_csv_samples
 from downhill_live.tools.verify import print_verification, verify_cues
 from downhill_live.types import Cue
@@ -83,8 +84,12 @@ def test_live_recording_with_stored_cues_verifies_and_tampering_is_reported(
     assert len(session0.cues) >= 3
     live = tmp_path / "live.dlr"
     with RecordingWriter(live, rec0.header, streams=rec0.header["streams"]) as w:
+        class CueWriter(Sink):
+            def cue(self, cue: Cue) -> None:
+                w.write_cue(cue)
+
         session, _ = session_from_recording(
-            str(foot_rec), load_cue_profile(), on_cue=lambda c: w.write_cue(c)
+            str(foot_rec), load_cue_profile(), sinks=[CueWriter()]
         )
         for p in rec0.packets:
             w.write_packet(p)
@@ -257,7 +262,7 @@ def test_bad_import_input_is_one_line_with_line_number_and_exit_2(
 
 def test_export_needs_a_recording_and_a_target(tmp_path, foot_rec) -> None:
     with pytest.raises(InputError, match="nothing to do"):
-        from downhill_live.tools.transfer import _cmd_export
+        from downhill_live.cli.transfer import _cmd_export
 
         _cmd_export(
             argparse.Namespace(

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from downhill_live.config.cue_profile import load_cue_profile
+from downhill_live.core import GaitTracker
 from downhill_live.errors import InputError
 from downhill_live.record import MAGIC
+from downhill_live.session import session_from_recording
 from downhill_live.types import G_MPS2, Step
 
 #: sample rates the gait core accepts
@@ -97,8 +100,6 @@ def _step_dict(step: Step) -> dict[str, float | bool | None]:
 
 
 def _steps_from_recording(args: argparse.Namespace) -> tuple[list[Step], str]:
-    from downhill_live.config.cue_profile import load_cue_profile
-    from downhill_live.session import session_from_recording
 
     session, rec = session_from_recording(args.input, load_cue_profile(), placement=args.placement)
     session.process_many(rec.packets)
@@ -106,7 +107,6 @@ def _steps_from_recording(args: argparse.Namespace) -> tuple[list[Step], str]:
 
 
 def _steps_from_csv(args: argparse.Namespace) -> tuple[list[Step], str]:
-    from downhill_live.core import GaitTracker
 
     if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
         raise InputError("--rate", f"must be a positive number of Hz, got {args.rate}")

@@ -1,0 +1,39 @@
+"""The ``analyze`` command."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from downhill_live.tools.analyze import analyze
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+
+    return analyze(args)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``analyze`` command."""
+    a = subparsers.add_parser(
+        "analyze",
+        help="detect strikes in a recording or CSV and print one line per strike",
+        description="Run the gait core over a recording or a CSV with header t_s,ax,ay,az "
+        "(optional pressure_pa). One line per strike on stdout, a summary on stderr.",
+    )
+    a.add_argument("input", help="recording (.dlr) or CSV file")
+    a.add_argument(
+        "--placement",
+        choices=("foot", "shank", "pelvis", "chest"),
+        help="sensor placement (CSV default: foot)",
+    )
+    a.add_argument(
+        "--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)"
+    )
+    a.add_argument(
+        "--units", choices=("g", "ms2"), default="g", help="CSV acceleration units (default g)"
+    )
+    a.add_argument(
+        "--rate", type=float, metavar="HZ", help="nominal sample rate for CSV (default: from t_s)"
+    )
+    a.set_defaults(func=cmd_analyze)

@@ -1,0 +1,92 @@
+"""The ``replay`` command: a recording through the live pipeline, with speech."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from downhill_live.cli.console import ConsoleSink, print_summary
+from downhill_live.config.cue_profile import load_cue_profile
+from downhill_live.errors import InputError
+from downhill_live.session import run_source, session_from_recording
+from downhill_live.sinks import SpeakerSink
+from downhill_live.source.replay import ReplaySource
+from downhill_live.speech import open_profile_speaker, write_cues_wav
+from downhill_live.tools.verify import add_verify_option, print_verification
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a recording: print and speak its cues, then a summary."""
+    out = sys.stdout
+    if not args.speed >= 0:  # also refuses nan
+        raise InputError("--speed", f"must be >= 0, got {args.speed}")
+    cue_profile = load_cue_profile(args.profile)
+    s = cue_profile.settings
+
+    session, rec = session_from_recording(args.recording, cue_profile, placement=args.placement)
+    speaker = open_profile_speaker(s, speak=not args.no_speak)
+    session.attach(ConsoleSink(out), SpeakerSink(speaker))
+    device = rec.header.get("device") or {}
+    print(
+        f"replaying {args.recording}: {device.get('name', '?')} ({session.firmware.name}), "
+        f"placement {session.placement}, {len(rec.packets)} packets",
+        file=out,
+    )
+    print(speaker.description, file=out)
+    source = ReplaySource(rec, args.recording, speed=args.speed or 1.0)
+    try:
+        if args.speed:
+            asyncio.run(run_source(source, session))  # the live path, at the recorded pace
+        else:  # as fast as possible: batches of packets, with the same steps and cues
+            for batch in source.batches():
+                session.process_many(batch)
+    finally:
+        session.close()
+        speaker.close()
+    print_summary(session.summary(), out)
+    if args.wav:
+        duration_s = write_cues_wav(session.cues, args.wav, voice=s.voice, rate_wpm=s.rate_wpm)
+        print(
+            f"wrote {len(session.cues)} spoken cues to {args.wav} ({duration_s:.1f} s of audio)",
+            file=out,
+        )
+    if args.verify:
+        return print_verification(args.recording, rec.cues, session.cues, out)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``replay`` command."""
+    r = subparsers.add_parser(
+        "replay",
+        help="replay a recording through the live pipeline, printing and speaking cues",
+        description="Replay a recording through the same pipeline as live mode: decode (firmware "
+        "profile stored in the recording) -> gait core -> cue rules -> speech. Prints one line per cue "
+        "and a summary.",
+    )
+    r.add_argument("recording", help="recording file (.dlr)")
+    r.add_argument(
+        "--profile", metavar="FILE", help="cue profile YAML (default: the bundled profile)"
+    )
+    r.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="replay speed: 1 = real time, 10 = ten times faster (default: as fast as possible)",
+    )
+    r.add_argument("--no-speak", action="store_true", help="print cues only, do not speak them")
+    r.add_argument(
+        "--wav",
+        metavar="OUT.wav",
+        help="also write all spoken cues to one WAV, each at its sensor time",
+    )
+    r.add_argument(
+        "--placement",
+        choices=("foot", "shank", "pelvis", "chest"),
+        help="override the sensor placement",
+    )
+    add_verify_option(r)
+    r.set_defaults(func=cmd_replay)
