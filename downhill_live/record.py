@@ -22,6 +22,7 @@ replays up to its last complete record. Nothing is executed or unpickled on read
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import struct
@@ -217,8 +218,6 @@ def read_recording(path: str | Path) -> Recording:
         data = p.read_bytes()
     except OSError as exc:
         raise RecordingError(str(p), exc.strerror or str(exc)) from None
-    import io
-
     header, start = _read_header(io.BytesIO(data), p)
     streams: list[str] = header["streams"]
     rec = Recording(path=p, header=header)
