@@ -48,7 +48,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if sniff_format(args.recording) != "recording":
         raise RecordingError(args.recording, "not a downhill-live recording (bad magic bytes)")
     if args.samples:
-        t_s, acc, pr, bad = decode_recording(args.recording, placement=args.placement)
+        t_s, acc, pr, bad = decode_recording(args.recording)
         write_samples_csv(args.samples, t_s, acc, pr)
         extra = f", {bad} undecodable records skipped" if bad else ""
         print(f"{args.samples}: {len(t_s)} samples{extra}")

@@ -23,11 +23,11 @@ from typing import TextIO
 
 import numpy as np
 
-from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
+from downhill_live.decode import make_decoder
 from downhill_live.errors import DecodeError, DownhillError, InputError
-from downhill_live.record import MAGIC, RecordingWriter
-from downhill_live.session import session_from_recording
+from downhill_live.record import MAGIC, RecordingWriter, read_recording
+from downhill_live.session import recording_firmware
 from downhill_live.tools.analyze import (
     MAX_RATE_HZ,
     MIN_RATE_HZ,
@@ -335,12 +335,8 @@ def import_samples(
     return len(packets), len(index), rate
 
 
-
-
 # ------------------------------------------------------------------------------------ export
-def decode_recording(
-    path: str | Path, *, placement: str | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+def decode_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
     """Decode every acceleration record of a recording.
 
     Returns
@@ -350,12 +346,14 @@ def decode_recording(
         records that failed to decode (skipped).
     """
 
-    session, rec = session_from_recording(str(path), load_cue_profile(), placement=placement)
+    rec = read_recording(str(path))
+    firmware = recording_firmware(rec, str(path))
+    decoders = {name: make_decoder(firmware, st) for name, st in firmware.streams.items()}
     ts, accs, prs = [], [], []
     bad = 0
     any_p = False
     for i, packet in enumerate(rec.packets):
-        dec = session.decoders.get(packet.stream)
+        dec = decoders.get(packet.stream)
         if dec is None:
             continue
         try:
@@ -422,7 +420,3 @@ def write_steps_csv(path: str | Path, steps: list[Step]) -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(STEP_FIELDS)
         w.writerows(step_row(s) for s in steps)
-
-
-
-
