@@ -188,7 +188,7 @@ ERROR_CASES = [
     (["analyze", "{d}/plain.csv", "--rate", "1e9"], 2, ["plain.csv", "outside 50-2000 Hz"]),
     (["import", "{d}/huge.csv", "-o", "{d}/x.dlr"], 2, ["huge.csv", "sample 1", "too large"]),
     (["import", "{d}/plain.csv", "-o", "{d}/x.dlr", "--rate", "0"], 2, ["plain.csv", "0 Hz"]),
-    (["import", "{d}/plain.csv", "-o", "{d}/plain.csv"], 2, ["plain.csv", "is the input file"]),
+    (["import", "{d}/plain.csv", "-o", "{d}/plain.csv"], 2, ["plain.csv", "is an input of this command"]),
     (["import", "{d}/polar_bigint.txt", "-o", "{d}/x.dlr"], 2, ["polar_bigint.txt:2", "range"]),
     # YAML cue and firmware profiles
     (["profile", "check", "{d}/deep.yaml"], 2, ["deep.yaml:1", "nested deeper than"]),
@@ -208,7 +208,7 @@ ERROR_CASES = [
     (["decode", "polar-h10", "00", "--set", "rate_hz=inf"], 2, ["polar-h10.yaml", "rate_hz"]),
     (["decode", "dhl-imu", "00", "--set", "factor=inf"], 2, ["'factor'", "finite"]),
     # outputs that cannot be written
-    (["replay", "{d}/good.dlr", "--no-speak", "--wav", "{d}"], 1, ["Is a directory"]),
+    (["replay", "{d}/good.dlr", "--no-speak", "--wav", "{d}"], 1, ["is a folder"]),
     (
         ["replay", "{d}/good.dlr", "--no-speak", "--wav", "{d}/no/x.wav"],
         1,
@@ -216,9 +216,9 @@ ERROR_CASES = [
     ),
     (["import", "{d}/plain.csv", "-o", "{d}/no/x.dlr"], 1, ["no/x.dlr", "No such file"]),
     (["export", "{d}/good.dlr", "--samples", "{d}/no/s.csv"], 1, ["no/s.csv", "No such"]),
-    (["export", "{d}/good.dlr", "--steps", "{d}"], 1, ["Is a directory"]),
+    (["export", "{d}/good.dlr", "--steps", "{d}"], 1, ["is a folder"]),
     (["report", "{d}/good.dlr", "-o", "{d}/no/r.html"], 1, ["no/r.html", "No such file"]),
-    (["report", "{d}/good.dlr", "-o", "{d}"], 1, ["Is a directory"]),
+    (["report", "{d}/good.dlr", "-o", "{d}"], 1, ["is a folder"]),
     (["tune", str(SRC), "--suggest", "-o", "{d}/no/x.yaml"], 1, ["no/x.yaml", "No such file"]),
     (
         ["live", "--simulate", "--duration", "1", "--no-speak", "--record", "{d}/good.dlr/sub"],

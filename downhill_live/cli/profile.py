@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from downhill_live.config.cue_profile import DEFAULT_PROFILE, load_cue_profile
-from downhill_live.errors import DownhillError
+from downhill_live.outputs import atomic_write, claim_output
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     """Write the bundled, commented default profile to FILE (never overwrites silently)."""
-    path = Path(args.file)
-    if path.exists() and not args.force:
-        raise DownhillError(f"{path}: already exists (use --force to overwrite)")
-    try:
-        path.write_text(DEFAULT_PROFILE.read_text(encoding="utf-8"), encoding="utf-8")
-    except OSError as exc:
-        raise DownhillError(f"{path}: {exc.strerror or exc}") from None
+    path = claim_output(args.file, force=args.force)
+    atomic_write(path, DEFAULT_PROFILE.read_text(encoding="utf-8"))
     print(f"wrote {path}: edit it, then check it with `downhill-live profile check {path}`")
     return 0
 

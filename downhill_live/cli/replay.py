@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from downhill_live.cli.console import ConsoleSink, print_summary
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
+from downhill_live.outputs import claim_output
 from downhill_live.session import run_source, session_from_recording
 from downhill_live.sinks import SpeakerSink
 from downhill_live.source.replay import ReplaySource
@@ -22,6 +25,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     out = sys.stdout
     if not args.speed >= 0:  # also refuses nan
         raise InputError("--speed", f"must be >= 0, got {args.speed}")
+    if args.wav:
+        claim_output(args.wav, inputs=[args.recording, args.profile], force=args.force)
     cue_profile = load_cue_profile(args.profile)
     s = cue_profile.settings
 
@@ -47,7 +52,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         speaker.close()
     print_summary(session.summary(), out)
     if args.wav:
-        duration_s = write_cues_wav(session.cues, args.wav, voice=s.voice, rate_wpm=s.rate_wpm)
+        wav = Path(args.wav)
+        part = wav.with_name(f".{wav.name}.{os.getpid()}.part.wav")
+        try:  # complete, or not there at all
+            duration_s = write_cues_wav(session.cues, part, voice=s.voice, rate_wpm=s.rate_wpm)
+            os.replace(part, wav)
+        finally:
+            part.unlink(missing_ok=True)
         print(
             f"wrote {len(session.cues)} spoken cues to {args.wav} ({duration_s:.1f} s of audio)",
             file=out,
@@ -87,6 +98,9 @@ def register(subparsers: Any) -> None:
         "--placement",
         choices=("foot", "shank", "pelvis", "chest"),
         help="override the sensor placement",
+    )
+    r.add_argument(
+        "--force", action="store_true", help="replace an existing --wav file (never an input)"
     )
     add_verify_option(r)
     r.set_defaults(func=cmd_replay)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from downhill_live.errors import DownhillError
+from downhill_live.outputs import atomic_write, claim_output
 from downhill_live.tools.report import (
     chart_data,
     chart_png,
@@ -16,22 +16,17 @@ from downhill_live.tools.report import (
 from downhill_live.types import PLACEMENTS
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write an output file; an unwritable path is a one-line user error."""
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise DownhillError(f"{path}: {exc.strerror or exc}") from None
-
-
 def _cmd_report(args: argparse.Namespace) -> int:
-    inputs = report_inputs(args.recording, profile=args.profile, placement=args.placement)
     out = args.output or str(Path(args.recording).with_suffix(".html").name)
-    _write(Path(out), render_report(**inputs).encode("utf-8"))
-    print(f"wrote {out}")
     paths = png_paths(out)
+    sources = [args.recording, args.profile]
+    for target in (out, *paths.values()):  # checked before the (long) replay
+        claim_output(target, inputs=sources, force=args.force)
+    inputs = report_inputs(args.recording, profile=args.profile, placement=args.placement)
+    atomic_write(out, render_report(**inputs))
+    print(f"wrote {out}")
     for cd in chart_data(inputs["steps"], inputs["cues"]):
-        _write(paths[cd.attr], chart_png(cd))
+        atomic_write(paths[cd.attr], chart_png(cd))
     print(f"wrote charts as PNG: {', '.join(str(p) for p in paths.values())}")
     return 0
 
@@ -55,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     r.add_argument("--profile", metavar="FILE", help="cue profile YAML (default: bundled)")
     r.add_argument("--placement", choices=PLACEMENTS, help="override the sensor placement")
+    r.add_argument(
+        "--force", action="store_true", help="replace an existing output file (never an input)"
+    )
     r.set_defaults(func=_cmd_report)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError, RecordingError
+from downhill_live.outputs import claim_output
 from downhill_live.session import session_from_recording
 from downhill_live.tools.transfer import (
     decode_recording,
@@ -21,9 +22,8 @@ from downhill_live.types import PLACEMENTS
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    claim_output(args.output, inputs=[args.input], force=args.force)
     fmt = args.format or sniff_format(args.input)
-    if Path(args.output).resolve() == Path(args.input).resolve():
-        raise InputError(args.output, "is the input file; give another -o OUT.dlr")
     if fmt == "recording":
         raise InputError(args.input, "is already a recording; nothing to import")
     samples = (
@@ -45,6 +45,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     if not (args.samples or args.steps):
         raise InputError("export", "nothing to do: give --samples OUT.csv and/or --steps OUT.csv")
+    for target in (args.samples, args.steps):
+        if target:
+            claim_output(target, inputs=[args.recording, args.profile], force=args.force)
+    if args.samples and args.steps and Path(args.samples).resolve() == Path(args.steps).resolve():
+        raise InputError(args.steps, "is also the --samples output; give two files")
     if sniff_format(args.recording) != "recording":
         raise RecordingError(args.recording, "not a downhill-live recording (bad magic bytes)")
     if args.samples:
@@ -91,6 +96,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="g",
         help="CSV acceleration units (default g; Polar files name their unit)",
     )
+    i.add_argument(
+        "--force", action="store_true", help="replace an existing output file (never an input)"
+    )
     i.set_defaults(func=_cmd_import)
 
     e = subparsers.add_parser(
@@ -108,6 +116,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="cue profile whose descent settings the core uses (default: bundled)",
     )
     e.add_argument("--placement", choices=PLACEMENTS, help="override the sensor placement")
+    e.add_argument(
+        "--force", action="store_true", help="replace an existing output file (never an input)"
+    )
     e.set_defaults(func=_cmd_export)
 
 

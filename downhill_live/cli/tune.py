@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from downhill_live.config.cue_profile import load_cue_profile
-from downhill_live.errors import DownhillError, InputError
+from downhill_live.errors import InputError
+from downhill_live.outputs import atomic_write, claim_output
 from downhill_live.tools.tune import (
     MIN_FLAT_STEPS,
     RULE_FIELDS,
@@ -26,6 +27,10 @@ from downhill_live.types import PLACEMENTS
 
 def _cmd_tune(args: argparse.Namespace) -> int:
     out = sys.stdout
+    if args.output:
+        if not args.suggest:
+            raise InputError("-o", "writes the suggested profile: give --suggest with it")
+        claim_output(args.output, inputs=[*args.recordings, args.profile], force=args.force)
     base = load_cue_profile(args.profile)
     specs = [parse_set(s, base) for s in args.set or []]
     recs = [collect_steps(p, base, placement=args.placement) for p in args.recordings]
@@ -63,10 +68,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         ]
         format_table(rows, out)
         if args.output:
-            try:
-                Path(args.output).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise DownhillError(f"{args.output}: {exc.strerror or exc}") from None
+            atomic_write(args.output, text)
             load_cue_profile(args.output)  # what we write must load
             print(f"wrote {args.output}", file=out)
         else:
@@ -106,6 +108,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="propose thresholds from flat running and write them as a profile (-o)",
     )
     t.add_argument("-o", "--output", metavar="FILE.yaml", help="where --suggest writes the profile")
+    t.add_argument(
+        "--force", action="store_true", help="replace an existing output file (never an input)"
+    )
     t.set_defaults(func=_cmd_tune)
 
 

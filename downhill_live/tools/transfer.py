@@ -14,18 +14,21 @@ detected step (CSV).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any
 
 import numpy as np
 
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.decode import make_decoder
-from downhill_live.errors import DecodeError, DownhillError, InputError
+from downhill_live.errors import DecodeError, InputError
+from downhill_live.outputs import atomic_open
 from downhill_live.record import MAGIC, RecordingWriter, read_recording
 from downhill_live.session import recording_firmware
 from downhill_live.tools.analyze import (
@@ -329,9 +332,18 @@ def import_samples(
             "rate_hz": rate,
         },
     }
-    with RecordingWriter(out, header, streams=list(prof.streams)) as w:
-        for packet in packets:
-            w.write_packet(packet)
+    target = Path(out)
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:  # complete, or not there at all: written beside the target, then renamed over it
+        with RecordingWriter(part, header, streams=list(prof.streams)) as w:
+            for packet in packets:
+                w.write_packet(packet)
+        os.replace(part, target)
+    except OSError as exc:
+        raise InputError(str(target), exc.strerror or str(exc)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink()
     return len(packets), len(index), rate
 
 
@@ -377,12 +389,9 @@ def decode_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
     )
 
 
-def _open_output(path: str | Path) -> TextIO:
-    """Open a CSV file for writing; a path that cannot be written is a one-line error."""
-    try:
-        return open(path, "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise DownhillError(f"{path}: {exc.strerror or exc}") from None
+def _open_output(path: str | Path) -> contextlib.AbstractContextManager[IO[Any]]:
+    """Open a CSV file for writing atomically (complete, or not there at all)."""
+    return atomic_open(path, "w", encoding="utf-8", newline="")
 
 
 def write_samples_csv(
