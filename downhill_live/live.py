@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 import time
 import warnings
@@ -773,10 +774,24 @@ class _RunnerSink(Sink):
         self.runner.last_step = step
 
 
+def safe_file_part(text: str) -> str:
+    """``text`` reduced to a safe file-name part: letters, digits, ``.``, ``_`` and ``-`` (others
+    become ``_``), no leading dot, at most 64 characters; ``sensor`` when nothing is left.
+
+    Examples
+    --------
+    >>> safe_file_part("../../etc/passwd"), safe_file_part("Polar H10 (chest)")
+    ('etc_passwd', 'Polar_H10_chest')
+    """
+    kept = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
+    return kept[:64] or "sensor"
+
+
 def default_recording_path(directory: str | Path, firmware: FirmwareProfile) -> Path:
-    """``DIR/YYYYmmdd-HHMMSS_FIRMWARE.dlr`` in local time."""
+    """``DIR/YYYYmmdd-HHMMSS_FIRMWARE.dlr`` in local time, the firmware name made safe (a name
+    from a profile never leads outside ``DIR``); the recorder sink makes it unique."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(directory) / f"{stamp}_{firmware.name}.dlr"
+    return Path(directory) / f"{stamp}_{safe_file_part(firmware.name)}.dlr"
 
 
 def stdout_is_tty() -> bool:

@@ -67,7 +67,14 @@ class RecordingWriter:
     b'\\x01\\x02'
     """
 
-    def __init__(self, path: str | Path, header: dict[str, Any], *, streams: list[str]) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        header: dict[str, Any],
+        *,
+        streams: list[str],
+        exclusive: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.streams = list(streams)
         self._index = {name: i for i, name in enumerate(self.streams)}
@@ -75,8 +82,12 @@ class RecordingWriter:
 
         full.setdefault("app_version", __version__)
         head = json.dumps(full, sort_keys=True).encode()
-        try:
-            self._fh: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        try:  # exclusive: the file must be new (FileExistsError otherwise, for the caller)
+            self._fh: BinaryIO = open(self.path, "xb" if exclusive else "wb")  # noqa: SIM115
+        except FileExistsError:
+            if exclusive:
+                raise
+            raise RecordingError(str(self.path), "cannot be replaced") from None
         except OSError as exc:
             raise RecordingError(str(self.path), exc.strerror or str(exc)) from None
         self._fh.write(MAGIC + _LEN.pack(len(head)) + head + _LEN.pack(zlib.crc32(head)))

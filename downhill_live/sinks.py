@@ -83,12 +83,25 @@ class RecorderSink(Sink):
         self.writer: RecordingWriter | None = None
 
     def start(self, header: dict[str, Any]) -> None:
-        """Create the recording with ``header``."""
+        """Create the recording with ``header``. The file is always new: when ``path`` exists
+        (another session started in the same second), ``NAME-2.dlr``, ``NAME-3.dlr``, ... is
+        taken instead, by exclusive creation, so two sessions never share a file."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RecordingError(str(self.path.parent), exc.strerror or str(exc)) from None
-        self.writer = RecordingWriter(self.path, header, streams=self.streams)
+        base = self.path
+        for n in range(1, 1000):
+            if n > 1:
+                self.path = base.with_name(f"{base.stem}-{n}{base.suffix}")
+            try:
+                self.writer = RecordingWriter(
+                    self.path, header, streams=self.streams, exclusive=True
+                )
+                return
+            except FileExistsError:
+                continue
+        raise RecordingError(str(base), "1,000 recordings of this name exist already")
 
     def _w(self) -> RecordingWriter:
         if self.writer is None:

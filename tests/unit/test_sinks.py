@@ -1,0 +1,96 @@
+"""Sinks: what a session hands them and in which order; recordings never share a file; names
+from profiles never lead outside the recording folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from downhill_live.config.cue_profile import load_cue_profile
+from downhill_live.config.firmware import load_firmware_profile
+from downhill_live.live import default_recording_path
+from downhill_live.record import read_recording
+from downhill_live.session import session_from_recording
+from downhill_live.sinks import RecorderSink, Sink
+from downhill_live.types import Cue, Packet, Step
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDING = ROOT / "recordings" / "descent_foot_200hz.dlr"
+
+
+class Log(Sink):
+    def __init__(self) -> None:
+        self.items: list[tuple[str, Any]] = []
+
+    def packet(self, packet: Packet) -> None:
+        self.items.append(("packet", packet))
+
+    def step(self, step: Step) -> None:
+        self.items.append(("step", step))
+
+    def cue(self, cue: Cue) -> None:
+        self.items.append(("cue", cue))
+
+    def event(self, t_s: float, event: dict[str, Any]) -> None:
+        self.items.append(("event", event))
+
+    def close(self) -> None:
+        self.items.append(("close", None))
+
+
+def test_every_sink_sees_each_packet_before_what_came_of_it() -> None:
+    a, b = Log(), Log()
+    session, rec = session_from_recording(str(RECORDING), load_cue_profile(), sinks=[a, b])
+    for p in rec.packets[:3000]:
+        session.process(p)
+    session.event(99.0, {"event": "link_lost"})
+    session.close()
+    assert a.items == b.items
+    kinds = [k for k, _ in a.items]
+    assert kinds.count("packet") == 3000 and kinds[-2:] == ["event", "close"]
+    assert [s for k, s in a.items if k == "step"] == session.steps and session.steps
+    assert [c for k, c in a.items if k == "cue"] == session.cues
+    # a step comes after the packet that completed it, a cue right after its step
+    n_packets = 0
+    for kind, item in a.items:
+        if kind == "packet":
+            n_packets += 1
+        elif kind == "step":
+            assert item.t_s <= rec.packets[n_packets - 1].t_rx_s + 1.0
+
+
+def test_batch_and_packet_paths_feed_sinks_alike() -> None:
+    a, b = Log(), Log()
+    s1, rec = session_from_recording(str(RECORDING), load_cue_profile(), sinks=[a])
+    s2, _ = session_from_recording(str(RECORDING), load_cue_profile(), sinks=[b])
+    for p in rec.packets:
+        s1.process(p)
+    s2.process_many(rec.packets)
+    assert [k for k, _ in a.items if k != "packet"] == [k for k, _ in b.items if k != "packet"]
+    assert [x for k, x in a.items if k == "packet"] == [x for k, x in b.items if k == "packet"]
+    assert [repr(s) for s in s1.steps] == [repr(s) for s in s2.steps] and s1.steps  # nan-safe
+    assert [repr(c) for c in s1.cues] == [repr(c) for c in s2.cues]
+
+
+def test_two_recorders_with_one_name_get_two_files(tmp_path: Path) -> None:
+    path = tmp_path / "20261201-101500_dhl-imu.dlr"
+    header = {"firmware": {"name": "dhl-imu"}}
+    one, two = RecorderSink(path, ["acc"]), RecorderSink(path, ["acc"])
+    one.start(header)
+    two.start(header)
+    one.packet(Packet(0.0, "acc", b"one"))
+    two.packet(Packet(0.0, "acc", b"two"))
+    one.close()
+    two.close()
+    assert one.path == path and two.path == tmp_path / "20261201-101500_dhl-imu-2.dlr"
+    assert read_recording(str(one.path)).packets[0].payload == b"one"
+    assert read_recording(str(two.path)).packets[0].payload == b"two"
+
+
+def test_a_profile_name_never_leads_outside_the_folder(tmp_path: Path) -> None:
+    fw = load_firmware_profile("dhl-imu")
+    for name in ("../..", "../../etc/x", "/abs/path", "..", "", "a\0b", "C:\\x"):
+        p = default_recording_path(tmp_path, dataclasses.replace(fw, name=name))
+        assert p.parent == tmp_path and p.suffix == ".dlr" and not p.name.startswith(".")
+        assert ".." not in p.name.removesuffix(".dlr") and "/" not in p.name and "\\" not in p.name
