@@ -48,7 +48,7 @@ from downhill_live.decode.polar_pmd import (
     build_stop_request,
     join_responses,
 )
-from downhill_live.errors import DecodeError, DownhillError
+from downhill_live.errors import DecodeError, DownhillError, RecordingError
 from downhill_live.session import Session, apply_settings, fmt_value, run_source
 from downhill_live.sinks import RecorderSink, Sink, overrides
 from downhill_live.source import QueueSource, SourceItem
@@ -688,7 +688,10 @@ class LiveRunner:
         while True:
             await asyncio.sleep(FLUSH_INTERVAL_S)
             if self._recorder is not None:
-                self._recorder.flush()
+                try:
+                    self._recorder.flush()
+                except RecordingError as exc:
+                    self._recording_failed(exc)
 
     def _status_enabled(self) -> bool:
         return self.status and any(overrides(k, "status") for k in self.sinks)
@@ -726,7 +729,10 @@ class LiveRunner:
             await asyncio.gather(*consumer, return_exceptions=True)
         await asyncio.gather(*others, return_exceptions=True)
         if self.session is not None:
-            self.session.close()  # closes the recording too
+            try:
+                self.session.close()  # closes the recording too
+            except RecordingError as exc:
+                self._recording_failed(exc)
 
     def _result(self) -> LiveResult:
         dev = self._ble_device
@@ -753,6 +759,12 @@ class LiveRunner:
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
+
+    def _recording_failed(self, exc: RecordingError) -> None:
+        """The disk refused the recording: say so once; the session goes on (cues, summary)."""
+        self._notice(f"{exc} - coaching goes on without recording")
+        if self.session is not None:
+            self.session.event(self.now_s(), {"event": "recording_failed", "why": exc.message})
 
     def _notice(self, text: str) -> None:
         self.notices.append(text)

@@ -22,9 +22,12 @@ replays up to its last complete record. Nothing is executed or unpickled on read
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
 import math
+import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -83,16 +86,25 @@ class RecordingWriter:
         full.setdefault("app_version", __version__)
         head = json.dumps(full, sort_keys=True).encode()
         try:  # exclusive: the file must be new (FileExistsError otherwise, for the caller)
-            self._fh: BinaryIO = open(self.path, "xb" if exclusive else "wb")  # noqa: SIM115
+            # unbuffered: this writer batches records itself, and must know what reached the file
+            self._fh: BinaryIO = open(self.path, "xb" if exclusive else "wb", buffering=0)  # noqa: SIM115
         except FileExistsError:
             if exclusive:
                 raise
             raise RecordingError(str(self.path), "cannot be replaced") from None
         except OSError as exc:
             raise RecordingError(str(self.path), exc.strerror or str(exc)) from None
-        self._fh.write(MAGIC + _LEN.pack(len(head)) + head + _LEN.pack(zlib.crc32(head)))
-        self._fh.flush()
+        try:
+            self._write_all(MAGIC + _LEN.pack(len(head)) + head + _LEN.pack(zlib.crc32(head)))
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            raise RecordingError(str(self.path), exc.strerror or str(exc)) from None
         self._buf: list[bytes] = []
+        #: why writing stopped (e.g. "No space left on device"), None while it works
+        self.failed: str | None = None
+        #: records that could not be written after a failure
+        self.dropped_records = 0
 
     def write_packet(self, packet: Packet) -> None:
         """Queue one raw notification (unknown stream names raise KeyError: a programming error)."""
@@ -109,18 +121,59 @@ class RecordingWriter:
         """Queue an event (link lost/back, decode errors) with its receive time."""
         self._buf.append(_frame(KIND_EVENT, t_s, 0, json.dumps(event).encode()))
 
-    def flush(self) -> None:
-        """Write queued records whole and flush them to the OS."""
-        if self._buf:
-            self._fh.write(b"".join(self._buf))
+    def flush(self, *, sync: bool = True) -> None:
+        """Write queued records whole, flush them to the OS and (``sync``) to the disk, so the
+        promise "at most one flush interval lost" holds for a power cut too.
+
+        A write that fails (a full disk, a removed card) is undone to the last complete record,
+        so the file stays readable; the writer then stops, counts what it could not keep in
+        :attr:`dropped_records` and raises :class:`RecordingError` once, naming the cause.
+        """
+        if self.failed is not None:
+            self.dropped_records += len(self._buf)
             self._buf.clear()
-        self._fh.flush()
+            return
+        try:
+            if self._buf:
+                good = self._fh.tell()
+                try:
+                    self._write_all(b"".join(self._buf))
+                except OSError:
+                    self._undo(good)
+                    raise
+                self._buf.clear()
+            if sync:
+                os.fsync(self._fh.fileno())
+        except OSError as exc:
+            self.failed = exc.strerror or str(exc)
+            self.dropped_records += len(self._buf)
+            self._buf.clear()
+            raise RecordingError(
+                str(self.path), f"recording stopped: {self.failed} (kept what was written before)"
+            ) from None
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = self._fh.write(view)
+            if not n:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[n:]
+
+    def _undo(self, good: int) -> None:
+        """Cut a partly written batch back to the last complete record."""
+        with contextlib.suppress(OSError, ValueError):
+            os.ftruncate(self._fh.fileno(), good)
+            self._fh.seek(good)
 
     def close(self) -> None:
-        """Flush and close; idempotent."""
+        """Flush, sync and close; idempotent. A failed final flush still closes the file."""
         if not self._fh.closed:
-            self.flush()
-            self._fh.close()
+            try:
+                self.flush()
+            finally:
+                with contextlib.suppress(OSError):
+                    self._fh.close()
 
     def __enter__(self) -> RecordingWriter:
         return self

@@ -37,7 +37,11 @@ from downhill_live.types import Cue, Packet, Step
 __all__ = ["LINK_PHRASES", "RecorderSink", "Sink", "SpeakerSink"]
 
 #: what is spoken when the link to the sensor changes (event name -> phrase)
-LINK_PHRASES = {"link_lost": "sensor lost", "link_back": "sensor back"}
+LINK_PHRASES = {
+    "link_lost": "sensor lost",
+    "link_back": "sensor back",
+    "recording_failed": "recording stopped",
+}
 
 
 class Sink:
@@ -124,7 +128,8 @@ class RecorderSink(Sink):
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close()  # after a reported failure: closes what was kept, quietly
+
 
 
 class SpeakerSink(Sink):

@@ -29,6 +29,8 @@ from downhill_live.types import PLACEMENTS
 
 #: where live sessions are recorded unless ``--record DIR`` says otherwise
 DEFAULT_RECORD_DIR = "live-recordings"
+#: signals that end a live session like Ctrl-C: stop command, flush, fsync, summary
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 
@@ -108,8 +110,9 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
         settings=known_settings,
     )
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, runner.request_stop)
+    for sig in STOP_SIGNALS:  # Ctrl-C, a service manager's stop, a closed terminal: one clean end
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, runner.request_stop)
     tasks: list[asyncio.Task[None]] = []
     try:
         if vdev is not None:
@@ -133,8 +136,9 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
         if vdev is not None:
             await vdev.close()
         speaker.close()
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
     print(
         f"sensor {result.device_name or '?'} ({result.device_address}): "
         f"{result.packets_received} packets, {result.link_drops} link drop(s), "
