@@ -730,9 +730,12 @@ class LiveRunner:
         await asyncio.gather(*others, return_exceptions=True)
         if self.session is not None:
             try:
-                self.session.close()  # closes the recording too
+                self.session.close()  # closes the sinks, the recording too
             except RecordingError as exc:
                 self._recording_failed(exc)
+        else:  # never streamed: the sinks may still hold notices to show
+            for sink in self.sinks:
+                sink.close()
 
     def _result(self) -> LiveResult:
         dev = self._ble_device

@@ -4,6 +4,9 @@ mode and replay."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from typing import Any, TextIO
 
 from downhill_live.sinks import Sink
@@ -53,21 +56,51 @@ class ConsoleSink(Sink):
     """Prints one line per cue, link change and notice to ``out``, and keeps a one-line status
     (redrawn in place on a terminal) below them.
 
+    The data path never waits on the console: lines go on a bounded queue that a writer thread
+    empties, so a stdout pipe nobody reads (or a terminal paused with Ctrl-S) cannot stall the
+    recording; when the queue is full, lines are dropped, counted in :attr:`dropped_lines`, and
+    the count is printed at :meth:`close`.
+
     Parameters
     ----------
     out : TextIO
         The console (standard output in the CLI).
+    max_pending : int
+        Lines that may wait for a slow console before new ones are dropped.
     """
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, max_pending: int = 1000) -> None:
         self.out = out
+        self.dropped_lines = 0
         self._status_shown = False
+        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=max_pending)
+        self._thread = threading.Thread(target=self._drain, name="console", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _drain(self) -> None:
+        while True:
+            text = self._queue.get()
+            if text is None:
+                return
+            try:
+                self.out.write(text)
+                self.out.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be shown
+                return
+
+    def _put(self, text: str) -> None:
+        if self._closed:
+            return
+        try:
+            self._queue.put_nowait(text)
+        except queue.Full:
+            self.dropped_lines += 1
 
     def line(self, text: str) -> None:
         """Print one line (above the status line, if one is shown)."""
         prefix = "\r\033[K" if self._status_shown else ""
-        self.out.write(prefix + text + "\n")
-        self.out.flush()
+        self._put(prefix + text + "\n")
 
     def notice(self, text: str) -> None:
         """A one-line note for the user."""
@@ -75,8 +108,7 @@ class ConsoleSink(Sink):
 
     def status(self, text: str) -> None:
         """Redraw the status line."""
-        self.out.write("\r" + text + "\033[K")
-        self.out.flush()
+        self._put("\r" + text + "\033[K")
         self._status_shown = True
 
     def cue(self, cue: Cue) -> None:
@@ -87,8 +119,18 @@ class ConsoleSink(Sink):
         if text is not None:
             self.line(text)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Print what is queued (waiting at most ``timeout_s`` for the console), then stop."""
+        if self._closed:
+            return
         if self._status_shown:
-            self.out.write("\n")
-            self.out.flush()
+            self._put("\n")
             self._status_shown = False
+        if self.dropped_lines:
+            self._put(
+                f"note: {self.dropped_lines} console line(s) dropped: the console was not read\n"
+            )
+        self._closed = True
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=timeout_s)
+        self._thread.join(timeout_s)

@@ -3,10 +3,14 @@ from profiles never lead outside the recording folder."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
+from downhill_live.cli.console import ConsoleSink
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.live import default_recording_path
@@ -94,3 +98,25 @@ def test_a_profile_name_never_leads_outside_the_folder(tmp_path: Path) -> None:
         p = default_recording_path(tmp_path, dataclasses.replace(fw, name=name))
         assert p.parent == tmp_path and p.suffix == ".dlr" and not p.name.startswith(".")
         assert ".." not in p.name.removesuffix(".dlr") and "/" not in p.name and "\\" not in p.name
+
+
+def test_a_console_nobody_reads_never_blocks_the_session() -> None:
+    r, w = os.pipe()  # a real pipe that nobody reads: its buffer fills, then writes block
+    out = os.fdopen(w, "w", buffering=1)
+    sink = ConsoleSink(out, max_pending=50)
+    done = threading.Event()
+
+    def session() -> None:
+        for i in range(20_000):  # ~1.3 MB of lines: far more than a pipe buffer holds
+            sink.line(f"[{i:7d}] cue cadence_low: \"shorter, quicker steps\" (cadence_spm=158.0)")
+        done.set()
+
+    worker = threading.Thread(target=session, daemon=True)
+    worker.start()
+    worker.join(60)  # a hang detector: with a blocking console this never returns
+    assert done.is_set(), "the session blocked on the console"
+    assert sink.dropped_lines > 10_000  # dropped and counted, not waited for
+    os.close(r)  # nobody will ever read: the writer thread ends on the broken pipe
+    sink.close(timeout_s=2.0)
+    with contextlib.suppress(OSError):
+        out.close()
