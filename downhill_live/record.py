@@ -1,12 +1,12 @@
-"""The recording format: raw notifications with receive times, append-only and crash-safe.
+"""The recording format: raw notifications with receive times, append-only, crash-safe and
+self-synchronising.
 
-Layout (all integers little-endian; see docs/recording-format.md)::
+Layout, format version 2 (all integers little-endian; see docs/recording-format.md)::
 
     magic    8 bytes  b"DHLREC\\r\\n"
-    hdr_len  u32      length of the header JSON
-    header   UTF-8 JSON object (format_version, app_version, firmware snapshot, device, streams, ...)
-    hdr_crc  u32      CRC-32 of the header JSON
+    header   twice:   b"DHLHDR" | hdr_len u32 | header JSON | CRC-32 u32
     records  repeated:
+        sync     2 bytes  b"\\xd1\\x1e"
         body_len u32
         body     kind u8 | t_s f64 | stream u8 | payload (body_len - 10 bytes)
         crc      u32      CRC-32 of body
@@ -15,16 +15,20 @@ Layout (all integers little-endian; see docs/recording-format.md)::
 ``stream`` = index into ``header["streams"]``), kind 2 a spoken cue (``t_s`` = sensor time,
 payload = JSON), kind 3 an event such as "link lost" (payload = JSON).
 
-A record is only ever appended whole; a reader stops at the first incomplete or corrupt record
-and reports how many bytes at the tail it dropped, so a file cut by ``kill -9`` or a power cut
-replays up to its last complete record. Nothing is executed or unpickled on read.
+A record is only ever appended whole. A reader that meets a damaged record (a flipped byte, a
+lost sector) skips to the next sync marker that starts a record with a valid CRC, and reports
+exactly what it skipped (:attr:`Recording.skipped`: byte offset, length, the seconds around it);
+an incomplete last record (``kill -9``, a power cut) is reported in ``dropped_tail_bytes``. The
+header is stored twice, so one bad byte in it cannot lose the file. Format version 1 files (no
+sync markers, one header) are still read, stopping at their first damaged record. Nothing is
+executed or unpickled on read.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
-import io
 import json
 import math
 import os
@@ -40,7 +44,13 @@ from downhill_live.errors import RecordingError
 from downhill_live.types import Cue, Packet
 
 MAGIC = b"DHLREC\r\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: marks each copy of the header (format 2)
+HEADER_SYNC = b"DHLHDR"
+#: marks the start of each record (format 2); a reader resynchronises on it
+RECORD_SYNC = b"\xd1\x1e"
+#: format versions this reader takes
+READABLE_VERSIONS = (1, 2)
 KIND_PACKET = 1
 KIND_CUE = 2
 KIND_EVENT = 3
@@ -52,7 +62,11 @@ MAX_RECORD_BYTES = 1 << 16
 
 def _frame(kind: int, t_s: float, stream: int, payload: bytes) -> bytes:
     body = _BODY_HEAD.pack(kind, t_s, stream) + payload
-    return _LEN.pack(len(body)) + body + _LEN.pack(zlib.crc32(body))
+    return RECORD_SYNC + _LEN.pack(len(body)) + body + _LEN.pack(zlib.crc32(body))
+
+
+def _header_block(head: bytes) -> bytes:
+    return HEADER_SYNC + _LEN.pack(len(head)) + head + _LEN.pack(zlib.crc32(head))
 
 
 class RecordingWriter:
@@ -95,7 +109,8 @@ class RecordingWriter:
         except OSError as exc:
             raise RecordingError(str(self.path), exc.strerror or str(exc)) from None
         try:
-            self._write_all(MAGIC + _LEN.pack(len(head)) + head + _LEN.pack(zlib.crc32(head)))
+            block = _header_block(head)
+            self._write_all(MAGIC + block + block)  # twice: one bad byte cannot lose the file
         except OSError as exc:
             with contextlib.suppress(OSError):
                 self._fh.close()
@@ -182,10 +197,37 @@ class RecordingWriter:
         self.close()
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A damaged stretch of a recording that the reader skipped.
+
+    Attributes
+    ----------
+    offset : int
+        Byte offset where the damage starts.
+    n_bytes : int
+        Bytes skipped.
+    after_t_s, before_t_s : float
+        Receive times of the last good record before it and the first good one after it
+        (nan when there is none): the seconds the damage may have cost lie between them.
+    """
+
+    offset: int
+    n_bytes: int
+    after_t_s: float
+    before_t_s: float
+
+    @property
+    def span_s(self) -> float:
+        """Receive-time span across the damage (s), nan when unknown."""
+        return self.before_t_s - self.after_t_s
+
+
 @dataclass
 class Recording:
-    """A recording read back: header, raw packets in order, cues and events stored live, and
-    ``dropped_tail_bytes``: bytes after the last complete record (0 for a clean file)."""
+    """A recording read back: header, raw packets in order, cues and events stored live;
+    ``skipped``: damaged stretches skipped (empty for a clean file); ``dropped_tail_bytes``:
+    bytes after the last complete record (0 for a clean file)."""
 
     path: Path
     header: dict[str, Any]
@@ -193,35 +235,30 @@ class Recording:
     cues: list[Cue] = field(default_factory=list)
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     dropped_tail_bytes: int = 0
+    skipped: list[Skip] = field(default_factory=list)
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def damaged(self) -> bool:
+        """Whether anything was skipped or dropped."""
+        return bool(self.skipped or self.dropped_tail_bytes)
 
 
-def _read_header(fh: BinaryIO, path: Path) -> tuple[dict[str, Any], int]:
-    magic = fh.read(len(MAGIC))
-    if magic != MAGIC:
-        raise RecordingError(str(path), "not a downhill-live recording (bad magic bytes)")
-    raw_len = fh.read(4)
-    if len(raw_len) < 4:
-        raise RecordingError(str(path), "truncated header")
-    (hdr_len,) = _LEN.unpack(raw_len)
-    if hdr_len > MAX_HEADER_BYTES:
-        raise RecordingError(str(path), f"header length {hdr_len} exceeds {MAX_HEADER_BYTES}")
-    head = fh.read(hdr_len)
-    crc = fh.read(4)
-    if len(head) < hdr_len or len(crc) < 4:
-        raise RecordingError(str(path), "truncated header")
-    if zlib.crc32(head) != _LEN.unpack(crc)[0]:
-        raise RecordingError(str(path), "header checksum mismatch")
+def _parse_header_json(head: bytes, path: Path) -> dict[str, Any]:
     try:
         header = json.loads(head.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordingError(str(path), f"header is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise RecordingError(str(path), "header JSON is nested too deeply") from None
     if not isinstance(header, dict):
         raise RecordingError(str(path), "header is not a JSON object")
     version = header.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise RecordingError(
             str(path),
-            f"format_version {version!r} is not supported (this app reads {FORMAT_VERSION})",
+            f"format_version {version!r} is not supported (this app reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))})",
         )
     streams = header.get("streams")
     if not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
@@ -229,24 +266,108 @@ def _read_header(fh: BinaryIO, path: Path) -> tuple[dict[str, Any], int]:
     for key in ("device", "settings"):
         if header.get(key) is not None and not isinstance(header[key], dict):
             raise RecordingError(str(path), f"header key {key!r} must be an object")
-    return header, len(MAGIC) + 8 + hdr_len
+    return header
 
 
-def _iter_records(data: bytes, start: int) -> Iterator[tuple[int, float, int, bytes, int]]:
-    """Yield (kind, t_s, stream, payload, end_offset) for each complete, valid record."""
-    pos = start
+def _header_at(data: bytes, pos: int, path: Path) -> tuple[dict[str, Any], int] | None:
+    """The format-2 header copy at ``pos`` and its size, or None when it is damaged."""
+    at = pos + len(HEADER_SYNC)
+    if data[pos:at] != HEADER_SYNC or at + 4 > len(data):
+        return None
+    (hdr_len,) = _LEN.unpack_from(data, at)
+    end = at + 4 + hdr_len + 4
+    if hdr_len > MAX_HEADER_BYTES or end > len(data):
+        return None
+    head = data[at + 4 : at + 4 + hdr_len]
+    if zlib.crc32(head) != _LEN.unpack_from(data, end - 4)[0]:
+        return None
+    return _parse_header_json(head, path), end - pos
+
+
+def _read_header(data: bytes, path: Path) -> tuple[dict[str, Any], int]:
+    """The header and the offset of the first record (format 1 or 2)."""
+    if data[: len(MAGIC)] != MAGIC:
+        raise RecordingError(str(path), "not a downhill-live recording (bad magic bytes)")
+    pos = len(MAGIC)
+    limit = pos + 2 * (MAX_HEADER_BYTES + 14)
+    if data[pos : pos + len(HEADER_SYNC)] != HEADER_SYNC:
+        try:
+            return _read_header_v1(data, path)
+        except RecordingError:
+            if data.find(HEADER_SYNC, pos, limit) < 0:
+                raise
+    # format 2: the first copy that checks out; both copies have the same size, so the records
+    # start two sizes after the first copy, or one size after the second
+    cand = pos
+    while 0 <= cand <= limit:
+        found = _header_at(data, cand, path)
+        if found is not None:
+            header, size = found
+            return header, (cand + 2 * size) if cand == pos else (cand + size)
+        cand = data.find(HEADER_SYNC, cand + 1, limit)
+    raise RecordingError(str(path), "header damaged in both copies (or truncated)")
+
+
+def _read_header_v1(data: bytes, path: Path) -> tuple[dict[str, Any], int]:
+    pos = len(MAGIC)
+    if pos + 4 > len(data):
+        raise RecordingError(str(path), "truncated header")
+    (hdr_len,) = _LEN.unpack_from(data, pos)
+    if hdr_len > MAX_HEADER_BYTES:
+        raise RecordingError(str(path), f"header length {hdr_len} exceeds {MAX_HEADER_BYTES}")
+    end = pos + 4 + hdr_len + 4
+    if end > len(data):
+        raise RecordingError(str(path), "truncated header")
+    head = data[pos + 4 : pos + 4 + hdr_len]
+    if zlib.crc32(head) != _LEN.unpack_from(data, end - 4)[0]:
+        raise RecordingError(str(path), "header checksum mismatch")
+    header = _parse_header_json(head, path)
+    if header["format_version"] != 1:
+        raise RecordingError(str(path), "header of format 1 claims another format_version")
+    return header, end
+
+
+def _record_at(data: bytes, pos: int, sync: bytes) -> tuple[int, float, int, bytes, int] | None:
+    """The record starting at ``pos`` if it is complete and valid: (kind, t_s, stream, payload,
+    end offset); None otherwise."""
     n = len(data)
-    while pos + 4 <= n:
-        (body_len,) = _LEN.unpack_from(data, pos)
-        end = pos + 4 + body_len + 4
-        if body_len < _BODY_HEAD.size or body_len > MAX_RECORD_BYTES or end > n:
+    at = pos + len(sync)
+    if data[pos:at] != sync or at + 4 > n:
+        return None
+    (body_len,) = _LEN.unpack_from(data, at)
+    end = at + 4 + body_len + 4
+    if body_len < _BODY_HEAD.size or body_len > MAX_RECORD_BYTES or end > n:
+        return None
+    body = data[at + 4 : at + 4 + body_len]
+    if zlib.crc32(body) != _LEN.unpack_from(data, end - 4)[0]:
+        return None
+    kind, t_s, stream = _BODY_HEAD.unpack_from(body)
+    return kind, t_s, stream, body[_BODY_HEAD.size :], end
+
+
+def _iter_records(
+    data: bytes, start: int, version: int, skipped: list[tuple[int, int]]
+) -> Iterator[tuple[int, float, int, bytes, int]]:
+    """Yield (kind, t_s, stream, payload, end_offset) for each complete, valid record. Format 2
+    skips damage to the next record that checks out, noting (offset, n_bytes) in ``skipped``;
+    format 1 (no sync markers) stops at the first damaged record."""
+    sync = RECORD_SYNC if version >= 2 else b""
+    pos, n = start, len(data)
+    while pos < n:
+        rec = _record_at(data, pos, sync)
+        if rec is not None:
+            yield rec
+            pos = rec[4]
+            continue
+        if not sync:
             return
-        body = data[pos + 4 : pos + 4 + body_len]
-        if zlib.crc32(body) != _LEN.unpack_from(data, end - 4)[0]:
-            return
-        kind, t_s, stream = _BODY_HEAD.unpack_from(body)
-        yield kind, t_s, stream, body[_BODY_HEAD.size :], end
-        pos = end
+        nxt = data.find(sync, pos + 1)
+        while nxt >= 0 and _record_at(data, nxt, sync) is None:
+            nxt = data.find(sync, nxt + 1)
+        if nxt < 0:
+            return  # nothing valid after it: an incomplete tail
+        skipped.append((pos, nxt - pos))
+        pos = nxt
 
 
 def _json_record(path: Path, start: int, kind: str, payload: bytes) -> Any:
@@ -276,18 +397,23 @@ def _cue_record(path: Path, start: int, t_s: float, payload: bytes) -> Cue:
 
 def read_recording(path: str | Path) -> Recording:
     """Read a whole recording. Raises :class:`RecordingError` for a file that is not a
-    readable recording; a damaged tail is reported in ``dropped_tail_bytes``, not raised."""
+    readable recording; damage inside is skipped and reported in ``skipped``, a damaged tail in
+    ``dropped_tail_bytes``, not raised."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise RecordingError(str(p), exc.strerror or str(exc)) from None
-    header, start = _read_header(io.BytesIO(data), p)
+    header, start = _read_header(data, p)
     streams: list[str] = header["streams"]
-    rec = Recording(path=p, header=header)
+    version = int(header["format_version"])
+    rec = Recording(path=p, header=header, format_version=version)
+    gaps: list[tuple[int, int]] = []
+    times: list[tuple[int, float]] = []  # (record start, t_s) to place the gaps in time
     end = start
-    for kind, t_s, stream, payload, rec_end in _iter_records(data, start):
-        rec_start, end = end, rec_end
+    for kind, t_s, stream, payload, rec_end in _iter_records(data, start, version, gaps):
+        rec_start = rec_end - len(payload) - _BODY_HEAD.size - 8 - (2 if version >= 2 else 0)
+        end = rec_end
         if not math.isfinite(t_s):
             raise RecordingError(str(p), f"record at byte {rec_start} has time {t_s}")
         if kind == KIND_PACKET:
@@ -296,9 +422,16 @@ def read_recording(path: str | Path) -> Recording:
                     str(p), f"record at byte {rec_start} names unknown stream {stream}"
                 )
             rec.packets.append(Packet(t_s, streams[stream], payload))
+            times.append((rec_start, t_s))
         elif kind == KIND_CUE:
             rec.cues.append(_cue_record(p, rec_start, t_s, payload))
         elif kind == KIND_EVENT:
             rec.events.append((t_s, _json_record(p, rec_start, "event", payload)))
+            times.append((rec_start, t_s))
     rec.dropped_tail_bytes = len(data) - end
+    for offset, n_bytes in gaps:
+        k = bisect.bisect_left(times, (offset, -math.inf))
+        after = times[k - 1][1] if k > 0 else math.nan
+        before = times[k][1] if k < len(times) else math.nan
+        rec.skipped.append(Skip(offset, n_bytes, after, before))
     return rec

@@ -27,7 +27,7 @@ from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine
 from downhill_live.decode import StepSource, StreamDecoder, make_decoder, stream_rate_hz
 from downhill_live.errors import ConfigError, DecodeError, DownhillError, RecordingError
-from downhill_live.record import Recording, read_recording
+from downhill_live.record import Recording, Skip, read_recording
 from downhill_live.sinks import Sink, overrides
 from downhill_live.source import Source
 from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
@@ -362,6 +362,8 @@ def session_from_recording(
         raise RecordingError(
             path, f"header key 'placement' must be one of {', '.join(PLACEMENTS)}, got {stored!r}"
         )
+    for skip in rec.skipped:
+        log.warning("%s: %s", path, describe_skip(skip))
     if rec.dropped_tail_bytes:
         log.warning(
             "%s: last %d bytes are an incomplete or corrupt record; "
@@ -374,6 +376,15 @@ def session_from_recording(
     except DownhillError as exc:  # e.g. a stored sample rate the gait core does not take
         raise RecordingError(path, str(exc)) from None
     return session, rec
+
+
+def describe_skip(skip: Skip) -> str:
+    """One line for a damaged stretch the reader skipped."""
+    if math.isnan(skip.span_s):
+        when = "at the edge of the recorded data"
+    else:
+        when = f"between {skip.after_t_s:.2f} s and {skip.before_t_s:.2f} s ({skip.span_s:.2f} s)"
+    return f"skipped {skip.n_bytes} damaged bytes at byte {skip.offset}, {when}"
 
 
 def fmt_value(x: float | None) -> str:

@@ -7,13 +7,14 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from downhill_live.cli.console import ConsoleSink, print_summary
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
 from downhill_live.outputs import claim_output
-from downhill_live.session import run_source, session_from_recording
+from downhill_live.record import Recording
+from downhill_live.session import describe_skip, run_source, session_from_recording
 from downhill_live.sinks import SpeakerSink
 from downhill_live.source.replay import ReplaySource
 from downhill_live.speech import open_profile_speaker, write_cues_wav
@@ -63,9 +64,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"wrote {len(session.cues)} spoken cues to {args.wav} ({duration_s:.1f} s of audio)",
             file=out,
         )
+    damaged = report_damage(rec, out)
     if args.verify:
-        return print_verification(args.recording, rec.cues, session.cues, out)
-    return 0
+        return print_verification(args.recording, rec.cues, session.cues, out) or damaged
+    return damaged
+
+
+def report_damage(rec: Recording, out: TextIO) -> int:
+    """Say what the reader skipped or dropped; 1 when anything was (0 for a clean file)."""
+    for skip in rec.skipped:
+        print(f"data: {describe_skip(skip)}", file=out)
+    if rec.dropped_tail_bytes:
+        print(
+            f"data: the last {rec.dropped_tail_bytes} bytes are an incomplete record (dropped)",
+            file=out,
+        )
+    return 1 if rec.damaged else 0
 
 
 def register(subparsers: Any) -> None:
