@@ -9,7 +9,8 @@
 
 Run from the repository root: ``.venv/bin/python benchmarks/bench_speech.py``.
 Needs Debian ``pulseaudio`` and ``pulseaudio-utils`` (server, ``paplay``, ``parec``) and
-``libespeak-ng1``. The server and recorder helpers are shared with ``tests/test_speech.py``.
+``libespeak-ng1``. The null sink and its recorder come from :mod:`downhill_live.speech.nullsink`,
+as in ``tests/test_speech.py``; the benchmark imports nothing from ``tests/``.
 """
 
 from __future__ import annotations
@@ -25,19 +26,9 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from test_speech import (  # noqa: E402
-    FS_HZ,
-    HAVE_PULSE,
-    MonitorRecorder,
-    NullSinkServer,
-    frame_rms,
-)
-
-from downhill_live.speech import WorkerSpeaker, open_speaker  # noqa: E402
-from downhill_live.types import Cue  # noqa: E402
+from downhill_live.speech import WorkerSpeaker, open_speaker
+from downhill_live.speech.nullsink import MonitorRecorder, NullSinkServer, pulse_tools_available
+from downhill_live.types import Cue
 
 PHRASES = (
     "shorter, quicker steps",
@@ -46,6 +37,13 @@ PHRASES = (
     "relax your shoulders",
     "quiet landing",
 )
+
+
+def frame_rms(x: np.ndarray, fs_hz: int, frame_s: float) -> np.ndarray:
+    """RMS of consecutive frames of ``frame_s`` seconds (a partial last frame is dropped)."""
+    n = round(frame_s * fs_hz)
+    m = x.size // n
+    return np.sqrt(np.mean(x[: m * n].reshape(m, n) ** 2, axis=1))
 
 
 def pct(x: list[float] | np.ndarray, q: float) -> float:
@@ -72,7 +70,7 @@ def bench_latency(speaker: WorkerSpeaker, recorder: MonitorRecorder, n_cues: int
         time.sleep(0.15)  # silence between cues, so each onset is unambiguous
     time.sleep(0.2)
     x, t0 = recorder.snapshot()
-    rms = frame_rms(x, FS_HZ, 0.005)
+    rms = frame_rms(x, recorder.server.rate_hz, 0.005)
     lat_cold: list[float] = []
     lat_warm: list[float] = []
     for t_say, cold in said:
@@ -157,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=200, help="packets per block")
     ap.add_argument("--blocks", type=int, default=5, help="blocks per condition")
     args = ap.parse_args(argv)
-    if not HAVE_PULSE:
+    if not pulse_tools_available():
         print("needs pulseaudio and pulseaudio-utils (Debian)", file=sys.stderr)
         return 2
     root = Path(tempfile.mkdtemp(prefix="dh-pulse-"))

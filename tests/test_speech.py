@@ -1,9 +1,9 @@
 """Speech with real text-to-speech and real audio: no mocks of pyttsx3, espeak-ng or PulseAudio.
 
 Offline tests render WAVs with pyttsx3 + espeak-ng and check they contain speech. Live tests
-start a private PulseAudio server with a null sink ("cues"), play through it with the real
-worker, and record the sink's monitor with ``parec``. ``NullSinkServer`` and
-``MonitorRecorder`` are also used by ``benchmarks/bench_speech.py``.
+start a private PulseAudio server with a null sink, play through it with the real worker, and
+record the sink's monitor with ``parec`` (:mod:`downhill_live.speech.nullsink`, which
+``benchmarks/bench_speech.py`` uses too).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -36,11 +35,11 @@ from downhill_live.speech import (
     render_phrase_wav,
     write_cues_wav,
 )
+from downhill_live.speech.nullsink import MonitorRecorder, NullSinkServer, pulse_tools_available
 from downhill_live.types import Cue
 
 FS_HZ = 22050
-SINK = "cues"
-HAVE_PULSE = all(shutil.which(b) for b in ("pulseaudio", "pactl", "paplay", "parec"))
+HAVE_PULSE = pulse_tools_available()
 LONG = "keep your steps short and quick on this long descent"
 
 
@@ -51,164 +50,7 @@ def cue(t_s: float, phrase: str, *, priority: int = 0, rule: str = "test") -> Cu
 
 
 # --------------------------------------------------------------------------------------------
-# real PulseAudio null sink + monitor recorder (shared with the benchmark)
-
-
-class NullSinkServer:
-    """A private PulseAudio server (works as root in a container) with one mono null sink.
-
-    Everything lives under ``root``; clients reach it with ``PULSE_SERVER=<server>``.
-    """
-
-    def __init__(self, root: Path, rate_hz: int = FS_HZ) -> None:
-        self.root = Path(root)
-        self.rate_hz = rate_hz
-        self.socket = self.root / "native"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def server(self) -> str:
-        return f"unix:{self.socket}"
-
-    def client_env(self) -> dict[str, str]:
-        return {**os.environ, "PULSE_SERVER": self.server}
-
-    def start(self, timeout_s: float = 10.0) -> NullSinkServer:
-        run = self.root / "run"
-        run.mkdir(parents=True, exist_ok=True, mode=0o700)
-        env = {
-            **os.environ,
-            "HOME": str(self.root),
-            "XDG_RUNTIME_DIR": str(run),
-            "PULSE_RUNTIME_PATH": str(run / "pulse"),
-            "XDG_CONFIG_HOME": str(self.root / "config"),
-        }
-        env.pop("PULSE_SERVER", None)
-        cmd = [
-            "pulseaudio",
-            "-n",  # no default.pa: only the modules below
-            "--daemonize=no",
-            "--system=no",
-            "--use-pid-file=no",
-            "--exit-idle-time=-1",
-            "--disallow-exit",
-            "--realtime=no",
-            "--high-priority=no",
-            "--log-target=stderr",
-            "-L",
-            f"module-null-sink sink_name={SINK} rate={self.rate_hz} channels=1",
-            "-L",
-            f"module-native-protocol-unix socket={self.socket} auth-anonymous=1",
-        ]
-        with open(self.root / "pulseaudio.log", "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            res = subprocess.run(
-                ["pactl", "info"], env=self.client_env(), capture_output=True, check=False
-            )
-            if res.returncode == 0:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        log_text = (self.root / "pulseaudio.log").read_text(errors="replace")[-500:]
-        raise RuntimeError(f"pulseaudio did not start: {log_text}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5.0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5.0)
-        self.proc = None
-
-
-class MonitorRecorder:
-    """Records the null sink's monitor with ``parec`` and maps samples to ``time.monotonic()``.
-
-    The low ``--latency-msec`` also keeps the null sink at low latency, so ``paplay`` returns
-    when the sound has been played rather than up to 2 s later.
-    """
-
-    def __init__(self, server: NullSinkServer) -> None:
-        self.server = server
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.chunks: list[bytes] = []
-        self.arrivals: list[tuple[float, int]] = []  # (monotonic time, samples so far)
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> MonitorRecorder:
-        self.proc = subprocess.Popen(
-            [
-                "parec",
-                "--raw",
-                "--format=s16le",
-                f"--rate={self.server.rate_hz}",
-                "--channels=1",
-                "--latency-msec=10",
-                f"--device={SINK}.monitor",
-            ],
-            env=self.server.client_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline and self.n_samples() < self.server.rate_hz // 2:
-            time.sleep(0.05)
-        return self
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        n = 0
-        fd = self.proc.stdout.fileno()
-        while data := os.read(fd, 65536):
-            t = time.monotonic()
-            n += len(data) // 2
-            with self.lock:
-                self.chunks.append(data)
-                self.arrivals.append((t, n))
-
-    def n_samples(self) -> int:
-        with self.lock:
-            return self.arrivals[-1][1] if self.arrivals else 0
-
-    def snapshot(self) -> tuple[np.ndarray, float]:
-        """All samples so far (float, full scale 1) and the monotonic time of sample 0.
-
-        A sample cannot arrive before it was played, so the earliest ``arrival - n / fs``
-        (skipping the first 0.3 s of start-up bursts) is the time of sample 0; about +-15 ms.
-        """
-        with self.lock:
-            raw = b"".join(self.chunks)
-            arr = np.array(self.arrivals, dtype=np.float64)
-        fs = self.server.rate_hz
-        x = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.float64) / 32768.0
-        late = arr[arr[:, 1] > 0.3 * fs]
-        t0 = float(np.min(late[:, 0] - late[:, 1] / fs))
-        return x, t0
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5.0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5.0)
-        if self.thread is not None:
-            self.thread.join(5.0)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        self.proc = None
+# real PulseAudio null sink + monitor recorder (downhill_live.speech.nullsink)
 
 
 @pytest.fixture(scope="session")
