@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 import numpy as np
 
 from downhill_live.errors import DownhillError
+from downhill_live.speech import _render_child
 
 if TYPE_CHECKING:
     from downhill_live.config.cue_profile import Settings
@@ -76,6 +77,8 @@ CUE_GAP_S = 0.1
 DEFAULT_MAX_PENDING = 4
 
 _PYTHON = sys.executable
+#: the render child is run as a file, see its docstring
+_RENDER_CHILD = _render_child.__file__
 _RENDER_TIMEOUT_S = 60.0
 _STARTUP_TIMEOUT_S = 15.0
 _TRIM_THRESHOLD_REL = 0.02  # -34 dB re. the clip's peak
@@ -287,8 +290,6 @@ def _resample(x: np.ndarray, fs_from_hz: int, fs_to_hz: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # offline rendering (pyttsx3 in a subprocess, so espeak never runs in the app process)
 
-_ERROR_PREFIX = "downhill-speech-error: "
-
 
 def _patch_espeak_tail(engine: Any) -> None:
     """Work around pyttsx3 2.99's espeak driver dropping audio at the end of a phrase.
@@ -354,38 +355,6 @@ def _configure_engine(
     driver._start_synthesis = start_synthesis
 
 
-# Runs in a child process (pyttsx3 and espeak never run in the app process).
-_RENDER_SCRIPT = r"""
-import json, os, sys
-def fail(msg):
-    sys.stderr.write("downhill-speech-error: " + msg.replace("\n", " ") + "\n")
-    sys.exit(3)
-req = json.load(sys.stdin)
-real_stdout = sys.stdout
-sys.stdout = open(os.devnull, "w")  # pyttsx3 prints "Audio saved to ..."
-try:
-    import pyttsx3
-except Exception as exc:
-    fail(f"pyttsx3 is not installed ({exc})")
-try:
-    engine = pyttsx3.init("espeak" if sys.platform.startswith("linux") else None)
-except Exception as exc:
-    fail(f"espeak-ng is not available ({type(exc).__name__}: {exc}); "
-         "Debian: apt-get install libespeak-ng1")
-from downhill_live.speech import SpeechError, _configure_engine
-try:
-    _configure_engine(engine, voice=req.get("voice"), rate_wpm=req.get("rate_wpm"),
-                      volume=req.get("volume"))
-except SpeechError as exc:
-    fail(str(exc))
-phrase, path = req["item"]
-engine.save_to_file(phrase, path)
-engine.runAndWait()
-if not os.path.exists(path):
-    fail(f"no audio was rendered for {phrase!r}")
-"""
-
-
 def _render_raw(
     items: Sequence[tuple[str, Path]],
     *,
@@ -418,7 +387,7 @@ def _render_one(
     req = {"voice": voice, "rate_wpm": rate_wpm, "volume": volume, "item": [phrase, str(path)]}
     try:
         res = subprocess.run(
-            [_PYTHON, "-c", _RENDER_SCRIPT],
+            [_PYTHON, _RENDER_CHILD],
             input=json.dumps(req),
             capture_output=True,
             text=True,
@@ -431,7 +400,8 @@ def _render_one(
         raise SpeechError(f"cannot start the text-to-speech process: {exc}") from exc
     if res.returncode != 0:
         lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-        msg = next((ln[len(_ERROR_PREFIX) :] for ln in lines if ln.startswith(_ERROR_PREFIX)), "")
+        prefix = _render_child.ERROR_PREFIX
+        msg = next((ln[len(prefix) :] for ln in lines if ln.startswith(prefix)), "")
         if not msg:
             msg = lines[-1] if lines else f"exit code {res.returncode}"
         raise SpeechError(f"text-to-speech failed: {msg}")
