@@ -29,9 +29,11 @@ from downhill_live.speech import (
     ConsoleSpeaker,
     SpeechError,
     WorkerSpeaker,
+    audio,
     audio_output_available,
     format_cue_line,
     open_speaker,
+    render,
     render_phrase_wav,
     write_cues_wav,
 )
@@ -202,7 +204,7 @@ def test_render_phrase_wav_without_tts(tmp_path: Path, monkeypatch: pytest.Monke
         or subprocess.run([python, "-c", "import pyttsx3"], check=False).returncode == 0
     ):
         pytest.skip("needs a Python without pyttsx3 at /usr/bin/python3")
-    monkeypatch.setattr(speech, "_PYTHON", python)
+    monkeypatch.setattr(render, "_PYTHON", python)
     with pytest.raises(SpeechError, match="pyttsx3 is not installed") as info:
         render_phrase_wav("soft feet", tmp_path / "x.wav")
     assert "\n" not in str(info.value)
@@ -213,8 +215,8 @@ def test_write_cues_wav_places_speech_at_sensor_time(
 ) -> None:
     requested: list[str] = []
     rendered: dict[str, np.ndarray] = {}
-    real_render = speech._render_raw
-    real_clips = speech._render_clips
+    real_render = render._render_raw
+    real_clips = render._render_clips
 
     def spy(items, **kw):  # type: ignore[no-untyped-def]
         requested.extend(p for p, _ in items)
@@ -225,8 +227,8 @@ def test_write_cues_wav_places_speech_at_sensor_time(
         rendered.update(out)
         return out
 
-    monkeypatch.setattr(speech, "_render_raw", spy)
-    monkeypatch.setattr(speech, "_render_clips", clip_spy)
+    monkeypatch.setattr(render, "_render_raw", spy)
+    monkeypatch.setattr(render, "_render_clips", clip_spy)
     a, b, c = "shorter, quicker steps", "soft feet", "lean forward"
     cues = [cue(2.0, b), cue(0.5, a), cue(2.2, c), cue(5.0, a), cue(-0.2, c)]
     out = tmp_path / "cues.wav"
@@ -287,7 +289,7 @@ def test_speech_off_is_console(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_audio_device_falls_back_to_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    if speech._alsa_playback_device():
+    if audio._alsa_playback_device():
         pytest.skip("this machine has an ALSA playback device")
     monkeypatch.delenv(speech.SPEECH_ENV, raising=False)
     monkeypatch.setenv("PULSE_SERVER", "unix:/nonexistent/downhill/native")
@@ -468,10 +470,10 @@ def test_cues_are_heard_at_the_sink_in_order(pulse: MonitorRecorder, tmp_path: P
 
 def test_repeated_renders_are_complete(tmp_path: Path) -> None:
     """pyttsx3 2.99's espeak driver loses the audio of the last callback of a phrase, so renders
-    came out truncated or empty at random (see speech._patch_espeak_tail). Many renders in one
-    engine must all be whole: same length as each other, and voiced."""
+    came out truncated or empty at random (see speech.engine._patch_espeak_tail). Many renders
+    in one engine must all be whole: same length as each other, and voiced."""
     items = [("shorter, quicker steps", tmp_path / f"{i}.wav") for i in range(8)]
-    speech._render_raw(items, voice=None, rate_wpm=None)
+    render._render_raw(items, voice=None, rate_wpm=None)
     lengths = []
     for _, path in items:
         x, fs = read_wav(path)

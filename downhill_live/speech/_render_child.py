@@ -51,7 +51,8 @@ def main() -> None:
             "Debian: apt-get install libespeak-ng1"
         )
     # lazy: only after the pyttsx3 check (see the module docstring)
-    from downhill_live.speech import SpeechError, _configure_engine
+    from downhill_live.speech.base import SpeechError
+    from downhill_live.speech.engine import _configure_engine
 
     try:
         _configure_engine(
