@@ -6,10 +6,16 @@
 2. Jitter that speech adds to a simulated data path: a fixed numpy/scipy workload per "packet"
    at ``--rate-hz``, timed with and without concurrent speech (alternating blocks, so drift
    and other load on the machine hit both). Goal: p99 at most 10 % higher with speech.
+3. Time of one ``say()`` call while the worker is busy and the queue fills (most calls drop),
+   and of ``close(timeout_s=0.2)`` cutting a long utterance. Goals: ``say()`` max < 5 ms,
+   median < 1 ms; ``close()`` well under the utterance's length.
+4. Time ``open_speaker()`` takes to fall back to the console when no audio output is reachable
+   (skipped on a machine with an ALSA playback device). Goal: < 3 s.
 
 Run from the repository root: ``.venv/bin/python benchmarks/bench_speech.py``.
 Needs Debian ``pulseaudio`` and ``pulseaudio-utils`` (server, ``paplay``, ``parec``) and
-``libespeak-ng1``. The server and recorder helpers are shared with ``tests/test_speech.py``.
+``libespeak-ng1``. The null sink and its recorder come from :mod:`downhill_live.speech.nullsink`,
+as in ``tests/test_speech.py``; the benchmark imports nothing from ``tests/``.
 """
 
 from __future__ import annotations
@@ -25,20 +31,11 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+from downhill_live.speech import ConsoleSpeaker, WorkerSpeaker, audio_output_available, open_speaker
+from downhill_live.speech.nullsink import MonitorRecorder, NullSinkServer, pulse_tools_available
+from downhill_live.types import Cue
 
-from test_speech import (  # noqa: E402
-    FS_HZ,
-    HAVE_PULSE,
-    MonitorRecorder,
-    NullSinkServer,
-    frame_rms,
-)
-
-from downhill_live.speech import WorkerSpeaker, open_speaker  # noqa: E402
-from downhill_live.types import Cue  # noqa: E402
-
+LONG = "keep your steps short and quick on this long descent"
 PHRASES = (
     "shorter, quicker steps",
     "soft feet",
@@ -46,6 +43,13 @@ PHRASES = (
     "relax your shoulders",
     "quiet landing",
 )
+
+
+def frame_rms(x: np.ndarray, fs_hz: int, frame_s: float) -> np.ndarray:
+    """RMS of consecutive frames of ``frame_s`` seconds (a partial last frame is dropped)."""
+    n = round(frame_s * fs_hz)
+    m = x.size // n
+    return np.sqrt(np.mean(x[: m * n].reshape(m, n) ** 2, axis=1))
 
 
 def pct(x: list[float] | np.ndarray, q: float) -> float:
@@ -72,7 +76,7 @@ def bench_latency(speaker: WorkerSpeaker, recorder: MonitorRecorder, n_cues: int
         time.sleep(0.15)  # silence between cues, so each onset is unambiguous
     time.sleep(0.2)
     x, t0 = recorder.snapshot()
-    rms = frame_rms(x, FS_HZ, 0.005)
+    rms = frame_rms(x, recorder.server.rate_hz, 0.005)
     lat_cold: list[float] = []
     lat_warm: list[float] = []
     for t_say, cold in said:
@@ -150,6 +154,60 @@ def bench_jitter(
     )
 
 
+def bench_say_and_close(speaker: WorkerSpeaker, n_calls: int = 200) -> None:
+    """Time ``say()`` while the worker speaks a long phrase, then ``close()`` cutting it."""
+    speaker.say(Cue(0.0, "bench", LONG, "cadence_spm", 160.0))
+    deadline = time.monotonic() + 10.0
+    while not any(e.kind == "start" and e.phrase == LONG for e in list(speaker.events)):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the long phrase did not start")
+        time.sleep(0.005)
+    took_s, accepted = [], 0
+    for i in range(n_calls):
+        t0 = time.perf_counter()
+        accepted += speaker.say(Cue(1.0 + i, "bench", f"cue {i}", "cadence_spm", 160.0))
+        took_s.append(time.perf_counter() - t0)
+    med_s, max_s = pct(took_s, 50), max(took_s)
+    print(
+        f"say() while the worker speaks, {n_calls} calls ({accepted} queued, the rest dropped): "
+        f"p50 {1e6 * med_s:6.1f} us   p99 {1e6 * pct(took_s, 99):6.1f} us   "
+        f"max {1e6 * max_s:6.1f} us   goal max < 5 ms, p50 < 1 ms: "
+        f"{'OK' if max_s < 0.005 and med_s < 0.001 else 'MISSED'}"
+    )
+    t0 = time.monotonic()
+    speaker.close(timeout_s=0.2)
+    close_s = time.monotonic() - t0
+    cut = not any(e.kind == "done" and e.phrase == LONG for e in list(speaker.events))
+    print(
+        f"close(timeout_s=0.2) during a {LONG!r} utterance: {1e3 * close_s:6.1f} ms "
+        f"({'cut' if cut else 'NOT cut'})   goal < 3 s: {'OK' if close_s < 3.0 else 'MISSED'}"
+    )
+
+
+def bench_console_fallback() -> None:
+    """Time ``open_speaker()`` when no PulseAudio server is reachable and there is no ALSA."""
+    saved = os.environ.get("PULSE_SERVER")
+    os.environ["PULSE_SERVER"] = "unix:/nonexistent/downhill/native"
+    try:
+        if audio_output_available():
+            print("open_speaker() console fallback: skipped (this machine has an audio output)")
+            return
+        t0 = time.perf_counter()
+        speaker = open_speaker()
+        took_s = time.perf_counter() - t0
+        speaker.close()
+    finally:
+        if saved is None:
+            del os.environ["PULSE_SERVER"]
+        else:
+            os.environ["PULSE_SERVER"] = saved
+    kind = "console" if isinstance(speaker, ConsoleSpeaker) else type(speaker).__name__
+    print(
+        f"open_speaker() with no audio output: {1e3 * took_s:6.1f} ms ({kind})   "
+        f"goal < 3 s: {'OK' if took_s < 3.0 else 'MISSED'}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cues", type=int, default=20)
@@ -157,9 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=200, help="packets per block")
     ap.add_argument("--blocks", type=int, default=5, help="blocks per condition")
     args = ap.parse_args(argv)
-    if not HAVE_PULSE:
+    if not pulse_tools_available():
         print("needs pulseaudio and pulseaudio-utils (Debian)", file=sys.stderr)
         return 2
+    bench_console_fallback()
     root = Path(tempfile.mkdtemp(prefix="dh-pulse-"))
     server = NullSinkServer(root).start()
     recorder = MonitorRecorder(server).start()
@@ -172,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             bench_latency(speaker, recorder, args.cues)
             bench_jitter(speaker, args.rate_hz, args.packets, args.blocks, args.cues)
+            bench_say_and_close(speaker)
         finally:
             speaker.close()
     finally:

