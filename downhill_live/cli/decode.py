@@ -45,7 +45,8 @@ def _parse_setting(text: str) -> tuple[str, Any]:
 
 
 def _num(x: float | None, digits: int = 6) -> float | None:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    """A JSON number: rounded, None (null) for unknown or non-finite values."""
+    if x is None or not math.isfinite(x):
         return None
     return round(float(x), digits)
 
@@ -95,9 +96,9 @@ def decode_payloads(
             assert m is not None
             doc.update(
                 speed_mps=_num(m.speed_mps),
-                cadence_spm=m.cadence_spm,
-                stride_m=m.stride_m,
-                distance_m=m.distance_m,
+                cadence_spm=_num(m.cadence_spm),
+                stride_m=_num(m.stride_m),
+                distance_m=_num(m.distance_m),
                 running=m.running,
             )
         else:
@@ -121,7 +122,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
             failed += 1
             print(f"downhill-live: error: {r}", file=sys.stderr)
         else:
-            print(json.dumps(r), file=sys.stdout)
+            print(json.dumps(r, allow_nan=False), file=sys.stdout)  # strict JSON: no Infinity
     return 1 if failed else 0
 
 

@@ -90,3 +90,13 @@ def test_a_failed_write_leaves_the_old_file(work: Path, capsys: pytest.CaptureFi
     assert out.read_text() == "old\n"
     assert [p.name for p in work.iterdir() if p.name.startswith(".")] == []
     capsys.readouterr()
+
+
+def test_decode_prints_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    # x = +inf, y = nan, z = 1.0 as float32 little-endian after a u32 counter
+    assert cli.main(["decode", "imported-f32", "000000000000807f0000c07f0000803f"]) == 0
+    line = capsys.readouterr().out.strip()
+    doc = json.loads(line, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    assert doc["acc_g"] == [[None, None, 1.0]]
