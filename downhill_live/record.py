@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from downhill_live import __version__
-from downhill_live.errors import RecordingError
+from downhill_live.errors import InputError, RecordingError
+from downhill_live.files import check_input
 from downhill_live.types import Cue, Packet
 
 MAGIC = b"DHLREC\r\n"
@@ -401,7 +402,9 @@ def read_recording(path: str | Path) -> Recording:
     ``dropped_tail_bytes``, not raised."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = check_input(p).read_bytes()
+    except InputError as exc:
+        raise RecordingError(str(p), exc.message) from None
     except OSError as exc:
         raise RecordingError(str(p), exc.strerror or str(exc)) from None
     header, start = _read_header(data, p)

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from downhill_live.config.cue_profile import DEFAULT_PROFILE, load_cue_profile
-from downhill_live.outputs import atomic_write, claim_output
+from downhill_live.files import atomic_write, claim_output
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from downhill_live.cli.console import ConsoleSink, print_summary
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
-from downhill_live.outputs import claim_output
+from downhill_live.files import claim_output
 from downhill_live.record import Recording
 from downhill_live.session import describe_skip, run_source, session_from_recording
 from downhill_live.sinks import SpeakerSink

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from downhill_live.outputs import atomic_write, claim_output
+from downhill_live.files import atomic_write, claim_output
 from downhill_live.tools.report import (
     chart_data,
     chart_png,

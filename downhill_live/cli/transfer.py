@@ -7,7 +7,7 @@ from pathlib import Path
 
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError, RecordingError
-from downhill_live.outputs import claim_output
+from downhill_live.files import claim_output
 from downhill_live.session import session_from_recording
 from downhill_live.tools.transfer import (
     decode_recording,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
-from downhill_live.outputs import atomic_write, claim_output
+from downhill_live.files import atomic_write, claim_output
 from downhill_live.tools.tune import (
     MIN_FLAT_STEPS,
     RULE_FIELDS,

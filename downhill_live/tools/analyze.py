@@ -14,6 +14,7 @@ import numpy as np
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.core import GaitTracker
 from downhill_live.errors import InputError
+from downhill_live.files import check_input
 from downhill_live.record import MAGIC
 from downhill_live.session import session_from_recording
 from downhill_live.types import G_MPS2, Step
@@ -39,7 +40,7 @@ def read_csv_samples(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Read ``t_s,ax,ay,az[,pressure_pa]`` (extra columns ignored). Returns t_s (N,),
     acc_g (N, 3) and pressure_pa (N,) or None. Errors name the line (1-based)."""
-    p = str(path)
+    p = str(check_input(path))
     try:
         # utf-8-sig: spreadsheet programs start CSV files with a byte order mark
         fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
@@ -129,6 +130,7 @@ def _steps_from_csv(args: argparse.Namespace) -> tuple[list[Step], str]:
 
 def analyze(args: argparse.Namespace) -> int:
     """Run the analysis for the CLI; returns the exit code."""
+    check_input(args.input)  # before open(): a FIFO would block, /dev/zero never end
     try:
         with open(args.input, "rb") as fh:
             is_rec = fh.read(len(MAGIC)) == MAGIC

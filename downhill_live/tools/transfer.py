@@ -28,7 +28,7 @@ import numpy as np
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.decode import make_decoder
 from downhill_live.errors import DecodeError, InputError
-from downhill_live.outputs import atomic_open
+from downhill_live.files import atomic_open, check_input
 from downhill_live.record import MAGIC, RecordingWriter, read_recording
 from downhill_live.session import recording_firmware
 from downhill_live.tools.analyze import (
@@ -66,7 +66,7 @@ class ImportedSamples:
 def sniff_format(path: str | Path) -> str:
     """``"recording"``, ``"polar"`` (semicolon header naming ``sensor timestamp [ns]``) or
     ``"csv"``, from the first bytes of the file."""
-    p = str(path)
+    p = str(check_input(path))  # before open(): a FIFO would block, /dev/zero never end
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
@@ -93,7 +93,7 @@ def read_polar_acc(path: str | Path) -> ImportedSamples:
     ImportedSamples
         ``t_s`` relative to the first row, ``acc_g`` in g, no pressure.
     """
-    p = str(path)
+    p = str(check_input(path))
     try:
         fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed below
     except OSError as exc:

@@ -1,7 +1,11 @@
-"""Output files that never cost the user a file: no command writes over one of its inputs, an
-existing output is kept unless the user says ``--force``, and every write is atomic (a temporary
-file in the same folder, renamed over the target once complete), so a crash or a full disk
-never leaves a half-written file in place of a good one.
+"""The user's files, read and written safely.
+
+Inputs are checked before they are read (:func:`check_input`): a regular file of bounded size,
+so ``/dev/zero`` or a FIFO is one clear error instead of memory running out or a hang.
+Outputs never cost the user a file: no command writes over one of its inputs, an existing
+output is kept unless the user says ``--force`` (:func:`claim_output`), and every write is atomic
+(a temporary file in the same folder, renamed over the target once complete), so a crash or a
+full disk never leaves a half-written file in place of a good one.
 
 Examples
 --------
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,7 +33,39 @@ from typing import IO, Any
 
 from downhill_live.errors import DownhillError, InputError
 
-__all__ = ["atomic_open", "atomic_write", "claim_output"]
+__all__ = ["MAX_INPUT_BYTES", "atomic_open", "atomic_write", "check_input", "claim_output"]
+
+#: the largest input file read (2 GiB: about 60 hours of a 1 kHz IMU)
+MAX_INPUT_BYTES = 2 << 30
+
+
+def check_input(path: str | Path, *, max_bytes: int = MAX_INPUT_BYTES) -> Path:
+    """``path`` if it is a regular file of at most ``max_bytes``.
+
+    Raises
+    ------
+    InputError
+        When it is missing, a folder, a device, a FIFO or a socket, or too large.
+
+    Examples
+    --------
+    >>> check_input("/dev/zero")
+    Traceback (most recent call last):
+    ...
+    downhill_live.errors.InputError: /dev/zero: is not a regular file (a device, FIFO or socket)
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise InputError(str(p), exc.strerror or str(exc)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(str(p), "Is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(str(p), "is not a regular file (a device, FIFO or socket)")
+    if st.st_size > max_bytes:
+        raise InputError(str(p), f"is {st.st_size:,} bytes: larger than the {max_bytes:,} read")
+    return p
 
 
 def _same_file(a: Path, b: Path) -> bool:
