@@ -201,8 +201,10 @@ ERROR_CASES = [
     (["decode", "{d}/fw_params_list.yaml", "00"], 2, ["fw_params_list.yaml:3", "params"]),
     (["decode", "{d}/fw_rate_nan.yaml", "00"], 2, ["fw_rate_nan.yaml:3", "layout.rate_hz"]),
     # options out of range
-    (["replay", "{d}/good.dlr", "--speed", "-1"], 2, ["--speed", ">= 0"]),
+    (["replay", "{d}/good.dlr", "--speed", "-1"], 2, ["--speed", "within 0..1000"]),
     (["replay", "{d}/good.dlr", "--speed", "nan"], 2, ["--speed", "nan"]),
+    (["replay", "{d}/good.dlr", "--speed", "1e308"], 2, ["--speed", "within 0..1000"]),
+    (["live", "--simulate", "--speed", "1e9"], 2, ["--speed", "within 0..1000"]),
     (["live", "--simulate", "--scan-timeout", "-5"], 2, ["--scan-timeout", "> 0"]),
     (["decode", "polar-h10", "00", "--set", "resolution_bits=1e30"], 2, ["resolution_bits"]),
     (["decode", "polar-h10", "00", "--set", "rate_hz=inf"], 2, ["polar-h10.yaml", "rate_hz"]),

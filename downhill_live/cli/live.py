@@ -159,8 +159,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     """Run a live session (or a simulated one with ``--simulate``)."""
     if args.duration is not None and not args.duration > 0:
         raise InputError("--duration", f"must be > 0, got {args.duration}")
-    if not args.speed > 0:
-        raise InputError("--speed", f"must be > 0, got {args.speed}")
+    if not 0 < args.speed <= 1000:
+        raise InputError("--speed", f"must be within 0..1000 (above 0), got {args.speed}")
     if not args.scan_timeout > 0:
         raise InputError("--scan-timeout", f"must be > 0, got {args.scan_timeout}")
     return asyncio.run(_live(args, sys.stdout))

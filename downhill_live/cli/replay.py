@@ -21,11 +21,15 @@ from downhill_live.speech import open_profile_speaker, write_cues_wav
 from downhill_live.tools.verify import add_verify_option, print_verification
 
 
+#: the fastest paced replay (0 means as fast as possible, without pacing)
+MAX_SPEED = 1000.0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording: print and speak its cues, then a summary."""
     out = sys.stdout
-    if not args.speed >= 0:  # also refuses nan
-        raise InputError("--speed", f"must be >= 0, got {args.speed}")
+    if not 0 <= args.speed <= MAX_SPEED:  # also refuses nan
+        raise InputError("--speed", f"must be within 0..{MAX_SPEED:g}, got {args.speed}")
     if args.wav:
         claim_output(args.wav, inputs=[args.recording, args.profile], force=args.force)
     cue_profile = load_cue_profile(args.profile)
