@@ -250,6 +250,9 @@ class LiveRunner:
         Delays between reconnection attempts.
     extra_header : dict, optional
         Added to the recording header (e.g. ``{"simulated": True}``).
+    cue_profile_yaml : str, optional
+        The text of the cue profile ``cues`` came from, stored in the recording header so that
+        replay, report and ``--verify`` use the profile that coached.
     settings : dict, optional
         Stream settings known beforehand (see :data:`downhill_live.session.SETTINGS`, e.g.
         ``rate_hz`` of a firmware configured to another rate); the start sequence adds
@@ -284,6 +287,7 @@ class LiveRunner:
         reconnect_backoff_s: tuple[float, ...] = RECONNECT_BACKOFF_S,
         extra_header: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
+        cue_profile_yaml: str | None = None,
     ) -> None:
         self.firmware = firmware
         self.cues = cues
@@ -300,6 +304,7 @@ class LiveRunner:
         self.connect_timeout_s = connect_timeout_s
         self.reconnect_backoff_s = reconnect_backoff_s
         self.extra_header = dict(extra_header or {})
+        self.cue_profile_yaml = cue_profile_yaml
 
         self.session: Session | None = None
         self.link_state = "idle"
@@ -660,6 +665,8 @@ class LiveRunner:
                 "start_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "live": {"mtu": self.mtu, **self.extra_header},
             }
+            if self.cue_profile_yaml is not None:
+                header["cue_profile"] = {"path": self.cues.path, "yaml": self.cue_profile_yaml}
             self._recorder = RecorderSink(self.record_path, streams=list(self.firmware.streams))
             self._recorder.start(header)
             session.attach(self._recorder)  # first: every packet is recorded before it is used

@@ -96,7 +96,7 @@ class RecordingWriter:
         self.path = Path(path)
         self.streams = list(streams)
         self._index = {name: i for i, name in enumerate(self.streams)}
-        full = {"format_version": FORMAT_VERSION, **header, "streams": self.streams}
+        full = {**header, "format_version": FORMAT_VERSION, "streams": self.streams}  # ours wins
 
         full.setdefault("app_version", __version__)
         head = json.dumps(full, sort_keys=True).encode()
@@ -304,6 +304,8 @@ def _read_header(data: bytes, path: Path) -> tuple[dict[str, Any], int]:
         found = _header_at(data, cand, path)
         if found is not None:
             header, size = found
+            if header["format_version"] != 2:
+                raise RecordingError(str(path), "header of format 2 claims another format_version")
             return header, (cand + 2 * size) if cand == pos else (cand + size)
         cand = data.find(HEADER_SYNC, cand + 1, limit)
     raise RecordingError(str(path), "header damaged in both copies (or truncated)")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from downhill_live.config.cue_profile import CueProfile
+from downhill_live.config.cue_profile import CueProfile, load_cue_profile, parse_cue_profile
 from downhill_live.config.firmware import FirmwareProfile, parse_firmware_profile
 from downhill_live.config.yamlio import is_finite_number
 from downhill_live.core import GaitTracker
@@ -168,6 +168,8 @@ class Session:
             descent_exit_pct=d.exit_pct,
             descent_min_s=d.min_s,
         )
+        #: the cue profile in force (after switching off what the sensor cannot measure)
+        self.cue_profile = cues
         self.engine = CueEngine(cues)
         self.sinks: tuple[Sink, ...] = ()
         self._packet_sinks: list[Sink] = []
@@ -350,13 +352,28 @@ def recording_firmware(rec: Recording, path: str) -> FirmwareProfile:
     return apply_settings(firmware, rec.header.get("settings") or {})
 
 
+def recording_cue_profile(rec: Recording, path: str) -> CueProfile | None:
+    """The cue profile a live session stored in its header (key ``cue_profile.yaml``), or None
+    when it stored none (recordings made before it was stored, imports)."""
+    doc = rec.header.get("cue_profile")
+    if doc is None:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("yaml"), str):
+        raise RecordingError(path, "header key 'cue_profile' must be an object with a 'yaml' text")
+    return parse_cue_profile(doc["yaml"], f"{path}#cue_profile")
+
+
 def session_from_recording(
-    path: str, cues: CueProfile, *, placement: str | None = None, **kwargs: Any
+    path: str, cues: CueProfile | None, *, placement: str | None = None, **kwargs: Any
 ) -> tuple[Session, Recording]:
     """Read a recording and build the session that replays it: the firmware profile snapshot
-    and stream settings stored in its header, the placement it names (unless overridden)."""
+    and stream settings stored in its header, the placement it names (unless overridden), and
+    ``cues``, or when None the cue profile the live session used (stored in the header), else
+    the bundled one."""
     rec = read_recording(path)
     firmware = recording_firmware(rec, path)
+    if cues is None:
+        cues = recording_cue_profile(rec, path) or load_cue_profile()
     stored = rec.header.get("placement")
     if placement is None and stored is not None and stored not in PLACEMENTS:
         raise RecordingError(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from downhill_live.cli.console import ConsoleSink, print_summary
-from downhill_live.config.cue_profile import load_cue_profile
+from downhill_live.config.cue_profile import DEFAULT_PROFILE, load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.errors import (
     ConfigError,
@@ -63,6 +63,7 @@ async def _pick_firmware(device: str | None, timeout_s: float) -> tuple[Any, str
 async def _live(args: argparse.Namespace, out: TextIO) -> int:
 
     cues = load_cue_profile(args.profile)
+    cue_yaml = Path(args.profile or DEFAULT_PROFILE).read_text(encoding="utf-8")
     device_arg: str | None = args.device
     placement: str | None = args.placement
     scanner_backend = client_backend = None
@@ -106,7 +107,9 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
         scanner_backend=scanner_backend,
         client_backend=client_backend,
         scan_timeout_s=args.scan_timeout,
+        # the recording keeps the profile that coached, so replay and report say the same
         extra_header=extra,
+        cue_profile_yaml=cue_yaml,
         settings=known_settings,
     )
     loop = asyncio.get_running_loop()

@@ -20,7 +20,6 @@ from downhill_live.source.replay import ReplaySource
 from downhill_live.speech import open_profile_speaker, write_cues_wav
 from downhill_live.tools.verify import add_verify_option, print_verification
 
-
 #: the fastest paced replay (0 means as fast as possible, without pacing)
 MAX_SPEED = 1000.0
 
@@ -32,10 +31,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise InputError("--speed", f"must be within 0..{MAX_SPEED:g}, got {args.speed}")
     if args.wav:
         claim_output(args.wav, inputs=[args.recording, args.profile], force=args.force)
-    cue_profile = load_cue_profile(args.profile)
-    s = cue_profile.settings
-
-    session, rec = session_from_recording(args.recording, cue_profile, placement=args.placement)
+    given = load_cue_profile(args.profile) if args.profile else None  # None: as recorded
+    session, rec = session_from_recording(args.recording, given, placement=args.placement)
+    s = session.cue_profile.settings
     speaker = open_profile_speaker(s, speak=not args.no_speak)
     session.attach(ConsoleSink(out), SpeakerSink(speaker))
     device = rec.header.get("device") or {}

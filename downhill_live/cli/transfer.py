@@ -59,7 +59,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"{args.samples}: {len(t_s)} samples{extra}")
     if args.steps:
         session, rec = session_from_recording(
-            args.recording, load_cue_profile(args.profile), placement=args.placement
+            args.recording,
+            load_cue_profile(args.profile) if args.profile else None,
+            placement=args.placement,
         )
         session.process_many(rec.packets)
         write_steps_csv(args.steps, session.steps)

@@ -10,6 +10,7 @@ line what to install when it is missing. The rest of the library never imports i
 from __future__ import annotations
 
 import importlib.util
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,8 @@ def open_virtual_sensor(
         simulated_payloads,
     )
 
+    # the virtual controller's own chatter ("no connection for handle ...") is not the user's
+    logging.getLogger("bumble").setLevel(logging.ERROR)
     name: str | None
     if recording:
         firmware, payloads, settings, header = payloads_from_recording(recording)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.core import GaitTracker
 from downhill_live.errors import InputError
 from downhill_live.files import check_input
@@ -102,7 +101,7 @@ def _step_dict(step: Step) -> dict[str, float | bool | None]:
 
 def _steps_from_recording(args: argparse.Namespace) -> tuple[list[Step], str]:
 
-    session, rec = session_from_recording(args.input, load_cue_profile(), placement=args.placement)
+    session, rec = session_from_recording(args.input, None, placement=args.placement)
     session.process_many(rec.packets)
     return session.steps, session.placement
 
