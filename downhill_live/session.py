@@ -13,12 +13,14 @@ import dataclasses
 import logging
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from downhill_live.config.cue_profile import CueProfile, load_cue_profile, parse_cue_profile
 from downhill_live.config.firmware import FirmwareProfile, parse_firmware_profile
@@ -234,6 +236,26 @@ class Session:
                 out += self._feed(first.stream, samples)
             i = j
         return out
+
+    def process_all(
+        self, packets: Sequence[Packet], *, progress: str | None = None, batch: int = 2048
+    ) -> None:
+        """:meth:`process_many` over all ``packets`` in batches of ``batch``; with ``progress``
+        (a label), a progress bar on standard error when it is a terminal (tqdm)."""
+        starts = range(0, len(packets), batch)
+        bar = tqdm(
+            total=len(packets),
+            desc=progress,
+            unit=" packets",
+            unit_scale=True,
+            leave=False,
+            disable=None if progress else True,  # None: shown on a terminal only
+            file=sys.stderr,
+        )
+        with bar:
+            for k in starts:
+                self.process_many(packets[k : k + batch])
+                bar.update(min(batch, len(packets) - k))
 
     def _feed(self, stream: str, samples: Samples) -> list[Cue]:
         """Decoded samples of ``stream`` -> core -> cues (callbacks fire in order)."""

@@ -48,8 +48,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.speed:
             asyncio.run(run_source(source, session))  # the live path, at the recorded pace
         else:  # as fast as possible: batches of packets, with the same steps and cues
-            for batch in source.batches():
-                session.process_many(batch)
+            session.process_all(rec.packets, progress="replaying")
     finally:
         session.close()
         speaker.close()

@@ -63,7 +63,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             load_cue_profile(args.profile) if args.profile else None,
             placement=args.placement,
         )
-        session.process_many(rec.packets)
+        session.process_all(rec.packets, progress="detecting steps")
         write_steps_csv(args.steps, session.steps)
         print(f"{args.steps}: {len(session.steps)} steps ({session.placement})")
     return 0

@@ -102,7 +102,7 @@ def _step_dict(step: Step) -> dict[str, float | bool | None]:
 def _steps_from_recording(args: argparse.Namespace) -> tuple[list[Step], str]:
 
     session, rec = session_from_recording(args.input, None, placement=args.placement)
-    session.process_many(rec.packets)
+    session.process_all(rec.packets, progress="analyzing")
     return session.steps, session.placement
 
 

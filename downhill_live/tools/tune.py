@@ -228,7 +228,7 @@ def collect_steps(
     """Replay ``path`` once (decode -> core -> rules of ``profile``) and keep its steps."""
 
     session, rec = session_from_recording(path, profile, placement=placement)
-    session.process_many(rec.packets)
+    session.process_all(rec.packets, progress="replaying")
     return RecordingSteps(path, session.placement, session.steps, list(session.cues))
 
 
