@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,13 @@ from downhill_live.config.yamlio import is_finite_number
 from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine
 from downhill_live.decode import StepSource, StreamDecoder, make_decoder, stream_rate_hz
-from downhill_live.errors import ConfigError, DecodeError, DownhillError, RecordingError
+from downhill_live.errors import (
+    ConfigError,
+    DecodeError,
+    DecodeErrorKind,
+    DownhillError,
+    RecordingError,
+)
 from downhill_live.record import Recording, read_recording
 from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
 
@@ -177,7 +182,11 @@ class Session:
         decoder = self.decoders.get(packet.stream)
         if decoder is None:
             self._decode_error(
-                DecodeError(f"unknown stream {packet.stream!r}", index=self.stats.packets - 1)
+                DecodeError(
+                    f"unknown stream {packet.stream!r}",
+                    kind=DecodeErrorKind.UNKNOWN_STREAM,
+                    index=self.stats.packets - 1,
+                )
             )
             return []
         try:
@@ -243,8 +252,9 @@ class Session:
         return out
 
     def _decode_error(self, exc: DecodeError) -> None:
-        # the kind leaves out details in parentheses (counter values), so it is logged once
-        kind = re.sub(r"\s*\([^)]*\)", "", exc.message.split(":")[0])
+        # counted and logged once under its summary: the message without details (counter
+        # values, byte counts) that its decoder set with its kind
+        kind = exc.summary
         self.stats.decode_errors[kind] += 1
         if kind not in self._error_kinds_logged:
             self._error_kinds_logged.add(kind)

@@ -50,7 +50,7 @@ from downhill_live.decode.thingy52 import (
     ThingyRawMotion,
     decode_raw_motion,
 )
-from downhill_live.errors import DecodeError
+from downhill_live.errors import DecodeError, DecodeErrorKind
 
 # ---------------------------------------------------------------------------------------------
 # Published payloads (polarofficial/polar-ble-sdk)
@@ -432,6 +432,38 @@ def test_malformed_frames_raise_decode_error(name: str) -> None:
         decode_data_frame(payload, sample_rate_hz=52)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+#: the kind each malformed frame above is raised with
+MALFORMED_FRAME_KINDS = {
+    "empty": DecodeErrorKind.TRUNCATED,
+    "short header": DecodeErrorKind.TRUNCATED,
+    "unknown measurement type": DecodeErrorKind.BAD_HEADER,
+    "ECG frame": DecodeErrorKind.UNSUPPORTED,
+    "raw type 3": DecodeErrorKind.UNSUPPORTED,
+    "raw no samples": DecodeErrorKind.BAD_LENGTH,
+    "raw partial sample": DecodeErrorKind.BAD_LENGTH,
+    "compressed type 2": DecodeErrorKind.UNSUPPORTED,
+    "reference truncated": DecodeErrorKind.TRUNCATED,
+    "block header truncated": DecodeErrorKind.TRUNCATED,
+    "bit width 0": DecodeErrorKind.BAD_VALUE,
+    "bit width 33": DecodeErrorKind.BAD_VALUE,
+    "zero samples": DecodeErrorKind.BAD_VALUE,
+    "block overrun": DecodeErrorKind.TRUNCATED,
+    "second block overrun": DecodeErrorKind.TRUNCATED,
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_FRAMES))
+def test_malformed_frames_carry_their_kind_and_a_detail_free_summary(name: str) -> None:
+    payload, _message = MALFORMED_FRAMES[name]
+    with pytest.raises(DecodeError) as info:
+        decode_data_frame(payload, sample_rate_hz=52)
+    err = info.value
+    assert err.kind is MALFORMED_FRAME_KINDS[name]
+    if err.kind is DecodeErrorKind.TRUNCATED:
+        assert err.summary == "truncated" and err.message.startswith("truncated: ")
+    assert err.summary in err.message and "(" not in err.summary and ":" not in err.summary
 
 
 @pytest.mark.parametrize(

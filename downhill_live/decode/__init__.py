@@ -28,7 +28,7 @@ from downhill_live.config.firmware import FirmwareProfile, Stream
 from downhill_live.decode.layout import LayoutDecoder
 from downhill_live.decode.polar_pmd import decode_data_frame, sample_times_s
 from downhill_live.decode.rsc import RscMeasurement
-from downhill_live.errors import ConfigError, DecodeError
+from downhill_live.errors import ConfigError, DecodeError, DecodeErrorKind, StreamRestartError
 from downhill_live.types import Packet, Samples, Step
 
 #: A restart (counter or timestamp going backwards) is accepted only after a receive-time gap
@@ -67,20 +67,11 @@ class StepSource(Protocol):
     def take_steps(self) -> list[Step]: ...
 
 
-class StreamRestartError(DecodeError):
-    """The stream's counter or clock went backwards: the sensor restarted it."""
-
-
-def _is_restart(exc: DecodeError) -> bool:
-    return isinstance(exc, StreamRestartError) or exc.message.startswith(
-        "sample counter went backwards"
-    )
-
-
 class RestartingDecoder:
     """Wraps a decoder so that a sensor restarting its counter or clock is not fatal.
 
-    A counter or clock going backwards right after a receive-time gap of at least
+    A :class:`DecodeError` of kind ``RESTART`` (counter or clock going backwards) right after a
+    receive-time gap of at least
     ``restart_gap_s`` (a reconnection) starts a fresh inner decoder; its sensor time is shifted
     so that time continues from the last sample plus the receive-time gap. Without such a gap
     the :class:`DecodeError` is raised as before (a corrupt packet), state unchanged.
@@ -123,7 +114,7 @@ class RestartingDecoder:
             s = self.inner.decode(packet, index)
         except DecodeError as exc:
             if not (
-                _is_restart(exc)
+                exc.kind is DecodeErrorKind.RESTART
                 and self._last_rx_s is not None
                 and self._last_t_s is not None
                 and packet.t_rx_s - self._last_rx_s >= self.restart_gap_s
@@ -219,7 +210,7 @@ class PmdAccDecoder:
                 resolution_bits=self.resolution_bits,
             )
         except DecodeError as exc:
-            raise DecodeError(exc.message, stream=self.stream, index=index) from None
+            raise exc.at(stream=self.stream, index=index) from None
         n = frame.n_samples
         prev = self.last_timestamp_ns_
         lost = 0
@@ -228,6 +219,7 @@ class PmdAccDecoder:
             if frame.timestamp_ns <= prev:
                 raise StreamRestartError(
                     f"frame timestamp went backwards ({frame.timestamp_ns} ns after {prev} ns)",
+                    summary="frame timestamp went backwards",
                     stream=self.stream,
                     index=index,
                 )
@@ -296,7 +288,7 @@ class RscDecoder:
         try:
             m = RscMeasurement.from_bytes(packet.payload, cadence_one_foot=self.cadence_one_foot)
         except DecodeError as exc:
-            raise DecodeError(exc.message, stream=self.stream, index=index) from None
+            raise exc.at(stream=self.stream, index=index) from None
         t = packet.t_rx_s
         prev, t_prev = self.measurement_, self._t_prev_s
         if prev is not None and t_prev is not None and 0.0 <= t - t_prev <= self.max_gap_s:

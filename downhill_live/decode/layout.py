@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from downhill_live.config.firmware import FIELD_TYPES, Layout
-from downhill_live.errors import DecodeError
+from downhill_live.errors import DecodeError, DecodeErrorKind, StreamRestartError
 from downhill_live.types import Packet, Samples
 
 
@@ -53,6 +53,8 @@ class LayoutDecoder:
         if body < ssize:
             raise DecodeError(
                 f"truncated: need at least {hsize + ssize} bytes, got {len(data)}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
                 stream=self.stream,
                 index=index,
             )
@@ -61,6 +63,7 @@ class LayoutDecoder:
                 raise DecodeError(
                     f"payload of {len(data)} bytes is not a {hsize}-byte header plus whole "
                     f"{ssize}-byte samples",
+                    kind=DecodeErrorKind.BAD_LENGTH,
                     stream=self.stream,
                     index=index,
                 )
@@ -70,6 +73,8 @@ class LayoutDecoder:
             if body != n * ssize:
                 raise DecodeError(
                     f"expected {hsize + n * ssize} bytes ({n} samples), got {len(data)}",
+                    kind=DecodeErrorKind.BAD_LENGTH,
+                    summary=f"expected {hsize + n * ssize} bytes, got {len(data)}",
                     stream=self.stream,
                     index=index,
                 )
@@ -87,8 +92,9 @@ class LayoutDecoder:
             if self._next_counter is not None:
                 gap = (counter - self._next_counter) % lay.counter_modulo
                 if gap > lay.counter_modulo // 2:
-                    raise DecodeError(
+                    raise StreamRestartError(
                         f"sample counter went backwards (expected {self._next_counter}, got {counter})",
+                        summary="sample counter went backwards",
                         stream=self.stream,
                         index=index,
                     )

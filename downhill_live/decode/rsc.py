@@ -32,7 +32,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from downhill_live.errors import DecodeError
+from downhill_live.errors import DecodeError, DecodeErrorKind
 
 #: Running Speed and Cadence service and its measurement characteristic (SIG 16-bit UUIDs on
 #: the Bluetooth base UUID).
@@ -130,7 +130,11 @@ class RscMeasurement:
         """
         data = bytes(data)
         if len(data) < 4:
-            raise DecodeError(f"truncated: RSC measurement needs at least 4 bytes, got {len(data)}")
+            raise DecodeError(
+                f"truncated: RSC measurement needs at least 4 bytes, got {len(data)}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
+            )
         flags = data[0]
         need = 4
         need += 2 if flags & FLAG_STRIDE_PRESENT else 0
@@ -138,7 +142,9 @@ class RscMeasurement:
         if len(data) < need:
             raise DecodeError(
                 f"truncated: RSC measurement with flags 0x{flags:02X} needs {need} bytes, "
-                f"got {len(data)}"
+                f"got {len(data)}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
             )
         speed, cadence = struct.unpack_from("<HB", data, 1)
         offset = 4
