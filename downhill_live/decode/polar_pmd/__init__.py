@@ -6,6 +6,8 @@ One folder, side by side:
   responses, ACC data frames);
 * :mod:`~downhill_live.decode.polar_pmd.stream`: :class:`PmdAccDecoder`, the per-stream state
   (sensor time, gaps, restarts);
+* :mod:`~downhill_live.decode.polar_pmd.handshake`: the start/stop handshake over a
+  :class:`~downhill_live.decode.base.Link`;
 * this module: the ``params`` schema, the stream settings and :data:`DECODER`, the registry
   entry. The wire names are importable from here too.
 """
@@ -25,6 +27,8 @@ from downhill_live.decode.base import (
     StreamDecoder,
     replace_params,
 )
+from downhill_live.decode.polar_pmd import handshake
+from downhill_live.decode.polar_pmd.handshake import ControlPointAnswers
 from downhill_live.decode.polar_pmd.stream import PmdAccDecoder
 from downhill_live.decode.polar_pmd.wire import (
     CONTROL_POINT_RESPONSE_CODE,
@@ -145,6 +149,8 @@ DECODER = Decoder(
         "resolution_bits": Setting("resolution of Polar PMD streams", max_value=32),
     },
     apply_settings=_apply_settings,
+    start=handshake.start,
+    stop=handshake.stop,
 )
 
 __all__ = [
@@ -158,6 +164,7 @@ __all__ = [
     "VERITY_SENSE_ACC",
     "VERITY_SENSE_SDK_MODE_ACC",
     "AccCapabilities",
+    "ControlPointAnswers",
     "PmdAccDecoder",
     "PmdControlResponse",
     "PmdErrorCode",
