@@ -1,7 +1,8 @@
 """The ``sig_rsc`` decoder: Bluetooth SIG Running Speed and Cadence (RSC) Measurement,
 characteristic 0x2A53.
 
-Here side by side: :class:`RscMeasurement` (``from_bytes`` / ``__bytes__``), :class:`RscDecoder` (cadence-only steps), its
+Here side by side: :class:`RscMeasurement` (``from_bytes`` / ``__bytes__``, the virtual foot pod
+sends ``bytes(RscMeasurement.nearest(...))``), :class:`RscDecoder` (cadence-only steps), its
 ``params`` and stream setting (``cadence_one_foot``) and :data:`DECODER`, the registry entry.
 
 Layout (little-endian), per the RSC Service 1.0 / GATT characteristic definition::
@@ -187,6 +188,38 @@ class RscMeasurement:
             stride_m=stride_m,
             distance_m=distance_m,
             running=bool(flags & FLAG_RUNNING),
+            cadence_one_foot=cadence_one_foot,
+        )
+
+    @classmethod
+    def nearest(
+        cls,
+        *,
+        speed_mps: float,
+        cadence_spm: float,
+        stride_m: float | None = None,
+        distance_m: float | None = None,
+        running: bool = False,
+        cadence_one_foot: bool = False,
+    ) -> RscMeasurement:
+        """The measurement a pod sends for these values: rounded to the resolution of each
+        field and clipped to its range (a one-foot pod's cadence to an even number).
+
+        Examples
+        --------
+        >>> m = RscMeasurement.nearest(speed_mps=3.001, cadence_spm=171.2, stride_m=700.0,
+        ...                            cadence_one_foot=True)
+        >>> m.speed_mps, m.cadence_spm, m.stride_m
+        (3.0, 172, 655.35)
+        """
+        top = 0x1FE if cadence_one_foot else 0xFF
+        cadence = round(cadence_spm / 2) * 2 if cadence_one_foot else round(cadence_spm)
+        return cls(
+            speed_mps=min(round(speed_mps * SPEED_PER_MPS), 0xFFFF) / SPEED_PER_MPS,
+            cadence_spm=max(0, min(cadence, top)),
+            stride_m=None if stride_m is None else min(round(stride_m, 2), _MAX_STRIDE_M),
+            distance_m=None if distance_m is None else min(round(distance_m, 1), _MAX_DISTANCE_M),
+            running=running,
             cadence_one_foot=cadence_one_foot,
         )
 

@@ -2,8 +2,9 @@
 
 One folder, side by side:
 
-* :mod:`~downhill_live.decode.polar_pmd.wire`: the byte formats (control point requests and
-  responses, ACC data frames);
+* :mod:`~downhill_live.decode.polar_pmd.wire`: the byte formats, each parser with its encoder
+  (control point requests and responses, ACC data frames; the virtual Polar sensors use the
+  encoders);
 * :mod:`~downhill_live.decode.polar_pmd.stream`: :class:`PmdAccDecoder`, the per-stream state
   (sensor time, gaps, restarts);
 * :mod:`~downhill_live.decode.polar_pmd.handshake`: the start/stop handshake over a
@@ -52,6 +53,8 @@ from downhill_live.decode.polar_pmd.wire import (
     build_stop_request,
     decode_data_frame,
     decode_delta_frame,
+    encode_pmd_acc_delta,
+    encode_pmd_acc_raw,
     encode_settings,
     join_responses,
     parse_control_point_response,
@@ -178,6 +181,8 @@ __all__ = [
     "build_stop_request",
     "decode_data_frame",
     "decode_delta_frame",
+    "encode_pmd_acc_delta",
+    "encode_pmd_acc_raw",
     "encode_settings",
     "join_responses",
     "parse_control_point_response",

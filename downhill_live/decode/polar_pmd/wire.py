@@ -1,6 +1,8 @@
 """Polar Measurement Data (PMD) service: control point commands and ACC data frames.
 
-Pure functions and small dataclasses, no BLE I/O. Follows the byte layouts of Polar's published
+Pure functions and small dataclasses, no BLE I/O; each format's parser and its encoder side by
+side (``from_bytes`` / ``__bytes__``, :func:`decode_data_frame` / :func:`encode_pmd_acc_raw`
+and :func:`encode_pmd_acc_delta`, which the virtual Polar sensors send). Follows the byte layouts of Polar's published
 SDK (``polarofficial/polar-ble-sdk``, Android sources under
 ``sources/Android/android-communications/library/src/main/java/com/polar/androidcommunications/
 api/ble/model/gatt/client/pmd/``: ``BlePMDClient.kt``, ``PmdDataFrame.kt``, ``PmdSetting.kt``,
@@ -824,6 +826,74 @@ def decode_data_frame(
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# Data frame encoders (the sensor side: virtual devices, tests)
+# ---------------------------------------------------------------------------------------------
+
+
+def encode_pmd_acc_raw(timestamp_ns: int, acc_mg: np.ndarray) -> bytes:
+    """A raw ACC frame, type 1: (N, 3) int16 samples in mG (Polar H10).
+
+    Inverse of :func:`decode_data_frame` for raw type 1 frames.
+
+    Parameters
+    ----------
+    timestamp_ns : int
+        Time of the last sample, ns since 2000-01-01.
+    acc_mg : numpy.ndarray
+        (N, 3) integers within int16.
+
+    Examples
+    --------
+    >>> encode_pmd_acc_raw(2_000_000_000, np.array([[1000, 0, -1000]])).hex(" ")
+    '02 00 94 35 77 00 00 00 00 01 e8 03 00 00 18 fc'
+    """
+    head = PmdFrameHeader(PmdMeasurementType.ACC, int(timestamp_ns), 1, False)
+    return bytes(head) + np.asarray(acc_mg, dtype="<i2").tobytes()
+
+
+def _signed_width(values: np.ndarray) -> int:
+    """Bits needed to hold every value as two's complement (at least 1)."""
+    if values.size == 0:
+        return 1
+    hi = int(max(values.max(), -values.min() - 1))
+    return max(1, hi.bit_length() + 1)
+
+
+def encode_pmd_acc_delta(
+    timestamp_ns: int, counts: np.ndarray, *, frame_type: int = 0, resolution_bits: int = 16
+) -> bytes:
+    """A delta-compressed ACC frame: reference sample, then one block of deltas.
+
+    Inverse of :func:`decode_data_frame` for compressed frames. ``counts`` (N, 3) are the
+    sample values as transmitted (``value * factor`` is g for frame type 0, mG for type 1).
+    Deltas are packed LSB-first in the smallest bit width that holds them, as the SDK's
+    ``BlePMDClient`` unpacks them.
+
+    Examples
+    --------
+    >>> encode_pmd_acc_delta(0, np.array([[1, 2, 3], [2, 1, 3]]))[10:].hex(" ")
+    '01 00 02 00 03 00 02 01 0d'
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    n = counts.shape[0]
+    if not 1 <= n <= 256:
+        raise ValueError(f"a delta frame holds 1..256 samples, got {n}")
+    ref_bytes = math.ceil(resolution_bits / 8)
+    head = PmdFrameHeader(PmdMeasurementType.ACC, int(timestamp_ns), frame_type, True)
+    ref = counts[0] & ((1 << (8 * ref_bytes)) - 1)
+    out = bytearray(bytes(head))
+    for v in ref:
+        out += int(v).to_bytes(ref_bytes, "little")
+    if n > 1:
+        deltas = np.diff(counts, axis=0)
+        width = _signed_width(deltas)
+        unsigned = deltas.reshape(-1) & ((1 << width) - 1)
+        bits = ((unsigned[:, None] >> np.arange(width)) & 1).astype(np.uint8).reshape(-1)
+        out += bytes((width, n - 1)) + np.packbits(bits, bitorder="little").tobytes()
+    return bytes(out)
+
+
 __all__ = [
     "CONTROL_POINT_RESPONSE_CODE",
     "H10_ACC",
@@ -846,6 +916,8 @@ __all__ = [
     "build_stop_request",
     "decode_data_frame",
     "decode_delta_frame",
+    "encode_pmd_acc_delta",
+    "encode_pmd_acc_raw",
     "encode_settings",
     "join_responses",
     "parse_control_point_response",
