@@ -1,4 +1,5 @@
-"""Byte-exact tests of the Polar PMD, BLE RSC and Thingy:52 decoders.
+"""Byte-exact tests of the Polar PMD, BLE RSC and Thingy:52 (reference) decoders and the error
+kinds.
 
 Published example payloads are copied from Polar's SDK unit tests (repository
 ``polarofficial/polar-ble-sdk``); each test names the file and the commit it was read at.
@@ -16,6 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from downhill_live.config.firmware import (
+    load_firmware_profile,
+)
+from downhill_live.decode import (
+    make_decoder,
+)
 from downhill_live.decode.polar_pmd import (
     H10_ACC,
     PMD_CONTROL_POINT_UUID,
@@ -44,13 +51,15 @@ from downhill_live.decode.rsc import (
     RSC_SERVICE_UUID,
     RscMeasurement,
 )
-from downhill_live.decode.thingy52 import (
+from downhill_live.errors import DecodeError, DecodeErrorKind
+from downhill_live.types import Packet
+
+from .reference.thingy52 import (
     THINGY_RAW_DATA_UUID,
     ThingyMotionConfig,
     ThingyRawMotion,
     decode_raw_motion,
 )
-from downhill_live.errors import DecodeError, DecodeErrorKind
 
 # ---------------------------------------------------------------------------------------------
 # Published payloads (polarofficial/polar-ble-sdk)
@@ -520,6 +529,7 @@ def _decode_everything(data: bytes) -> None:
             call()
         except DecodeError as err:
             assert str(err) and "\n" not in str(err)
+            assert err.kind is not DecodeErrorKind.MALFORMED  # every raiser says what is wrong
 
 
 @given(st.binary(max_size=300))
@@ -680,3 +690,36 @@ def test_thingy_config() -> None:
         ThingyMotionConfig.from_bytes(payload[:-1] + b"\x02")
     with pytest.raises(DecodeError, match="needs 9 bytes, got 8"):
         ThingyMotionConfig.from_bytes(payload[:-1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.binary(min_size=18, max_size=18), st.binary(max_size=40)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_thingy52_profile_layout_agrees_with_the_reference_decoder(payloads: list[bytes]) -> None:
+    # the bundled profile's declarative layout against Nordic's structs, packet by packet: same
+    # acceleration, same time (sample count / 200 Hz: the packets carry no counter), same refusals
+    firmware = load_firmware_profile("thingy52")
+    stream = firmware.streams["raw"]
+    assert stream.decoder == "layout" and stream.characteristic == THINGY_RAW_DATA_UUID
+    dec = make_decoder(firmware, stream)
+    n_ok = 0
+    for i, payload in enumerate(payloads):
+        packet = Packet(0.01 * i, "raw", payload)
+        try:
+            ref = decode_raw_motion(payload, t_s=n_ok / 200.0)
+        except DecodeError as ref_err:
+            with pytest.raises(DecodeError) as info:
+                dec.decode(packet, i)
+            assert info.value.kind in (DecodeErrorKind.TRUNCATED, DecodeErrorKind.BAD_LENGTH)
+            assert ref_err.kind is DecodeErrorKind.BAD_LENGTH
+            continue
+        s = dec.decode(packet, i)
+        assert s.acc_g.tolist() == ref.acc_g.tolist()
+        assert s.t_s.tolist() == pytest.approx(ref.t_s.tolist(), abs=1e-12)
+        assert s.lost == 0
+        n_ok += 1
