@@ -39,16 +39,8 @@ from bleak.exc import BleakError
 
 from downhill_live.config.cue_profile import CueProfile
 from downhill_live.config.firmware import FirmwareProfile, Stream, bundled_profiles
-from downhill_live.decode.polar_pmd import (
-    PmdControlResponse,
-    PmdErrorCode,
-    PmdMeasurementType,
-    PmdOpCode,
-    build_start_request,
-    build_stop_request,
-    join_responses,
-)
-from downhill_live.errors import DecodeError, DownhillError, RecordingError
+from downhill_live.decode import DECODERS
+from downhill_live.errors import DownhillError, HandshakeError, RecordingError
 from downhill_live.session import Session, apply_settings, fmt_value, run_source
 from downhill_live.sinks import RecorderSink, Sink, overrides
 from downhill_live.source import QueueSource, SourceItem
@@ -184,34 +176,45 @@ class LiveResult:
     notices: list[str] = field(default_factory=list)
 
 
-class _ControlPoint:
-    """Collects control point answers (indications) for the start sequence."""
+class _ClientLink:
+    """A decoder handshake's :class:`~downhill_live.decode.Link` over one ``BleakClient``.
 
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+    Subscriptions are made once per characteristic; every value received on one goes to its
+    callbacks, then to ``record`` (the recording keeps it as a ``control_response`` event).
+    """
 
-    def clear(self) -> None:
-        while not self.queue.empty():
-            self.queue.get_nowait()
+    def __init__(
+        self,
+        client: BleakClient,
+        *,
+        device: str,
+        mtu: int | None,
+        profile_path: str,
+        record: Callable[[bytes], None],
+    ) -> None:
+        self.device = device
+        self.mtu = mtu
+        self.profile_path = profile_path
+        self._client = client
+        self._record = record
+        self._callbacks: dict[str, list[Callable[[bytes], None]]] = {}
 
-    async def answer(self, op: PmdOpCode, measurement: int, timeout_s: float) -> PmdControlResponse:
-        """The (joined) response to ``op`` for ``measurement``; other packets are skipped."""
-        parts: list[PmdControlResponse] = []
-        async with asyncio.timeout(timeout_s):
-            while True:
-                raw = await self.queue.get()
-                try:
-                    resp = PmdControlResponse.from_bytes(raw)
-                except DecodeError as exc:
-                    log.info("control point: ignoring %s (%s)", raw.hex(), exc.message)
-                    continue
-                if not parts and (
-                    resp.op_code != op or (resp.measurement_type & 0x3F) != measurement
-                ):
-                    continue
-                parts.append(resp)
-                if not resp.more:
-                    return join_responses(*parts)
+    async def write(self, char_uuid: str, data: bytes, *, response: bool = True) -> None:
+        await self._client.write_gatt_char(char_uuid, data, response=response)
+
+    async def subscribe(self, char_uuid: str, callback: Callable[[bytes], None]) -> None:
+        if char_uuid in self._callbacks:
+            self._callbacks[char_uuid].append(callback)
+            return
+        callbacks = self._callbacks[char_uuid] = [callback]
+
+        def on_value(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+            raw = bytes(data)
+            for cb in callbacks:
+                cb(raw)
+            self._record(raw)
+
+        await self._client.start_notify(char_uuid, on_value)
 
 
 class LiveRunner:
@@ -320,7 +323,6 @@ class LiveRunner:
         self._client: BleakClient | None = None
         self._ble_device: BLEDevice | None = None
         self._queue: asyncio.Queue[SourceItem | None] | None = None
-        self._cp = _ControlPoint()
         self._stop: asyncio.Event | None = None
         self._link_lost: asyncio.Event | None = None
         self._t0 = 0.0
@@ -501,98 +503,43 @@ class LiveRunner:
 
         return on_notify
 
-    def _on_control(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        raw = bytes(data)
-        self._cp.queue.put_nowait(raw)
-        assert self._queue is not None
-        self._queue.put_nowait((self.now_s(), {"event": "control_response", "hex": raw.hex()}))
+    def _link(self, client: BleakClient) -> _ClientLink:
+        def record(raw: bytes) -> None:
+            assert self._queue is not None
+            self._queue.put_nowait((self.now_s(), {"event": "control_response", "hex": raw.hex()}))
+
+        return _ClientLink(
+            client,
+            device=self._describe(),
+            mtu=self.mtu,
+            profile_path=self.firmware.path,
+            record=record,
+        )
 
     def _on_disconnect(self, client: BleakClient) -> None:
         if client is self._client and self._link_lost is not None:
             self._link_lost.set()
 
     async def _start_sequence(self, client: BleakClient) -> dict[str, Any]:
-        """Run the profile's start writes, then start Polar PMD streams; returns settings."""
+        """Run the profile's start writes, then each stream decoder's start handshake; returns
+        the settings the sensor answered (e.g. Polar's ``factor``)."""
         for write in self.firmware.start:
             await client.write_gatt_char(write.characteristic, write.data, response=write.response)
+        link = self._link(client)
         settings: dict[str, Any] = {}
-        pmd = [s for s in self.firmware.streams.values() if s.decoder == "polar_pmd_acc"]
-        subscribed: set[str] = set()
-        for stream in pmd:
-            p = stream.params
-            cp_uuid = p["control_point"]
-            if cp_uuid not in subscribed:
-                self._cp.clear()
-                await client.start_notify(cp_uuid, self._on_control)
-                subscribed.add(cp_uuid)
-            timeout_s = float(p["start_timeout_s"])
-            if p.get("sdk_mode"):
-                req = bytes((PmdOpCode.REQUEST_MEASUREMENT_START, PmdMeasurementType.SDK_MODE))
-                resp = await self._command(
-                    client, cp_uuid, req, PmdMeasurementType.SDK_MODE, timeout_s, "SDK mode"
-                )
-                self._check(resp, "SDK mode start")
+        for stream in self.firmware.streams.values():
             try:
-                req = build_start_request(
-                    "acc",
-                    sample_rate_hz=int(p["sample_rate_hz"]),
-                    resolution_bits=int(p["resolution_bits"]),
-                    range_g=int(p["range_g"]),
-                    channels=p.get("channels"),
-                )
-            except ValueError as exc:
-                raise StartError(f"{self.firmware.path}: streams.{stream.name}: {exc}") from None
-            resp = await self._command(
-                client, cp_uuid, req, PmdMeasurementType.ACC, timeout_s, "start"
-            )
-            self._check(resp, "ACC start")
-            try:
-                factor = resp.factor
-            except DecodeError as exc:
-                raise StartError(
-                    f"{self._describe()} answered the start command with bad settings: "
-                    f"{exc.message}"
-                ) from None
-            if factor is not None:
-                settings["factor"] = factor
+                settings.update(await DECODERS[stream.decoder].start(link, stream))
+            except HandshakeError as exc:
+                raise StartError(exc.message) from exc
         return settings
-
-    async def _command(
-        self,
-        client: BleakClient,
-        cp_uuid: str,
-        request: bytes,
-        measurement: int,
-        timeout_s: float,
-        what: str,
-    ) -> PmdControlResponse:
-        await client.write_gatt_char(cp_uuid, request, response=True)
-        try:
-            return await self._cp.answer(PmdOpCode(request[0]), measurement, timeout_s=timeout_s)
-        except TimeoutError:
-            raise StartError(
-                f"{self._describe()}: device did not answer the {what} command within "
-                f"{timeout_s:g} s"
-            ) from None
-
-    def _check(self, resp: PmdControlResponse, what: str) -> None:
-        if resp.ok or resp.error_code == PmdErrorCode.ERROR_ALREADY_IN_STATE:
-            return
-        hint = ""
-        if resp.error_code == PmdErrorCode.ERROR_INVALID_MTU:
-            hint = f" (link ATT MTU {self.mtu} is too small for this sensor)"
-        raise StartError(f"{self._describe()} refused the {what}: {resp.error_name}{hint}")
 
     async def _stop_sequence(self, client: BleakClient) -> None:
         for write in self.firmware.stop:
             await client.write_gatt_char(write.characteristic, write.data, response=write.response)
+        link = self._link(client)
         for stream in self.firmware.streams.values():
-            if stream.decoder == "polar_pmd_acc":
-                cp = stream.params["control_point"]
-                await client.write_gatt_char(cp, build_stop_request("acc"), response=True)
-                if stream.params.get("sdk_mode"):
-                    stop_sdk = bytes((PmdOpCode.STOP_MEASUREMENT, PmdMeasurementType.SDK_MODE))
-                    await client.write_gatt_char(cp, stop_sdk, response=True)
+            await DECODERS[stream.decoder].stop(link, stream)
 
     async def _wait_stop_or_link_lost(self, deadline: float | None) -> None:
         assert self._stop is not None and self._link_lost is not None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -24,11 +23,24 @@ from tqdm import tqdm
 
 from downhill_live.config.cue_profile import CueProfile, load_cue_profile, parse_cue_profile
 from downhill_live.config.firmware import FirmwareProfile, parse_firmware_profile
-from downhill_live.config.yamlio import is_finite_number
 from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine
-from downhill_live.decode import StepSource, StreamDecoder, make_decoder, stream_rate_hz
-from downhill_live.errors import ConfigError, DecodeError, DownhillError, RecordingError
+from downhill_live.decode import (
+    StepSource,
+    StreamDecoder,
+    decoder_for,
+    make_decoder,
+    stream_rate_hz,
+)
+from downhill_live.decode.base import check_setting
+from downhill_live.decode.registry import stream_settings
+from downhill_live.errors import (
+    ConfigError,
+    DecodeError,
+    DecodeErrorKind,
+    DownhillError,
+    RecordingError,
+)
 from downhill_live.record import Recording, Skip, read_recording
 from downhill_live.sinks import Sink, overrides
 from downhill_live.source import Source
@@ -37,64 +49,29 @@ from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
 log = logging.getLogger(__name__)
 
 
-#: stream settings a recording header (or ``decode --set``) may carry: key -> what it sets
-SETTINGS: dict[str, str] = {
-    "rate_hz": "sample rate of layout and Polar PMD streams (Hz)",
-    "scale_g": "g per LSB of layout streams",
-    "factor": "scale factor of Polar PMD streams (from the start response)",
-    "range_g": "range of Polar PMD streams (g)",
-    "resolution_bits": "resolution of Polar PMD streams",
-    "cadence_one_foot": "RSC pods sending one foot's cadence (true/false)",
-}
-_PMD_KEYS = {"rate_hz": "sample_rate_hz", "factor": "factor", "range_g": "range_g"}
-#: upper limits of settings (the firmware profile's limits of the Polar PMD parameters)
-_MAX_SETTING = {"rate_hz": 65535, "range_g": 65535, "resolution_bits": 32}
+#: stream settings a recording header (or ``decode --set``) may carry: key -> what it sets (each
+#: decoder declares those it takes, see :attr:`downhill_live.decode.Decoder.settings`)
+SETTINGS: dict[str, str] = {key: s.help for key, s in stream_settings().items()}
 
 
 def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> FirmwareProfile:
-    """Apply stream settings (see :data:`SETTINGS`) to the streams of ``profile`` they concern:
-    ``rate_hz``/``scale_g`` to layout streams, ``rate_hz``/``factor``/``range_g``/
-    ``resolution_bits`` to Polar PMD streams, ``cadence_one_foot`` to RSC streams."""
+    """Apply stream settings (see :data:`SETTINGS`) to the streams of ``profile`` they concern,
+    as each stream's decoder says: ``rate_hz``/``scale_g`` to layout streams,
+    ``rate_hz``/``factor``/``range_g``/``resolution_bits`` to Polar PMD streams,
+    ``cadence_one_foot`` to RSC streams."""
+    known = stream_settings()
     for key, value in settings.items():
-        if key not in SETTINGS:
+        if key not in known:
             raise ConfigError(
-                profile.path, f"unknown setting {key!r}; allowed: {', '.join(sorted(SETTINGS))}"
+                profile.path, f"unknown setting {key!r}; allowed: {', '.join(sorted(known))}"
             )
-        if key == "cadence_one_foot":
-            if not isinstance(value, bool):
-                raise ConfigError(profile.path, f"setting {key!r} must be true or false")
-        elif isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ConfigError(profile.path, f"setting {key!r} must be a positive number")
-        elif key in _MAX_SETTING and not value <= _MAX_SETTING[key]:
-            raise ConfigError(
-                profile.path,
-                f"setting {key!r} must be at most {_MAX_SETTING[key]:g}, got {value:g}",
-            )
-        elif not is_finite_number(value):
-            raise ConfigError(profile.path, f"setting {key!r} must be finite, got {value}")
+        check_setting(profile.path, key, value, known[key])
     if not settings:
         return profile
     streams = {}
     for name, stream in profile.streams.items():
-        if stream.layout is not None:
-            lay_kw: dict[str, Any] = {
-                k: float(v) for k, v in settings.items() if k in ("rate_hz", "scale_g")
-            }
-            stream = dataclasses.replace(
-                stream, layout=dataclasses.replace(stream.layout, **lay_kw)
-            )
-        elif stream.decoder == "polar_pmd_acc":
-            params = dict(stream.params)
-            for key, value in settings.items():
-                if key in _PMD_KEYS:
-                    params[_PMD_KEYS[key]] = float(value) if key == "factor" else int(value)
-                elif key == "resolution_bits":
-                    params[key] = int(value)
-            stream = dataclasses.replace(stream, params=params)
-        elif stream.decoder == "sig_rsc" and "cadence_one_foot" in settings:
-            params = {**stream.params, "cadence_one_foot": settings["cadence_one_foot"]}
-            stream = dataclasses.replace(stream, params=params)
-        streams[name] = stream
+        changes = decoder_for(profile, stream).apply_settings(stream, settings)
+        streams[name] = dataclasses.replace(stream, **changes) if changes else stream
     return dataclasses.replace(profile, streams=streams)
 
 
@@ -191,7 +168,11 @@ class Session:
         decoder = self.decoders.get(packet.stream)
         if decoder is None:
             self._decode_error(
-                DecodeError(f"unknown stream {packet.stream!r}", index=self.stats.packets - 1)
+                DecodeError(
+                    f"unknown stream {packet.stream!r}",
+                    kind=DecodeErrorKind.UNKNOWN_STREAM,
+                    index=self.stats.packets - 1,
+                )
             )
             return []
         try:
@@ -299,8 +280,9 @@ class Session:
             sink.close()
 
     def _decode_error(self, exc: DecodeError) -> None:
-        # the kind leaves out details in parentheses (counter values), so it is logged once
-        kind = re.sub(r"\s*\([^)]*\)", "", exc.message.split(":")[0])
+        # counted and logged once under its summary: the message without details (counter
+        # values, byte counts) that its decoder set with its kind
+        kind = exc.summary
         self.stats.decode_errors[kind] += 1
         if kind not in self._error_kinds_logged:
             self._error_kinds_logged.add(kind)

@@ -1,4 +1,5 @@
-"""Byte-exact tests of the Polar PMD, BLE RSC and Thingy:52 decoders.
+"""Byte-exact tests of the Polar PMD, BLE RSC and Thingy:52 (reference) decoders, the decoder
+registry and the error kinds.
 
 Published example payloads are copied from Polar's SDK unit tests (repository
 ``polarofficial/polar-ble-sdk``); each test names the file and the commit it was read at.
@@ -16,6 +17,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from downhill_live.config.cue_profile import load_cue_profile
+from downhill_live.config.firmware import (
+    bundled_profiles,
+    load_firmware_profile,
+    parse_firmware_profile,
+)
+from downhill_live.decode import (
+    DECODERS,
+    LayoutDecoder,
+    PmdAccDecoder,
+    RestartingDecoder,
+    RscDecoder,
+    make_decoder,
+)
+from downhill_live.decode.layout import encode_layout_packet
 from downhill_live.decode.polar_pmd import (
     H10_ACC,
     PMD_CONTROL_POINT_UUID,
@@ -33,6 +49,7 @@ from downhill_live.decode.polar_pmd import (
     build_stop_request,
     decode_data_frame,
     decode_delta_frame,
+    encode_pmd_acc_raw,
     encode_settings,
     join_responses,
     parse_control_point_response,
@@ -44,13 +61,16 @@ from downhill_live.decode.rsc import (
     RSC_SERVICE_UUID,
     RscMeasurement,
 )
-from downhill_live.decode.thingy52 import (
+from downhill_live.errors import ConfigError, DecodeError, DecodeErrorKind, StreamRestartError
+from downhill_live.session import Session, apply_settings
+from downhill_live.types import Packet, Samples
+
+from .reference.thingy52 import (
     THINGY_RAW_DATA_UUID,
     ThingyMotionConfig,
     ThingyRawMotion,
     decode_raw_motion,
 )
-from downhill_live.errors import DecodeError
 
 # ---------------------------------------------------------------------------------------------
 # Published payloads (polarofficial/polar-ble-sdk)
@@ -434,6 +454,38 @@ def test_malformed_frames_raise_decode_error(name: str) -> None:
     assert "\n" not in str(info.value)
 
 
+#: the kind each malformed frame above is raised with
+MALFORMED_FRAME_KINDS = {
+    "empty": DecodeErrorKind.TRUNCATED,
+    "short header": DecodeErrorKind.TRUNCATED,
+    "unknown measurement type": DecodeErrorKind.BAD_HEADER,
+    "ECG frame": DecodeErrorKind.UNSUPPORTED,
+    "raw type 3": DecodeErrorKind.UNSUPPORTED,
+    "raw no samples": DecodeErrorKind.BAD_LENGTH,
+    "raw partial sample": DecodeErrorKind.BAD_LENGTH,
+    "compressed type 2": DecodeErrorKind.UNSUPPORTED,
+    "reference truncated": DecodeErrorKind.TRUNCATED,
+    "block header truncated": DecodeErrorKind.TRUNCATED,
+    "bit width 0": DecodeErrorKind.BAD_VALUE,
+    "bit width 33": DecodeErrorKind.BAD_VALUE,
+    "zero samples": DecodeErrorKind.BAD_VALUE,
+    "block overrun": DecodeErrorKind.TRUNCATED,
+    "second block overrun": DecodeErrorKind.TRUNCATED,
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_FRAMES))
+def test_malformed_frames_carry_their_kind_and_a_detail_free_summary(name: str) -> None:
+    payload, _message = MALFORMED_FRAMES[name]
+    with pytest.raises(DecodeError) as info:
+        decode_data_frame(payload, sample_rate_hz=52)
+    err = info.value
+    assert err.kind is MALFORMED_FRAME_KINDS[name]
+    if err.kind is DecodeErrorKind.TRUNCATED:
+        assert err.summary == "truncated" and err.message.startswith("truncated: ")
+    assert err.summary in err.message and "(" not in err.summary and ":" not in err.summary
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
@@ -488,6 +540,7 @@ def _decode_everything(data: bytes) -> None:
             call()
         except DecodeError as err:
             assert str(err) and "\n" not in str(err)
+            assert err.kind is not DecodeErrorKind.MALFORMED  # every raiser says what is wrong
 
 
 @given(st.binary(max_size=300))
@@ -648,3 +701,197 @@ def test_thingy_config() -> None:
         ThingyMotionConfig.from_bytes(payload[:-1] + b"\x02")
     with pytest.raises(DecodeError, match="needs 9 bytes, got 8"):
         ThingyMotionConfig.from_bytes(payload[:-1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.binary(min_size=18, max_size=18), st.binary(max_size=40)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_thingy52_profile_layout_agrees_with_the_reference_decoder(payloads: list[bytes]) -> None:
+    # the bundled profile's declarative layout against Nordic's structs, packet by packet: same
+    # acceleration, same time (sample count / 200 Hz: the packets carry no counter), same refusals
+    firmware = load_firmware_profile("thingy52")
+    stream = firmware.streams["raw"]
+    assert stream.decoder == "layout" and stream.characteristic == THINGY_RAW_DATA_UUID
+    dec = make_decoder(firmware, stream)
+    n_ok = 0
+    for i, payload in enumerate(payloads):
+        packet = Packet(0.01 * i, "raw", payload)
+        try:
+            ref = decode_raw_motion(payload, t_s=n_ok / 200.0)
+        except DecodeError as ref_err:
+            with pytest.raises(DecodeError) as info:
+                dec.decode(packet, i)
+            assert info.value.kind in (DecodeErrorKind.TRUNCATED, DecodeErrorKind.BAD_LENGTH)
+            assert ref_err.kind is DecodeErrorKind.BAD_LENGTH
+            continue
+        s = dec.decode(packet, i)
+        assert s.acc_g.tolist() == ref.acc_g.tolist()
+        assert s.t_s.tolist() == pytest.approx(ref.t_s.tolist(), abs=1e-12)
+        assert s.lost == 0
+        n_ok += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry: one entry per built-in decoder, asked by the profile parser, the settings and
+# the session
+# ---------------------------------------------------------------------------------------------
+
+
+def test_every_bundled_stream_decoder_is_registered_and_makes_its_decoder() -> None:
+    assert tuple(DECODERS) == ("layout", "polar_pmd_acc", "sig_rsc")
+    for name, decoder in DECODERS.items():
+        assert decoder.name == name and decoder.description
+    for firmware in bundled_profiles():
+        for stream in firmware.streams.values():
+            decoder = DECODERS[stream.decoder]
+            dec = decoder.make(stream)
+            assert dec.lost_samples == 0
+            assert (decoder.rate_hz(stream) is not None) == decoder.has_acceleration
+        accel = any(DECODERS[s.decoder].has_acceleration for s in firmware.streams.values())
+        assert firmware.has_acceleration == accel
+
+
+def test_params_schema_comes_from_the_registry() -> None:
+    text = load_firmware_profile("polar-h10").source_text
+    with pytest.raises(ConfigError) as info:
+        parse_firmware_profile(text.replace("range_g:", "rang_g:"), "h10.yaml")
+    allowed = ", ".join(sorted(DECODERS["polar_pmd_acc"].params))
+    assert f"streams.acc.params.rang_g: unknown key; allowed here: {allowed}" in str(info.value)
+    assert str(info.value).startswith("h10.yaml:")  # with its line number
+    text = load_firmware_profile("sig-rsc-footpod").source_text
+    stream = parse_firmware_profile(text, "rsc.yaml").streams
+    assert {s.params["cadence_one_foot"] for s in stream.values()} <= {True, False}
+
+
+def test_layout_key_only_with_the_layout_decoder() -> None:
+    text = load_firmware_profile("sig-rsc-footpod").source_text
+    name = next(iter(parse_firmware_profile(text, "rsc.yaml").streams))
+    bad = text.replace("decoder: sig_rsc", "decoder: sig_rsc\n    layout: {}")
+    with pytest.raises(ConfigError, match=f"streams.{name}.layout: only allowed with decoder "):
+        parse_firmware_profile(bad, "rsc.yaml")
+
+
+@pytest.mark.parametrize(
+    ("profile", "settings", "expect"),
+    [
+        ("dhl-imu", {"rate_hz": 400, "scale_g": 0.5}, ("layout", {"rate_hz": 400.0})),
+        ("polar-h10", {"rate_hz": 100, "factor": 2}, ("params", {"sample_rate_hz": 100})),
+        ("polar-h10", {"resolution_bits": 14}, ("params", {"resolution_bits": 14})),
+        ("sig-rsc-footpod", {"cadence_one_foot": True}, ("params", {"cadence_one_foot": True})),
+    ],
+)
+def test_each_decoder_applies_the_settings_it_takes(
+    profile: str, settings: dict[str, object], expect: tuple[str, dict[str, object]]
+) -> None:
+    base = load_firmware_profile(profile)
+    stream = next(iter(apply_settings(base, settings).streams.values()))
+    where, values = expect
+    for key, value in values.items():
+        got = getattr(stream.layout, key) if where == "layout" else stream.params[key]
+        assert got == value and type(got) is type(value)
+    # settings for other decoders leave a stream alone
+    other = {"cadence_one_foot": True} if profile != "sig-rsc-footpod" else {"factor": 2.0}
+    assert apply_settings(base, other).streams == base.streams
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"rate_hz": 70000}, "'rate_hz' must be at most 65535"),  # the Polar limit, any profile
+        ({"rate_hz": True}, "'rate_hz' must be a positive number"),
+        ({"scale_g": float("inf")}, "'scale_g' must be finite"),
+        ({"cadence_one_foot": 1}, "'cadence_one_foot' must be true or false"),
+        ({"rate": 1}, "unknown setting 'rate'; allowed: cadence_one_foot, factor, range_g"),
+    ],
+)
+def test_settings_are_checked_whatever_the_profile(
+    settings: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        apply_settings(load_firmware_profile("dhl-imu"), settings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Error kinds are data: restarts are told by kind, not by message
+# ---------------------------------------------------------------------------------------------
+
+
+class _Scripted:
+    """An inner decoder that decodes one sample per packet, or raises what its script says."""
+
+    def __init__(self, script: list[DecodeError | None]) -> None:
+        self.script = script
+        self.lost_samples = 0
+
+    def decode(self, packet: Packet, index: int | None = None) -> Samples:
+        err = self.script.pop(0) if self.script else None
+        if err is not None:
+            raise err
+        return Samples(np.array([packet.t_rx_s]), np.zeros((1, 3)))
+
+
+def test_restart_is_told_by_kind_not_by_message() -> None:
+    worded = DecodeError("sample counter went backwards (expected 5, got 3)")
+    assert worded.kind is DecodeErrorKind.MALFORMED
+    restart = DecodeError("clock reset", kind=DecodeErrorKind.RESTART)
+    for err, accepted in ((worded, False), (restart, True)):
+        scripts: list[list[DecodeError | None]] = [[None, err], []]
+        dec = RestartingDecoder(lambda scripts=scripts: _Scripted(scripts.pop(0)))
+        dec.decode(Packet(0.0, "acc", b""))
+        if accepted:  # 2 s after the last packet: a reconnection, the sensor restarted
+            s = dec.decode(Packet(2.0, "acc", b""))
+            assert dec.restarts == 1 and s.t_s.tolist() == [2.0]
+        else:
+            with pytest.raises(DecodeError) as info:
+                dec.decode(Packet(2.0, "acc", b""))
+            assert info.value is err and dec.restarts == 0
+
+
+def test_decoders_raise_restarts_with_the_restart_kind() -> None:
+    lay = load_firmware_profile("dhl-imu").streams["acc"].layout
+    assert lay is not None
+    z = np.zeros((2, 3), dtype=np.int64)
+    dec = LayoutDecoder(lay, stream="acc")
+    dec.decode(Packet(0.0, "acc", encode_layout_packet(lay, {"seq": 10}, z)))
+    with pytest.raises(StreamRestartError) as info:
+        dec.decode(Packet(0.0, "acc", encode_layout_packet(lay, {"seq": 5}, z)), 7)
+    err = info.value
+    assert err.kind is DecodeErrorKind.RESTART and err.summary == "sample counter went backwards"
+    assert str(err) == "packet 7 on acc: sample counter went backwards (expected 11, got 5)"
+    pmd = PmdAccDecoder(sample_rate_hz=200, stream="acc")
+    mg = np.zeros((4, 3), dtype=np.int64)
+    pmd.decode(Packet(0.0, "acc", encode_pmd_acc_raw(10**9, mg)))
+    with pytest.raises(StreamRestartError) as info:
+        pmd.decode(Packet(0.0, "acc", encode_pmd_acc_raw(10**8, mg)))
+    assert info.value.summary == "frame timestamp went backwards"
+
+
+def test_wrapped_errors_keep_their_kind_and_summary() -> None:
+    for dec, payload in (
+        (PmdAccDecoder(sample_rate_hz=52, stream="acc"), bytes(3)),
+        (RscDecoder(stream="rsc"), b"\x03\x00"),
+    ):
+        with pytest.raises(DecodeError) as info:
+            dec.decode(Packet(0.0, "x", payload), 4)
+        err = info.value
+        assert (err.kind, err.summary, err.index) == (DecodeErrorKind.TRUNCATED, "truncated", 4)
+        assert str(err).startswith(f"packet 4 on {dec.stream}: truncated: ")
+
+
+def test_session_counts_errors_by_summary_and_unknown_streams_by_kind() -> None:
+    firmware = load_firmware_profile("dhl-imu")
+    session = Session(firmware, load_cue_profile())
+    for payload in (b"", b"\x01", bytes(9), bytes(11)):
+        session.process(Packet(0.0, "acc", payload))
+    session.process(Packet(0.0, "gyro", bytes(8)))
+    assert dict(session.stats.decode_errors) == {
+        "truncated": 2,
+        "payload of 9 bytes is not a 2-byte header plus whole 6-byte samples": 1,
+        "payload of 11 bytes is not a 2-byte header plus whole 6-byte samples": 1,
+        "unknown stream 'gyro'": 1,
+    }

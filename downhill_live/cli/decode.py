@@ -10,7 +10,13 @@ from typing import Any
 
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.decode import RscDecoder, make_decoder
-from downhill_live.errors import ConfigError, DecodeError, DownhillError, InputError
+from downhill_live.errors import (
+    ConfigError,
+    DecodeError,
+    DecodeErrorKind,
+    DownhillError,
+    InputError,
+)
 from downhill_live.session import apply_settings
 from downhill_live.types import Packet
 
@@ -18,8 +24,16 @@ from downhill_live.types import Packet
 class PayloadError(DecodeError):
     """One payload given to ``decode`` is not valid: names the payload and says why."""
 
-    def __init__(self, number: int, total: int, text: str, message: str, stream: str) -> None:
-        super().__init__(message, stream=stream, index=number)
+    def __init__(
+        self,
+        number: int,
+        total: int,
+        text: str,
+        message: str,
+        stream: str,
+        kind: DecodeErrorKind = DecodeErrorKind.MALFORMED,
+    ) -> None:
+        super().__init__(message, kind=kind, stream=stream, index=number)
         shown = text if len(text) <= 40 else text[:37] + "..."
         self.args = (f"payload {number} of {total} ({shown}) on {stream}: {message}",)
 
@@ -88,7 +102,7 @@ def decode_payloads(
         try:
             samples = decoder.decode(Packet(0.0, stream, payload), i + 1)
         except DecodeError as exc:
-            out.append(PayloadError(i + 1, n, text, exc.message, stream))
+            out.append(PayloadError(i + 1, n, text, exc.message, stream, exc.kind))
             continue
         doc: dict[str, Any] = {"payload": i + 1, "stream": stream, "bytes": len(payload)}
         if isinstance(decoder, RscDecoder):

@@ -9,6 +9,7 @@ that validation errors can say ``file:line: key.path: message``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,22 @@ def load_yaml(path: str | Path) -> YamlDoc:
     return load_yaml_text(text, str(p))
 
 
+_UUID16 = re.compile(r"^[0-9a-fA-F]{4}$")
+_UUID128 = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+def normalize_uuid(value: str) -> str:
+    """'2a53' or '0x2A53' -> the full lower-case 128-bit Bluetooth base UUID; 128-bit kept."""
+    v = value.lower().removeprefix("0x")
+    if _UUID16.match(v):
+        return f"0000{v}-0000-1000-8000-00805f9b34fb"
+    if _UUID128.match(v):
+        return v
+    raise ValueError(value)
+
+
 def is_finite_number(value: float) -> bool:
     """``math.isfinite`` that also says False for an int too large for a float."""
     try:
@@ -222,6 +239,14 @@ class Checker:
         if not isinstance(value, bool):
             raise self.doc.error(key, f"must be true or false, got {value!r}")
         return value
+
+    def uuid(self, value: Any, key: str) -> str:
+        """A Bluetooth UUID (16-bit or 128-bit), normalized by :func:`normalize_uuid`."""
+        s = self.string(value, key)
+        try:
+            return normalize_uuid(s)
+        except ValueError:
+            raise self.doc.error(key, f"not a 16-bit or 128-bit UUID: {s!r}") from None
 
     def sequence(self, value: Any, key: str, *, min_len: int = 0) -> list[Any]:
         if not isinstance(value, list) or len(value) < min_len:

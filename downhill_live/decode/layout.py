@@ -1,4 +1,10 @@
-"""Declarative layout decoder: header fields, then N samples of x/y/z, per a firmware profile.
+"""The ``layout`` decoder: header fields, then N samples of x/y/z, as a firmware profile
+declares them (devices are data: no Python for a new fixed-size format).
+
+Here side by side: the :class:`Layout` a profile's ``layout:`` key is validated into
+(:func:`parse_layout`), the stream settings it takes (``rate_hz``, ``scale_g``), the
+:class:`LayoutDecoder` and its inverse :func:`encode_layout_packet` (recordings and virtual
+sensors), and :data:`DECODER`, the registry entry.
 
 Sensor time comes from the packet's timestamp field when the layout has one, otherwise from the
 sample counter (``index / rate_hz``), otherwise from the running sample count. Time starts at 0
@@ -7,13 +13,187 @@ with the first decoded sample. Counter gaps are reported as ``Samples.lost``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from downhill_live.config.firmware import FIELD_TYPES, Layout
-from downhill_live.errors import DecodeError
+from downhill_live.config.yamlio import Checker
+from downhill_live.decode.base import (
+    Decoder,
+    ParsedStream,
+    RestartingDecoder,
+    Setting,
+    StreamConfig,
+    StreamDecoder,
+    free_params,
+)
+from downhill_live.errors import DecodeError, DecodeErrorKind, StreamRestartError
 from downhill_live.types import Packet, Samples
+
+#: struct-like field types for declarative layouts: name -> (numpy dtype code, size in bytes)
+FIELD_TYPES: dict[str, tuple[str, int]] = {
+    "u8": ("u1", 1),
+    "i8": ("i1", 1),
+    "u16": ("u2", 2),
+    "i16": ("i2", 2),
+    "u32": ("u4", 4),
+    "i32": ("i4", 4),
+    "f32": ("f4", 4),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One named fixed-size field of a packet header or a sample."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Declarative packet layout: header fields, then repeated samples of int x/y/z."""
+
+    endian: str
+    header: tuple[Field, ...]
+    sample: tuple[Field, ...]
+    samples_per_packet: int | None  # None: as many whole samples as the payload holds
+    scale_g: float
+    rate_hz: float
+    axis_map: tuple[tuple[int, float], ...]  # per output axis: (index into sample fields, sign)
+    counter_field: str | None = None
+    counter_per: str = "packet"  # "packet" | "sample"
+    counter_modulo: int = 65536
+    timestamp_field: str | None = None
+    timestamp_scale_s: float = 1.0
+    timestamp_sample: str = "first"  # "first" | "last"
+    pressure_field: str | None = None
+    pressure_scale_pa: float = 1.0
+
+    @property
+    def header_size(self) -> int:
+        return sum(FIELD_TYPES[f.type][1] for f in self.header)
+
+    @property
+    def sample_size(self) -> int:
+        return sum(FIELD_TYPES[f.type][1] for f in self.sample)
+
+
+# ---------------------------------------------------------------------------------------------
+# the ``layout:`` key of a firmware profile
+
+
+def _fields(c: Checker, value: Any, key: str) -> tuple[Field, ...]:
+    out = []
+    for i, item in enumerate(c.sequence(value, key)):
+        k = f"{key}[{i}]"
+        m = c.mapping(item, k, {"name": "field name", "type": "field type"})
+        name = c.string(c.require(m, k, "name"), f"{k}.name")
+        ftype = c.string(c.require(m, k, "type"), f"{k}.type", choices=tuple(FIELD_TYPES))
+        out.append(Field(name, ftype))
+    return tuple(out)
+
+
+def parse_layout(c: Checker, value: Any, key: str) -> Layout:
+    """Validate a ``layout:`` mapping (``key`` is its key path) into a :class:`Layout`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, line and key path of the first mistake.
+    """
+    allowed = {
+        "endian": "little | big",
+        "header": "list of {name, type}",
+        "sample": "list of {name, type}",
+        "samples_per_packet": "integer or 'auto'",
+        "scale_g": "g per LSB",
+        "rate_hz": "sample rate",
+        "axis_map": "three sample field names, optionally prefixed with '-'",
+        "counter": "{field, per: packet|sample, modulo}",
+        "timestamp": "{field, scale_s, sample: first|last}",
+        "pressure": "{field, scale_pa}",
+    }
+    m = c.mapping(value, key, allowed)
+    header = _fields(c, m.get("header", []), f"{key}.header")
+    sample = _fields(c, c.require(m, key, "sample"), f"{key}.sample")
+    names = [f.name for f in header]
+    snames = [f.name for f in sample]
+    for i, n in enumerate(names + snames):
+        if (names + snames).index(n) != i:
+            raise c.doc.error(key, f"field name {n!r} is used twice")
+    spp_raw = m.get("samples_per_packet", "auto")
+    spp = (
+        None
+        if spp_raw == "auto"
+        else c.integer(spp_raw, f"{key}.samples_per_packet", lo=1, hi=4096)
+    )
+    axes = c.sequence(c.require(m, key, "axis_map"), f"{key}.axis_map", min_len=3)
+    if len(axes) != 3:
+        raise c.doc.error(f"{key}.axis_map", "must name exactly three sample fields")
+    axis_map = []
+    for i, a in enumerate(axes):
+        s = c.string(a, f"{key}.axis_map[{i}]")
+        sign = -1.0 if s.startswith("-") else 1.0
+        fname = s.lstrip("+-")
+        if fname not in snames:
+            raise c.doc.error(
+                f"{key}.axis_map[{i}]", f"{fname!r} is not a sample field ({', '.join(snames)})"
+            )
+        axis_map.append((snames.index(fname), sign))
+    kw: dict[str, Any] = {}
+    if "counter" in m:
+        k = f"{key}.counter"
+        cm = c.mapping(
+            m["counter"],
+            k,
+            {"field": "header field", "per": "packet | sample", "modulo": "wrap value"},
+        )
+        kw["counter_field"] = c.string(
+            c.require(cm, k, "field"), f"{k}.field", choices=tuple(names)
+        )
+        kw["counter_per"] = c.string(
+            cm.get("per", "packet"), f"{k}.per", choices=("packet", "sample")
+        )
+        kw["counter_modulo"] = c.integer(cm.get("modulo", 65536), f"{k}.modulo", lo=2)
+    if "timestamp" in m:
+        k = f"{key}.timestamp"
+        tm = c.mapping(
+            m["timestamp"],
+            k,
+            {"field": "header field", "scale_s": "seconds per unit", "sample": "first | last"},
+        )
+        kw["timestamp_field"] = c.string(
+            c.require(tm, k, "field"), f"{k}.field", choices=tuple(names)
+        )
+        kw["timestamp_scale_s"] = c.number(tm.get("scale_s", 1.0), f"{k}.scale_s", lo=1e-12)
+        kw["timestamp_sample"] = c.string(
+            tm.get("sample", "first"), f"{k}.sample", choices=("first", "last")
+        )
+    if "pressure" in m:
+        k = f"{key}.pressure"
+        pm = c.mapping(m["pressure"], k, {"field": "header field", "scale_pa": "Pa per unit"})
+        kw["pressure_field"] = c.string(
+            c.require(pm, k, "field"), f"{k}.field", choices=tuple(names)
+        )
+        kw["pressure_scale_pa"] = c.number(pm.get("scale_pa", 1.0), f"{k}.scale_pa", lo=1e-12)
+    return Layout(
+        endian=c.string(m.get("endian", "little"), f"{key}.endian", choices=("little", "big")),
+        header=header,
+        sample=sample,
+        samples_per_packet=spp,
+        scale_g=c.number(c.require(m, key, "scale_g"), f"{key}.scale_g", lo=1e-9),
+        rate_hz=c.number(c.require(m, key, "rate_hz"), f"{key}.rate_hz", lo=1.0, hi=20000.0),
+        axis_map=tuple(axis_map),
+        **kw,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding
 
 
 class LayoutDecoder:
@@ -21,7 +201,6 @@ class LayoutDecoder:
 
     Examples
     --------
-    >>> from downhill_live.config.firmware import Field
     >>> lay = Layout("little", (Field("seq", "u16"),), (Field("x", "i16"), Field("y", "i16"),
     ...              Field("z", "i16")), None, 1 / 2048, 100.0, ((0, 1.0), (1, 1.0), (2, 1.0)),
     ...              counter_field="seq")
@@ -53,6 +232,8 @@ class LayoutDecoder:
         if body < ssize:
             raise DecodeError(
                 f"truncated: need at least {hsize + ssize} bytes, got {len(data)}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
                 stream=self.stream,
                 index=index,
             )
@@ -61,6 +242,7 @@ class LayoutDecoder:
                 raise DecodeError(
                     f"payload of {len(data)} bytes is not a {hsize}-byte header plus whole "
                     f"{ssize}-byte samples",
+                    kind=DecodeErrorKind.BAD_LENGTH,
                     stream=self.stream,
                     index=index,
                 )
@@ -70,6 +252,8 @@ class LayoutDecoder:
             if body != n * ssize:
                 raise DecodeError(
                     f"expected {hsize + n * ssize} bytes ({n} samples), got {len(data)}",
+                    kind=DecodeErrorKind.BAD_LENGTH,
+                    summary=f"expected {hsize + n * ssize} bytes, got {len(data)}",
                     stream=self.stream,
                     index=index,
                 )
@@ -87,8 +271,9 @@ class LayoutDecoder:
             if self._next_counter is not None:
                 gap = (counter - self._next_counter) % lay.counter_modulo
                 if gap > lay.counter_modulo // 2:
-                    raise DecodeError(
+                    raise StreamRestartError(
                         f"sample counter went backwards (expected {self._next_counter}, got {counter})",
+                        summary="sample counter went backwards",
                         stream=self.stream,
                         index=index,
                     )
@@ -187,10 +372,23 @@ class LayoutDecoder:
         return Samples(t_s=t_s, acc_g=acc, pressure_pa=pressure, lost=total_lost)
 
 
+# ---------------------------------------------------------------------------------------------
+# encoding (recordings from the simulator, virtual sensors)
+
+
 def encode_layout_packet(layout: Layout, header: dict[str, int], acc_counts: np.ndarray) -> bytes:
     """Inverse of :class:`LayoutDecoder` for integer sample fields (used by the simulator to
     write recordings and by virtual sensors). ``acc_counts`` is (N, 3) in the layout's raw
-    units, in *output* axis order; the axis map is inverted here."""
+    units, in *output* axis order; the axis map is inverted here.
+
+    Examples
+    --------
+    >>> lay = Layout("little", (Field("seq", "u16"),), (Field("x", "i16"), Field("y", "i16"),
+    ...              Field("z", "i16")), None, 1 / 2048, 100.0, ((0, 1.0), (1, 1.0), (2, 1.0)),
+    ...              counter_field="seq")
+    >>> encode_layout_packet(lay, {"seq": 1}, np.array([[2048, 0, -2048]])).hex(" ")
+    '01 00 00 08 00 00 00 f8'
+    """
     end = "<" if layout.endian == "little" else ">"
     hdr_dtype = np.dtype([(f.name, end + FIELD_TYPES[f.type][0]) for f in layout.header])
     smp_dtype = np.dtype([(f.name, end + FIELD_TYPES[f.type][0]) for f in layout.sample])
@@ -202,3 +400,62 @@ def encode_layout_packet(layout: Layout, header: dict[str, int], acc_counts: np.
     for out_axis, (field_idx, sign) in enumerate(layout.axis_map):
         smp[names[field_idx]] = np.asarray(acc_counts[:, out_axis] * sign)
     return hdr.tobytes() + smp.tobytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# the registry entry
+
+
+def _parse(c: Checker, stream: dict[str, Any], key: str) -> ParsedStream:
+    layout = parse_layout(c, c.require(stream, key, "layout"), f"{key}.layout")
+    return ParsedStream(free_params(c, stream, key), layout)
+
+
+def _layout_of(stream: StreamConfig) -> Layout:
+    layout = stream.layout
+    if not isinstance(layout, Layout):
+        raise TypeError(f"stream {stream.name!r} has no layout")
+    return layout
+
+
+def _make(stream: StreamConfig) -> StreamDecoder:
+    layout, name = _layout_of(stream), stream.name
+    return RestartingDecoder(lambda: LayoutDecoder(layout, stream=name))
+
+
+def _rate_hz(stream: StreamConfig) -> float | None:
+    return _layout_of(stream).rate_hz
+
+
+def _apply_settings(stream: StreamConfig, settings: Mapping[str, Any]) -> dict[str, Any]:
+    layout = _layout_of(stream)
+    rate_hz = float(settings.get("rate_hz", layout.rate_hz))
+    scale_g = float(settings.get("scale_g", layout.scale_g))
+    return {"layout": dataclasses.replace(layout, rate_hz=rate_hz, scale_g=scale_g)}
+
+
+#: the registry entry of ``decoder: layout``
+DECODER = Decoder(
+    name="layout",
+    description="declarative: header fields, then samples of x/y/z (see docs/adding-a-sensor.md)",
+    has_acceleration=True,
+    parse=_parse,
+    make=_make,
+    stream_keys={"layout": "layout"},
+    rate_hz=_rate_hz,
+    settings={
+        "rate_hz": Setting("sample rate of layout streams (Hz)"),
+        "scale_g": Setting("g per LSB of layout streams"),
+    },
+    apply_settings=_apply_settings,
+)
+
+__all__ = [
+    "DECODER",
+    "FIELD_TYPES",
+    "Field",
+    "Layout",
+    "LayoutDecoder",
+    "encode_layout_packet",
+    "parse_layout",
+]

@@ -1,4 +1,9 @@
-"""Bluetooth SIG Running Speed and Cadence (RSC) Measurement, characteristic 0x2A53.
+"""The ``sig_rsc`` decoder: Bluetooth SIG Running Speed and Cadence (RSC) Measurement,
+characteristic 0x2A53.
+
+Here side by side: :class:`RscMeasurement` (``from_bytes`` / ``__bytes__``, the virtual foot pod
+sends ``bytes(RscMeasurement.nearest(...))``), :class:`RscDecoder` (cadence-only steps), its
+``params`` and stream setting (``cadence_one_foot``) and :data:`DECODER`, the registry entry.
 
 Layout (little-endian), per the RSC Service 1.0 / GATT characteristic definition::
 
@@ -29,10 +34,25 @@ against a known cadence (e.g. a metronome run at 180 spm).
 
 from __future__ import annotations
 
+import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from downhill_live.errors import DecodeError
+import numpy as np
+
+from downhill_live.config.yamlio import Checker
+from downhill_live.decode.base import (
+    Decoder,
+    ParsedStream,
+    Setting,
+    StreamConfig,
+    StreamDecoder,
+    replace_params,
+)
+from downhill_live.errors import DecodeError, DecodeErrorKind
+from downhill_live.types import Packet, Samples, Step
 
 #: Running Speed and Cadence service and its measurement characteristic (SIG 16-bit UUIDs on
 #: the Bluetooth base UUID).
@@ -53,6 +73,12 @@ DISTANCE_PER_M = 10
 _MAX_SPEED_MPS = 0xFFFF / SPEED_PER_MPS
 _MAX_STRIDE_M = 0xFFFF / STRIDE_PER_M
 _MAX_DISTANCE_M = 0xFFFF_FFFF / DISTANCE_PER_M
+
+#: RSC: no steps are synthesized across a receive-time gap longer than this.
+RSC_MAX_GAP_S = 5.0
+
+_EMPTY_T = np.zeros(0)
+_EMPTY_ACC = np.zeros((0, 3))
 
 
 def _counts(name: str, value: float, per_unit: int, limit: int) -> int:
@@ -130,7 +156,11 @@ class RscMeasurement:
         """
         data = bytes(data)
         if len(data) < 4:
-            raise DecodeError(f"truncated: RSC measurement needs at least 4 bytes, got {len(data)}")
+            raise DecodeError(
+                f"truncated: RSC measurement needs at least 4 bytes, got {len(data)}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
+            )
         flags = data[0]
         need = 4
         need += 2 if flags & FLAG_STRIDE_PRESENT else 0
@@ -138,7 +168,9 @@ class RscMeasurement:
         if len(data) < need:
             raise DecodeError(
                 f"truncated: RSC measurement with flags 0x{flags:02X} needs {need} bytes, "
-                f"got {len(data)}"
+                f"got {len(data)}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
             )
         speed, cadence = struct.unpack_from("<HB", data, 1)
         offset = 4
@@ -159,6 +191,38 @@ class RscMeasurement:
             cadence_one_foot=cadence_one_foot,
         )
 
+    @classmethod
+    def nearest(
+        cls,
+        *,
+        speed_mps: float,
+        cadence_spm: float,
+        stride_m: float | None = None,
+        distance_m: float | None = None,
+        running: bool = False,
+        cadence_one_foot: bool = False,
+    ) -> RscMeasurement:
+        """The measurement a pod sends for these values: rounded to the resolution of each
+        field and clipped to its range (a one-foot pod's cadence to an even number).
+
+        Examples
+        --------
+        >>> m = RscMeasurement.nearest(speed_mps=3.001, cadence_spm=171.2, stride_m=700.0,
+        ...                            cadence_one_foot=True)
+        >>> m.speed_mps, m.cadence_spm, m.stride_m
+        (3.0, 172, 655.35)
+        """
+        top = 0x1FE if cadence_one_foot else 0xFF
+        cadence = round(cadence_spm / 2) * 2 if cadence_one_foot else round(cadence_spm)
+        return cls(
+            speed_mps=min(round(speed_mps * SPEED_PER_MPS), 0xFFFF) / SPEED_PER_MPS,
+            cadence_spm=max(0, min(cadence, top)),
+            stride_m=None if stride_m is None else min(round(stride_m, 2), _MAX_STRIDE_M),
+            distance_m=None if distance_m is None else min(round(distance_m, 1), _MAX_DISTANCE_M),
+            running=running,
+            cadence_one_foot=cadence_one_foot,
+        )
+
     def __bytes__(self) -> bytes:
         flags = FLAG_RUNNING if self.running else 0
         cadence = self.cadence_spm // 2 if self.cadence_one_foot else self.cadence_spm
@@ -174,9 +238,130 @@ class RscMeasurement:
         return struct.pack("<BHB", flags, speed, cadence) + tail
 
 
+class RscDecoder:
+    """SIG Running Speed and Cadence measurements -> cadence-only steps.
+
+    An RSC pod sends speed and cadence about once a second, not acceleration, so
+    :meth:`decode` returns empty ``Samples`` and keeps the measurement in :attr:`measurement_`.
+    Steps are synthesized from the cadence: between two measurements, at the cadence of the
+    earlier one, one :class:`~downhill_live.types.Step` per step (``peak_g`` and ``grade_pct``
+    unknown, never on a descent), none across a receive-time gap of more than
+    :data:`RSC_MAX_GAP_S`. Time is the recorded receive time (RSC has no sensor time).
+
+    Parameters
+    ----------
+    cadence_one_foot : bool
+        The pod sends one foot's cadence (see the module notes).
+    stream : str
+        Stream name for error messages.
+    max_gap_s : float
+        No steps across a receive-time gap longer than this.
+
+    Examples
+    --------
+    >>> dec = RscDecoder()
+    >>> _ = dec.decode(Packet(0.0, "rsc", bytes.fromhex("04 0003 b4")))  # 3 m/s, 180 spm
+    >>> _ = dec.decode(Packet(1.0, "rsc", bytes.fromhex("04 0003 b4")))
+    >>> steps = dec.take_steps()
+    >>> len(steps), steps[0].cadence_spm, dec.measurement_.speed_mps
+    (3, 180.0, 3.0)
+    """
+
+    def __init__(
+        self,
+        *,
+        cadence_one_foot: bool = False,
+        stream: str = "",
+        max_gap_s: float = RSC_MAX_GAP_S,
+    ) -> None:
+        self.cadence_one_foot = cadence_one_foot
+        self.stream = stream
+        self.max_gap_s = max_gap_s
+        self.lost_samples = 0
+        self.measurement_: RscMeasurement | None = None
+        self._t_prev_s: float | None = None
+        self._phase = 0.0
+        self._steps: list[Step] = []
+
+    def decode(self, packet: Packet, index: int | None = None) -> Samples:
+        """Decode one measurement; raises :class:`DecodeError` (state unchanged)."""
+        try:
+            m = RscMeasurement.from_bytes(packet.payload, cadence_one_foot=self.cadence_one_foot)
+        except DecodeError as exc:
+            raise exc.at(stream=self.stream, index=index) from None
+        t = packet.t_rx_s
+        prev, t_prev = self.measurement_, self._t_prev_s
+        if prev is not None and t_prev is not None and 0.0 <= t - t_prev <= self.max_gap_s:
+            rate_hz = prev.cadence_spm / 60.0
+            if rate_hz > 0:
+                end = self._phase + rate_hz * (t - t_prev)
+                k = math.floor(self._phase) + 1
+                while k <= end:
+                    t_step = t_prev + (k - self._phase) / rate_hz
+                    self._steps.append(
+                        Step(t_step, float(prev.cadence_spm), math.nan, math.nan, False)
+                    )
+                    k += 1
+                self._phase = end - math.floor(end)
+        else:
+            self._phase = 0.0
+        self.measurement_ = m
+        self._t_prev_s = t
+        return Samples(t_s=_EMPTY_T, acc_g=_EMPTY_ACC)
+
+    def take_steps(self) -> list[Step]:
+        """Steps synthesized since the last call."""
+        steps, self._steps = self._steps, []
+        return steps
+
+
+# ---------------------------------------------------------------------------------------------
+# the registry entry
+
+_PARAMS = {"cadence_one_foot": "the pod sends one foot's cadence: double it (default false)"}
+
+
+def _parse(c: Checker, stream: dict[str, Any], key: str) -> ParsedStream:
+    k = f"{key}.params"
+    m = c.mapping(stream.get("params", {}), k, _PARAMS)
+    one_foot = c.boolean(m.get("cadence_one_foot", False), f"{k}.cadence_one_foot")
+    return ParsedStream({"cadence_one_foot": one_foot})
+
+
+def _make(stream: StreamConfig) -> StreamDecoder:
+    one_foot = bool(stream.params.get("cadence_one_foot", False))
+    return RscDecoder(cadence_one_foot=one_foot, stream=stream.name)
+
+
+def _apply_settings(stream: StreamConfig, settings: Mapping[str, Any]) -> dict[str, Any]:
+    if "cadence_one_foot" not in settings:
+        return {}
+    return replace_params(stream, cadence_one_foot=settings["cadence_one_foot"])
+
+
+#: the registry entry of ``decoder: sig_rsc``
+DECODER = Decoder(
+    name="sig_rsc",
+    description="Bluetooth SIG Running Speed and Cadence foot pods (cadence only)",
+    has_acceleration=False,
+    parse=_parse,
+    make=_make,
+    params=_PARAMS,
+    settings={
+        "cadence_one_foot": Setting(
+            "RSC pods sending one foot's cadence (true/false)", boolean=True
+        )
+    },
+    apply_settings=_apply_settings,
+)
+
+
 __all__ = [
+    "DECODER",
     "RSC_FEATURE_UUID",
+    "RSC_MAX_GAP_S",
     "RSC_MEASUREMENT_UUID",
     "RSC_SERVICE_UUID",
+    "RscDecoder",
     "RscMeasurement",
 ]

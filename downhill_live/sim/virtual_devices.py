@@ -13,8 +13,9 @@ profile describes:
   with proper control point responses (the ACC start response carries the ``factor``), checks
   the requested settings, refuses with ``ERROR_INVALID_MTU`` when its frames do not fit the
   link, and streams ACC frames (H10: raw type 1 in mG; Verity Sense: delta-compressed type 0
-  scaled by ``factor``) encoded per the SDK layout by :func:`encode_pmd_acc_raw` and
-  :func:`encode_pmd_acc_delta`;
+  scaled by ``factor``) encoded per the SDK layout by
+  :func:`~downhill_live.decode.polar_pmd.encode_pmd_acc_raw` and
+  :func:`~downhill_live.decode.polar_pmd.encode_pmd_acc_delta` (re-exported here);
 * ``sig_rsc`` profiles: an RSC service (0x1814) that notifies RSC Measurements once subscribed.
 
 What is streamed is a timeline of :class:`TimedPayload` (sensor-side send time, stream,
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from downhill_live.config.firmware import FirmwareProfile, Stream, parse_firmware_profile
+from downhill_live.decode import stream_rate_hz
 from downhill_live.decode.layout import encode_layout_packet
 from downhill_live.decode.polar_pmd import (
     H10_ACC,
@@ -47,10 +49,11 @@ from downhill_live.decode.polar_pmd import (
     AccCapabilities,
     PmdControlResponse,
     PmdErrorCode,
-    PmdFrameHeader,
     PmdMeasurementType,
     PmdOpCode,
     PmdSettingType,
+    encode_pmd_acc_delta,
+    encode_pmd_acc_raw,
     encode_settings,
     parse_settings,
 )
@@ -108,70 +111,6 @@ class SimulatedSource:
     payloads: list[TimedPayload]
     sim: SimResult
     settings: dict[str, Any]
-
-
-# ---------------------------------------------------------------------------------------------
-# PMD ACC encoders (inverse of downhill_live.decode.polar_pmd.decode_data_frame)
-
-
-def encode_pmd_acc_raw(timestamp_ns: int, acc_mg: np.ndarray) -> bytes:
-    """A raw ACC frame, type 1: (N, 3) int16 samples in mG (Polar H10).
-
-    Parameters
-    ----------
-    timestamp_ns : int
-        Time of the last sample, ns since 2000-01-01.
-    acc_mg : numpy.ndarray
-        (N, 3) integers within int16.
-
-    Examples
-    --------
-    >>> encode_pmd_acc_raw(2_000_000_000, np.array([[1000, 0, -1000]])).hex(" ")
-    '02 00 94 35 77 00 00 00 00 01 e8 03 00 00 18 fc'
-    """
-    head = PmdFrameHeader(PmdMeasurementType.ACC, int(timestamp_ns), 1, False)
-    return bytes(head) + np.asarray(acc_mg, dtype="<i2").tobytes()
-
-
-def _signed_width(values: np.ndarray) -> int:
-    """Bits needed to hold every value as two's complement (at least 1)."""
-    if values.size == 0:
-        return 1
-    hi = int(max(values.max(), -values.min() - 1))
-    return max(1, hi.bit_length() + 1)
-
-
-def encode_pmd_acc_delta(
-    timestamp_ns: int, counts: np.ndarray, *, frame_type: int = 0, resolution_bits: int = 16
-) -> bytes:
-    """A delta-compressed ACC frame: reference sample, then one block of deltas.
-
-    ``counts`` (N, 3) are the sample values as transmitted (``value * factor`` is g for frame
-    type 0, mG for type 1). Deltas are packed LSB-first in the smallest bit width that holds
-    them, as the SDK's ``BlePMDClient`` unpacks them.
-
-    Examples
-    --------
-    >>> encode_pmd_acc_delta(0, np.array([[1, 2, 3], [2, 1, 3]]))[10:].hex(" ")
-    '01 00 02 00 03 00 02 01 0d'
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    n = counts.shape[0]
-    if not 1 <= n <= 256:
-        raise ValueError(f"a delta frame holds 1..256 samples, got {n}")
-    ref_bytes = math.ceil(resolution_bits / 8)
-    head = PmdFrameHeader(PmdMeasurementType.ACC, int(timestamp_ns), frame_type, True)
-    ref = counts[0] & ((1 << (8 * ref_bytes)) - 1)
-    out = bytearray(bytes(head))
-    for v in ref:
-        out += int(v).to_bytes(ref_bytes, "little")
-    if n > 1:
-        deltas = np.diff(counts, axis=0)
-        width = _signed_width(deltas)
-        unsigned = deltas.reshape(-1) & ((1 << width) - 1)
-        bits = ((unsigned[:, None] >> np.arange(width)) & 1).astype(np.uint8).reshape(-1)
-        out += bytes((width, n - 1)) + np.packbits(bits, bitorder="little").tobytes()
-    return bytes(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,20 +201,17 @@ def _rsc_packets(stream: Stream, sim: SimResult, course: Sequence[Segment]) -> l
         seg = course[min(int(np.searchsorted(ends, t)), len(course) - 1)]
         recent = strikes[(strikes > t - 3.0) & (strikes <= t)]
         cadence = 60.0 / float(np.median(np.diff(recent))) if len(recent) >= 3 else 0.0
-        cad = round(cadence / 2) * 2 if one_foot else round(cadence)
-        cad = min(cad, 0x1FE if one_foot else 0xFF)
         speed = (
             seg.speed_mps
             if seg.speed_mps is not None
             else (3.0 if seg.activity == "run" else 1.4 if seg.activity == "walk" else 0.0)
         )
         distance_m += speed * 1.0
-        stride_m = round(2 * speed * 60.0 / cadence, 2) if cadence > 0 else 0.0
-        m = RscMeasurement(
-            round(speed * 256) / 256,
-            cad,
-            stride_m=min(stride_m, 655.35),
-            distance_m=round(distance_m, 1),
+        m = RscMeasurement.nearest(
+            speed_mps=speed,
+            cadence_spm=cadence,
+            stride_m=2 * speed * 60.0 / cadence if cadence > 0 else 0.0,
+            distance_m=distance_m,
             running=seg.activity == "run",
             cadence_one_foot=one_foot,
         )
@@ -317,10 +253,7 @@ def simulated_payloads(
     placement = placement or firmware.placement
     rate_hz = 100.0
     for stream in firmware.streams.values():
-        if stream.layout is not None:
-            rate_hz = stream.layout.rate_hz
-        elif stream.decoder == "polar_pmd_acc":
-            rate_hz = float(stream.params["sample_rate_hz"])
+        rate_hz = stream_rate_hz(stream) or rate_hz
     range_g = 16.0
     for stream in firmware.streams.values():
         if stream.decoder == "polar_pmd_acc":

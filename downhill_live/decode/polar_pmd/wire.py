@@ -1,6 +1,8 @@
 """Polar Measurement Data (PMD) service: control point commands and ACC data frames.
 
-Pure functions and small dataclasses, no BLE I/O. Follows the byte layouts of Polar's published
+Pure functions and small dataclasses, no BLE I/O; each format's parser and its encoder side by
+side (``from_bytes`` / ``__bytes__``, :func:`decode_data_frame` / :func:`encode_pmd_acc_raw`
+and :func:`encode_pmd_acc_delta`, which the virtual Polar sensors send). Follows the byte layouts of Polar's published
 SDK (``polarofficial/polar-ble-sdk``, Android sources under
 ``sources/Android/android-communications/library/src/main/java/com/polar/androidcommunications/
 api/ble/model/gatt/client/pmd/``: ``BlePMDClient.kt``, ``PmdDataFrame.kt``, ``PmdSetting.kt``,
@@ -50,7 +52,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from downhill_live.errors import DecodeError
+from downhill_live.errors import DecodeError, DecodeErrorKind
 
 #: PMD service and characteristics (Polar's 128-bit vendor UUIDs, ``BlePMDClient.kt``).
 PMD_SERVICE_UUID = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
@@ -343,20 +345,27 @@ def parse_settings(data: bytes) -> dict[PmdSettingType, tuple[int | float, ...]]
         if offset + 2 > len(data):
             raise DecodeError(
                 f"truncated: setting entry at byte {offset} needs 2 header bytes, "
-                f"got {len(data) - offset}"
+                f"got {len(data) - offset}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
             )
         code, count = data[offset], data[offset + 1]
         try:
             kind = PmdSettingType(code)
         except ValueError:
-            raise DecodeError(f"unknown PMD setting type 0x{code:02X} at byte {offset}") from None
+            raise DecodeError(
+                f"unknown PMD setting type 0x{code:02X} at byte {offset}",
+                kind=DecodeErrorKind.BAD_VALUE,
+            ) from None
         fmt = _SETTING_FORMAT[kind]
         size = struct.calcsize(fmt)
         need = 2 + count * size
         if offset + need > len(data):
             raise DecodeError(
                 f"truncated: setting {kind.name} with {count} values needs {need} bytes, "
-                f"got {len(data) - offset}"
+                f"got {len(data) - offset}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
             )
         values = tuple(v for (v,) in struct.iter_unpack(fmt, data[offset + 2 : offset + need]))
         out[kind] = out.get(kind, ()) + values
@@ -412,16 +421,24 @@ class PmdControlResponse:
         """
         data = bytes(data)
         if len(data) < 4:
-            raise DecodeError(f"truncated: control point response needs 4 bytes, got {len(data)}")
+            raise DecodeError(
+                f"truncated: control point response needs 4 bytes, got {len(data)}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
+            )
         if data[0] != CONTROL_POINT_RESPONSE_CODE:
             hint = " (0x01 is the sensor's measurement-stopped notice)" if data[0] == 0x01 else ""
             raise DecodeError(
-                f"not a control point response: first byte 0x{data[0]:02X}, expected 0xF0{hint}"
+                f"not a control point response: first byte 0x{data[0]:02X}, expected 0xF0{hint}",
+                kind=DecodeErrorKind.BAD_HEADER,
+                summary="not a control point response",
             )
         try:
             op = PmdOpCode(data[1])
         except ValueError:
-            raise DecodeError(f"unknown control point op code 0x{data[1]:02X}") from None
+            raise DecodeError(
+                f"unknown control point op code 0x{data[1]:02X}", kind=DecodeErrorKind.BAD_HEADER
+            ) from None
         more = len(data) > 4 and data[4] != 0
         return cls(op, data[2], data[3], more, data[5:])
 
@@ -486,7 +503,8 @@ def join_responses(first: PmdControlResponse, *rest: PmdControlResponse) -> PmdC
     for part in rest:
         if part.op_code != first.op_code:
             raise DecodeError(
-                f"continuation answers {part.op_code.name}, expected {first.op_code.name}"
+                f"continuation answers {part.op_code.name}, expected {first.op_code.name}",
+                kind=DecodeErrorKind.BAD_HEADER,
             )
         params += part.parameters
         more = part.more
@@ -518,13 +536,17 @@ class PmdFrameHeader:
         """
         if len(data) < HEADER_SIZE:
             raise DecodeError(
-                f"truncated: PMD frame header needs {HEADER_SIZE} bytes, got {len(data)}"
+                f"truncated: PMD frame header needs {HEADER_SIZE} bytes, got {len(data)}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
             )
         code = data[0] & MEASUREMENT_TYPE_MASK
         try:
             kind = PmdMeasurementType(code)
         except ValueError:
-            raise DecodeError(f"unknown PMD measurement type 0x{data[0]:02X}") from None
+            raise DecodeError(
+                f"unknown PMD measurement type 0x{data[0]:02X}", kind=DecodeErrorKind.BAD_HEADER
+            ) from None
         timestamp_ns = int.from_bytes(data[1:9], "little")
         ftype = data[9]
         return cls(kind, timestamp_ns, ftype & FRAME_TYPE_MASK, bool(ftype & DELTA_FRAME_BIT))
@@ -625,7 +647,9 @@ def decode_delta_frame(content: bytes, *, channels: int, resolution_bits: int) -
     need = channels * ref_bytes
     if len(content) < need:
         raise DecodeError(
-            f"truncated: delta frame reference sample needs {need} bytes, got {len(content)}"
+            f"truncated: delta frame reference sample needs {need} bytes, got {len(content)}",
+            kind=DecodeErrorKind.TRUNCATED,
+            summary="truncated",
         )
     ref = _signed_le(content[:need], ref_bytes, channels)[0]
     if resolution_bits < 8 * ref_bytes:  # sign-extend from the declared resolution
@@ -638,20 +662,29 @@ def decode_delta_frame(content: bytes, *, channels: int, resolution_bits: int) -
         block += 1
         if offset + 2 > len(content):
             raise DecodeError(
-                f"truncated: delta block {block} header needs 2 bytes, got {len(content) - offset}"
+                f"truncated: delta block {block} header needs 2 bytes, got {len(content) - offset}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
             )
         width, count = content[offset], content[offset + 1]
         offset += 2
         if not 1 <= width <= 32:
-            raise DecodeError(f"delta block {block} has bit width {width}, expected 1..32")
+            raise DecodeError(
+                f"delta block {block} has bit width {width}, expected 1..32",
+                kind=DecodeErrorKind.BAD_VALUE,
+            )
         if count == 0:
-            raise DecodeError(f"delta block {block} has a sample count of 0")
+            raise DecodeError(
+                f"delta block {block} has a sample count of 0", kind=DecodeErrorKind.BAD_VALUE
+            )
         nbits = width * count * channels
         nbytes = (nbits + 7) // 8
         if offset + nbytes > len(content):
             raise DecodeError(
                 f"truncated: delta block {block} ({count} samples x {channels} channels x "
-                f"{width} bits) needs {nbytes} bytes, got {len(content) - offset}"
+                f"{width} bits) needs {nbytes} bytes, got {len(content) - offset}",
+                kind=DecodeErrorKind.TRUNCATED,
+                summary="truncated",
             )
         packed = np.frombuffer(content, dtype=np.uint8, count=nbytes, offset=offset)
         bits = np.unpackbits(packed, bitorder="little")[:nbits].reshape(-1, width)
@@ -745,25 +778,34 @@ def decode_data_frame(
     head = PmdFrameHeader.from_bytes(payload)
     if head.measurement_type != PmdMeasurementType.ACC:
         raise DecodeError(
-            f"measurement type {head.measurement_type.name} is not decoded here (ACC only)"
+            f"measurement type {head.measurement_type.name} is not decoded here (ACC only)",
+            kind=DecodeErrorKind.UNSUPPORTED,
+            summary=f"measurement type {head.measurement_type.name} is not decoded here",
         )
     content = payload[HEADER_SIZE:]
     if head.compressed:
         if head.frame_type not in _COMPRESSED_ACC_TO_G:
-            raise DecodeError(f"unsupported compressed ACC frame type {head.frame_type}")
+            raise DecodeError(
+                f"unsupported compressed ACC frame type {head.frame_type}",
+                kind=DecodeErrorKind.UNSUPPORTED,
+            )
         raw = decode_delta_frame(content, channels=channels, resolution_bits=resolution_bits)
         acc_g = raw * (float(factor) * _COMPRESSED_ACC_TO_G[head.frame_type])
     else:
         width = _RAW_ACC_BYTES.get(head.frame_type)
         if width is None:
-            raise DecodeError(f"unsupported raw ACC frame type {head.frame_type}")
+            raise DecodeError(
+                f"unsupported raw ACC frame type {head.frame_type}",
+                kind=DecodeErrorKind.UNSUPPORTED,
+            )
         size = width * channels
         if not content:
-            raise DecodeError("raw ACC frame has no samples")
+            raise DecodeError("raw ACC frame has no samples", kind=DecodeErrorKind.BAD_LENGTH)
         if len(content) % size:
             raise DecodeError(
                 f"raw ACC frame type {head.frame_type} content is {len(content)} bytes, "
-                f"not a multiple of the {size}-byte sample"
+                f"not a multiple of the {size}-byte sample",
+                kind=DecodeErrorKind.BAD_LENGTH,
             )
         raw = _signed_le(content, width, channels)
         acc_g = raw * 1e-3
@@ -782,6 +824,74 @@ def decode_data_frame(
         t_s,
         raw,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Data frame encoders (the sensor side: virtual devices, tests)
+# ---------------------------------------------------------------------------------------------
+
+
+def encode_pmd_acc_raw(timestamp_ns: int, acc_mg: np.ndarray) -> bytes:
+    """A raw ACC frame, type 1: (N, 3) int16 samples in mG (Polar H10).
+
+    Inverse of :func:`decode_data_frame` for raw type 1 frames.
+
+    Parameters
+    ----------
+    timestamp_ns : int
+        Time of the last sample, ns since 2000-01-01.
+    acc_mg : numpy.ndarray
+        (N, 3) integers within int16.
+
+    Examples
+    --------
+    >>> encode_pmd_acc_raw(2_000_000_000, np.array([[1000, 0, -1000]])).hex(" ")
+    '02 00 94 35 77 00 00 00 00 01 e8 03 00 00 18 fc'
+    """
+    head = PmdFrameHeader(PmdMeasurementType.ACC, int(timestamp_ns), 1, False)
+    return bytes(head) + np.asarray(acc_mg, dtype="<i2").tobytes()
+
+
+def _signed_width(values: np.ndarray) -> int:
+    """Bits needed to hold every value as two's complement (at least 1)."""
+    if values.size == 0:
+        return 1
+    hi = int(max(values.max(), -values.min() - 1))
+    return max(1, hi.bit_length() + 1)
+
+
+def encode_pmd_acc_delta(
+    timestamp_ns: int, counts: np.ndarray, *, frame_type: int = 0, resolution_bits: int = 16
+) -> bytes:
+    """A delta-compressed ACC frame: reference sample, then one block of deltas.
+
+    Inverse of :func:`decode_data_frame` for compressed frames. ``counts`` (N, 3) are the
+    sample values as transmitted (``value * factor`` is g for frame type 0, mG for type 1).
+    Deltas are packed LSB-first in the smallest bit width that holds them, as the SDK's
+    ``BlePMDClient`` unpacks them.
+
+    Examples
+    --------
+    >>> encode_pmd_acc_delta(0, np.array([[1, 2, 3], [2, 1, 3]]))[10:].hex(" ")
+    '01 00 02 00 03 00 02 01 0d'
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    n = counts.shape[0]
+    if not 1 <= n <= 256:
+        raise ValueError(f"a delta frame holds 1..256 samples, got {n}")
+    ref_bytes = math.ceil(resolution_bits / 8)
+    head = PmdFrameHeader(PmdMeasurementType.ACC, int(timestamp_ns), frame_type, True)
+    ref = counts[0] & ((1 << (8 * ref_bytes)) - 1)
+    out = bytearray(bytes(head))
+    for v in ref:
+        out += int(v).to_bytes(ref_bytes, "little")
+    if n > 1:
+        deltas = np.diff(counts, axis=0)
+        width = _signed_width(deltas)
+        unsigned = deltas.reshape(-1) & ((1 << width) - 1)
+        bits = ((unsigned[:, None] >> np.arange(width)) & 1).astype(np.uint8).reshape(-1)
+        out += bytes((width, n - 1)) + np.packbits(bits, bitorder="little").tobytes()
+    return bytes(out)
 
 
 __all__ = [
@@ -806,6 +916,8 @@ __all__ = [
     "build_stop_request",
     "decode_data_frame",
     "decode_delta_frame",
+    "encode_pmd_acc_delta",
+    "encode_pmd_acc_raw",
     "encode_settings",
     "join_responses",
     "parse_control_point_response",

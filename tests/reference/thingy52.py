@@ -1,4 +1,9 @@
-"""Nordic Thingy:52 Motion Service: raw motion data and motion configuration characteristics.
+"""Reference decoder: Nordic Thingy:52 Motion Service raw motion data and motion configuration.
+
+Not part of the product: the bundled ``thingy52`` firmware profile decodes the raw motion
+characteristic with the declarative ``layout`` decoder. This independent decoder, written from
+Nordic's published structs, checks that profile (``tests/test_decoders.py`` decodes the same
+packets through both and compares).
 
 Source: NordicSemiconductor/Nordic-Thingy52-FW, ``include/ble_services/ble_tms.h`` (packed
 structs ``ble_tms_raw_t`` and ``ble_tms_config_t``, characteristic UUIDs) and
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from downhill_live.errors import DecodeError
+from downhill_live.errors import DecodeError, DecodeErrorKind
 from downhill_live.types import Samples
 
 _BASE = "ef68{:04x}-9b35-4933-9b10-52ffa9740042"
@@ -92,7 +97,10 @@ class ThingyRawMotion:
             The payload is not exactly 18 bytes.
         """
         if len(data) != RAW_SIZE:
-            raise DecodeError(f"Thingy raw motion needs {RAW_SIZE} bytes, got {len(data)}")
+            raise DecodeError(
+                f"Thingy raw motion needs {RAW_SIZE} bytes, got {len(data)}",
+                kind=DecodeErrorKind.BAD_LENGTH,
+            )
         v = struct.unpack("<9h", data)
         return cls(
             (v[0] / ACC_LSB_PER_G, v[1] / ACC_LSB_PER_G, v[2] / ACC_LSB_PER_G),
@@ -143,10 +151,16 @@ class ThingyMotionConfig:
             Not exactly 9 bytes, or a wake-on-motion byte other than 0/1.
         """
         if len(data) != CONFIG_SIZE:
-            raise DecodeError(f"Thingy motion config needs {CONFIG_SIZE} bytes, got {len(data)}")
+            raise DecodeError(
+                f"Thingy motion config needs {CONFIG_SIZE} bytes, got {len(data)}",
+                kind=DecodeErrorKind.BAD_LENGTH,
+            )
         pedo, temp, compass, freq, wom = struct.unpack("<4HB", data)
         if wom > 1:
-            raise DecodeError(f"Thingy motion config wake-on-motion byte is {wom}, expected 0 or 1")
+            raise DecodeError(
+                f"Thingy motion config wake-on-motion byte is {wom}, expected 0 or 1",
+                kind=DecodeErrorKind.BAD_VALUE,
+            )
         return cls(pedo, temp, compass, freq, bool(wom))
 
     def __bytes__(self) -> bytes:

@@ -1,0 +1,1 @@
+"""Independent reference decoders of published formats, used only by the tests."""
