@@ -156,6 +156,7 @@ class RecordingWriter:
                     self._write_all(b"".join(self._buf))
                 except OSError:
                     self._undo(good)
+                    self._keep_what_fits()
                     raise
                 self._buf.clear()
             if sync:
@@ -167,6 +168,18 @@ class RecordingWriter:
             raise RecordingError(
                 str(self.path), f"recording stopped: {self.failed} (kept what was written before)"
             ) from None
+
+    def _keep_what_fits(self) -> None:
+        """After a refused batch: write its records one by one while the disk takes them."""
+        for i, record in enumerate(self._buf):
+            good = self._fh.tell()
+            try:
+                self._write_all(record)
+            except OSError:
+                self._undo(good)
+                del self._buf[:i]
+                return
+        self._buf.clear()
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)

@@ -26,15 +26,6 @@ from downhill_live.decode import RestartingDecoder, make_decoder
 from downhill_live.decode.layout import LayoutDecoder, encode_layout_packet
 from downhill_live.decode.rsc import RscMeasurement
 from downhill_live.errors import ConfigError, DecodeError
-from downhill_live.live import (
-    BluetoothUnavailableError,
-    DeviceNotFoundError,
-    LiveError,
-    LiveResult,
-    LiveRunner,
-    StartError,
-    scan,
-)
 from downhill_live.record import read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.sim.bumble_backend import VirtualRadio
@@ -47,6 +38,15 @@ from downhill_live.sim.virtual_devices import (
     simulated_payloads,
 )
 from downhill_live.sinks import SpeakerSink
+from downhill_live.source.ble import (
+    BluetoothUnavailableError,
+    DeviceNotFoundError,
+    LiveError,
+    LiveResult,
+    LiveRunner,
+    StartError,
+    scan,
+)
 from downhill_live.types import Cue, Packet
 
 # Absolute thresholds, no quiet start, no descent gating: cues fire within seconds of running.

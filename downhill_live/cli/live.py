@@ -21,8 +21,8 @@ from downhill_live.errors import (
     ConfigError,
     InputError,
 )
-from downhill_live.live import DeviceNotFoundError, LiveRunner, default_recording_path, scan
 from downhill_live.sinks import SpeakerSink
+from downhill_live.source.ble import DeviceNotFoundError, LiveRunner, default_recording_path, scan
 from downhill_live.source.virtual import VirtualSensor, open_virtual_sensor
 from downhill_live.speech import open_profile_speaker
 from downhill_live.types import PLACEMENTS

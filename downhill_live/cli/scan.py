@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from downhill_live.errors import InputError
-from downhill_live.live import scan
+from downhill_live.source.ble import scan
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
-"""Where raw packets come from: a BLE sensor (:class:`~downhill_live.live.LiveRunner` puts its
-notifications on a :class:`QueueSource`), a recording (:class:`~downhill_live.source.replay.
+"""Where raw packets come from: a BLE sensor (:class:`~downhill_live.source.ble.LiveRunner`
+puts its notifications on a :class:`QueueSource`), a recording (:class:`~downhill_live.source.replay.
 ReplaySource`) or a virtual sensor on an in-process radio (:mod:`~downhill_live.source.virtual`,
 the optional ``sim`` extra, which is BLE again on the other side of a virtual link).
 

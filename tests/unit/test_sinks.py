@@ -13,10 +13,10 @@ from typing import Any
 from downhill_live.cli.console import ConsoleSink
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
-from downhill_live.live import default_recording_path
 from downhill_live.record import read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.sinks import RecorderSink, Sink
+from downhill_live.source.ble import default_recording_path
 from downhill_live.types import Cue, Packet, Step
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,10 +1,11 @@
-"""Live mode: scan, connect, start the sensor, record every notification raw, run the pipeline.
+"""A BLE sensor as a source: scan, connect, start the sensor, and run the session live.
 
 The data path follows bleak's ``async_callback_with_queue`` pattern: the notification callback
 only stamps ``time.monotonic() - t0`` and enqueues a :class:`~downhill_live.types.Packet`
-(a copy of the bytes); one consumer task writes each packet to the recording *first* and then
-calls :meth:`Session.process <downhill_live.session.Session.process>`, the same pipeline replay
-uses. The recording is flushed at least once a second.
+(a copy of the bytes) on a :class:`~downhill_live.source.QueueSource`; one consumer
+(:func:`~downhill_live.session.run_source`, the same one paced replay uses) hands each packet to
+the session, whose recorder sink writes it raw *first*. The recording is flushed and synced
+every second. The sensor's start/stop handshake is its decoder's (:mod:`downhill_live.decode`).
 
 Resilience: on a link drop the recording stays open, "sensor lost" is said once, the runner
 reconnects with backoff, subscribes and runs the start sequence again, and says "sensor back".
