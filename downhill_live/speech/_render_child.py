@@ -26,6 +26,10 @@ from typing import NoReturn
 ERROR_PREFIX = "downhill-speech-error: "
 #: exit code of a failed render
 EXIT_FAILED = 3
+#: renders tried before giving up (see :func:`main`)
+RENDER_TRIES = 4
+#: a WAV file no longer than its header holds no audio
+WAV_HEADER_BYTES = 44
 
 
 def fail(message: str) -> NoReturn:
@@ -61,10 +65,14 @@ def main() -> None:
     except SpeechError as exc:
         fail(str(exc))
     phrase, path = req["item"]
-    engine.save_to_file(phrase, path)
-    engine.runAndWait()
-    if not os.path.exists(path):
-        fail(f"no audio was rendered for {phrase!r}")
+    # pyttsx3's runAndWait() may end its loop before espeak has written the file (its end step
+    # is queued right after save_to_file; seen for long phrases and under load): try again
+    for _ in range(RENDER_TRIES):
+        engine.save_to_file(phrase, path)
+        engine.runAndWait()
+        if os.path.exists(path) and os.path.getsize(path) > WAV_HEADER_BYTES:
+            return
+    fail(f"no audio was rendered for {phrase!r} ({RENDER_TRIES} tries)")
 
 
 if __name__ == "__main__":
