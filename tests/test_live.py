@@ -594,3 +594,66 @@ def test_live_cli_simulate_recording(tmp_path: Path, capsys: pytest.CaptureFixtu
         replayed.append([dataclasses.astuple(s) for s in session.steps])
     np.testing.assert_array_equal(replayed[0], replayed[1])
     assert len(replayed[0]) > 10
+
+
+# ---------------------------------------------------------------------------------------------
+# the data watchdog
+
+
+async def test_a_silent_link_is_lost_restarted_and_back(radio: VirtualRadio, tmp_path: Path) -> None:
+    firmware = load_firmware_profile("dhl-imu")
+    src = simulated_payloads(firmware, RUN, seed=11)
+    device = VirtualDevice(radio, firmware, src.payloads, settings=src.settings, speed=SPEED)
+    runner = runner_for(
+        radio, firmware, tmp_path, data_timeout_s=0.6, reconnect_backoff_s=(0.1, 0.2)
+    )
+
+    async def stall_once() -> None:
+        while runner.packets_received < len(src.payloads) // 4:
+            await asyncio.sleep(0.01)
+        device.stop_streaming()  # connected, subscribed, and silent
+
+    async with device:
+        staller = asyncio.create_task(stall_once())
+        result = await run_until_done(runner, device, limit_s=30.0)
+        await staller
+    assert runner.data_timeouts == 1 and (result.link_drops, result.reconnects) == (1, 1)
+    assert device.starts == 2  # the start sequence was sent again, and data flowed
+    said = [c.phrase for c in speaker_of(runner).said if c.metric == "link"]
+    assert said == ["sensor lost", "sensor back"]
+    rec = read_recording(result.recording)  # type: ignore[arg-type]
+    events = [e for _, e in rec.events if e["event"] != "control_response"]
+    assert [e["event"] for e in events] == ["link_lost", "link_back"]
+    assert events[0]["why"].startswith("no data for ")
+    assert "link: sensor back" in console_of(runner).getvalue()
+    assert len(rec.packets) == result.packets_received > len(src.payloads) // 2
+
+
+async def test_sensor_back_is_said_only_when_data_flows(
+    radio: VirtualRadio, tmp_path: Path
+) -> None:
+    firmware = load_firmware_profile("dhl-imu")
+    src = simulated_payloads(firmware, RUN, seed=12)
+    device = VirtualDevice(radio, firmware, src.payloads, settings=src.settings, speed=SPEED)
+    runner = runner_for(
+        radio, firmware, tmp_path, data_timeout_s=0.5, reconnect_backoff_s=(0.1, 0.2)
+    )
+    async with device:
+        task = asyncio.create_task(runner.run())
+        while runner.packets_received < 100:
+            await asyncio.sleep(0.01)
+        device.sensor.set_unresponsive(True)  # start commands are acknowledged and ignored
+        device.stop_streaming()
+        while runner.data_timeouts < 3:  # reconnected, sent start, heard nothing: again
+            await asyncio.sleep(0.02)
+        said = [c.phrase for c in speaker_of(runner).said if c.metric == "link"]
+        assert "sensor back" not in said and said[0] == "sensor lost"
+        n_before = runner.packets_received
+        device.sensor.set_unresponsive(False)  # the next start works
+        while runner.packets_received < n_before + 50:
+            await asyncio.sleep(0.02)
+        runner.request_stop()
+        result = await asyncio.wait_for(task, 10.0)
+    said = [c.phrase for c in speaker_of(runner).said if c.metric == "link"]
+    assert said.count("sensor back") == 1 and said[-1] == "sensor back"
+    assert result.reconnects == 1 and result.link_drops >= 3

@@ -401,6 +401,11 @@ class VirtualDevice:
             services.append(ServiceSpec(uuid, tuple(chars)))
         return services
 
+    def stop_streaming(self) -> None:
+        """The sensor stops sending while the link stays up (its firmware hung, or it went to
+        sleep), as if it had been sent its stop command; a start command starts it again."""
+        self._started_conn = None
+
     def _on_write(self, uuid: str) -> Any:
         starts = {w.data for w in self.firmware.start if w.characteristic == uuid}
         stops = {w.data for w in self.firmware.stop if w.characteristic == uuid}

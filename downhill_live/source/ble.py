@@ -64,6 +64,8 @@ __all__ = [
 FLUSH_INTERVAL_S = 1.0
 #: reconnection delays, s: first attempt after the first value, then the next ones, then the last
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+#: the data watchdog's default: a link up but silent this long (s) counts as lost
+DATA_TIMEOUT_S = 3.0
 #: an ATT MTU below this is reported: most sensors send longer notifications
 SMALL_MTU = 100
 
@@ -254,6 +256,11 @@ class LiveRunner:
         Delays between reconnection attempts.
     extra_header : dict, optional
         Added to the recording header (e.g. ``{"simulated": True}``).
+    data_timeout_s : float or None
+        The data watchdog: a link that is up but brings no notification for this long (the
+        sensor stopped, or ignored the start command) counts as lost: it is said, and the runner
+        reconnects and sends the start sequence again until data flows; "sensor back" is said
+        only then. None switches it off.
     cue_profile_yaml : str, optional
         The text of the cue profile ``cues`` came from, stored in the recording header so that
         replay, report and ``--verify`` use the profile that coached.
@@ -292,6 +299,7 @@ class LiveRunner:
         extra_header: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
         cue_profile_yaml: str | None = None,
+        data_timeout_s: float | None = DATA_TIMEOUT_S,
     ) -> None:
         self.firmware = firmware
         self.cues = cues
@@ -309,6 +317,12 @@ class LiveRunner:
         self.reconnect_backoff_s = reconnect_backoff_s
         self.extra_header = dict(extra_header or {})
         self.cue_profile_yaml = cue_profile_yaml
+        self.data_timeout_s = data_timeout_s
+        #: times the watchdog found the link up but silent
+        self.data_timeouts = 0
+        self._last_rx_mono = 0.0  # monotonic time of the last notification (or of link up)
+        self._lost_reason: str | None = None
+        self._awaiting_data: int | None = None  # reconnect attempts, until data flows again
 
         self.session: Session | None = None
         self.link_state = "idle"
@@ -372,6 +386,8 @@ class LiveRunner:
             self._open_session()
             self._spawn(self._consume(), "consumer")
             self._spawn(self._flush_timer(), "flush")
+            if self.data_timeout_s is not None:
+                self._spawn(self._watchdog(), "watchdog")
             if self._status_enabled():
                 self._spawn(self._status_timer(), "status")
             while not self._stop.is_set():
@@ -490,6 +506,7 @@ class LiveRunner:
         elif any(self.settings.get(k) != v for k, v in settings.items()):
             log.warning("sensor answered different settings after reconnecting: %s", settings)
         self.link_state = "up"
+        self._last_rx_mono = time.monotonic()  # the watchdog counts from link up
 
     def _packet_callback(
         self, stream: Stream
@@ -500,7 +517,9 @@ class LiveRunner:
         assert queue is not None
 
         def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
-            queue.put_nowait(Packet(time.monotonic() - t0, name, bytes(data)))
+            now = time.monotonic()
+            self._last_rx_mono = now
+            queue.put_nowait(Packet(now - t0, name, bytes(data)))
 
         return on_notify
 
@@ -561,7 +580,11 @@ class LiveRunner:
         self._client = None
         self.link_drops += 1
         self.link_state = "lost"
-        self._queue.put_nowait((self.now_s(), {"event": "link_lost"}))
+        lost: dict[str, Any] = {"event": "link_lost"}
+        if self._lost_reason is not None:
+            lost["why"] = self._lost_reason
+            self._lost_reason = None
+        self._queue.put_nowait((self.now_s(), lost))
         attempt = 0
         while not self._stop.is_set():
             delay = self.reconnect_backoff_s[min(attempt, len(self.reconnect_backoff_s) - 1)]
@@ -589,8 +612,7 @@ class LiveRunner:
                 self.link_state = "lost"
                 log.info("reconnection attempt %d failed: %s", attempt, exc)
                 continue
-            self.reconnects += 1
-            self._queue.put_nowait((self.now_s(), {"event": "link_back", "attempts": attempt}))
+            self._awaiting_data = attempt  # "sensor back" once data flows (see _count_packet)
             return
 
     # ----------------------------------------------------------------------------- pipeline
@@ -626,6 +648,10 @@ class LiveRunner:
 
     def _count_packet(self, packet: Packet) -> None:
         self.packets_received += 1
+        if self._awaiting_data is not None and self.session is not None:
+            self.reconnects += 1
+            attempts, self._awaiting_data = self._awaiting_data, None
+            self.session.event(packet.t_rx_s, {"event": "link_back", "attempts": attempts})
         if (
             not self._truncation_noticed
             and self.mtu is not None
@@ -638,6 +664,26 @@ class LiveRunner:
                 f"payload of the link's ATT MTU {self.mtu}: the sensor's packets are "
                 "probably cut short (data lost or misread); use a larger MTU"
             )
+
+    async def _watchdog(self) -> None:
+        """A link that is up and silent for ``data_timeout_s`` is dropped, so the reconnection
+        path (which sends the start sequence again) takes over."""
+        assert self.data_timeout_s is not None and self._link_lost is not None
+        while True:
+            await asyncio.sleep(min(0.25, self.data_timeout_s / 4))
+            silent_s = time.monotonic() - self._last_rx_mono
+            client = self._client
+            if self.link_state != "up" or silent_s < self.data_timeout_s or client is None:
+                continue
+            self.data_timeouts += 1
+            self._lost_reason = f"no data for {silent_s:.1f} s"
+            log.info("link up but no data for %.1f s: reconnecting", silent_s)
+            self.link_state = "lost"
+            self._client = None
+            with contextlib.suppress(BleakError, OSError, TimeoutError):
+                async with asyncio.timeout(3.0):
+                    await client.disconnect()
+            self._link_lost.set()
 
     async def _flush_timer(self) -> None:
         while True:
