@@ -22,8 +22,7 @@ from downhill_live.core.tracker import CADENCE_WINDOW_S
 from downhill_live.cues import CueEngine
 from downhill_live.session import session_from_recording
 from downhill_live.types import Cue, Step
-
-from .conftest import RECORDINGS, ROOT
+from tests.conftest import RECORDINGS, ROOT
 
 
 def truth_steps(path: Path, profile: CueProfile) -> list[Step]:

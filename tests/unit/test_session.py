@@ -10,8 +10,7 @@ from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.record import read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.types import Packet
-
-from .conftest import RECORDINGS
+from tests.conftest import RECORDINGS
 
 
 def _damaged(packets: list[Packet], seed: int) -> list[Packet]:

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from downhill_live.sim.gait import Segment, simulate
-
-from .conftest import RECORDINGS, ROOT
+from tests.conftest import RECORDINGS, ROOT
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

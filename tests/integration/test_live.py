@@ -559,7 +559,7 @@ def test_live_cli_simulate_recording(tmp_path: Path, capsys: pytest.CaptureFixtu
     from downhill_live.cli.live import cmd_live
     from downhill_live.record import RecordingWriter
 
-    bundled = read_recording(Path(__file__).parents[1] / "recordings" / "descent_shank_500hz.dlr")
+    bundled = read_recording(Path(__file__).parents[2] / "recordings" / "descent_shank_500hz.dlr")
     assert bundled.header["settings"] == {"rate_hz": 500.0}  # not the profile's 200 Hz
     source = tmp_path / "source.dlr"
     with RecordingWriter(source, bundled.header, streams=bundled.header["streams"]) as w:
