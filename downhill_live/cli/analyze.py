@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
+from downhill_live.cli.console import prepare_detector
 from downhill_live.tools.analyze import analyze
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-
+    """Detect strikes in a recording or CSV; one line per strike on stdout."""
+    prepare_detector(sys.stderr)  # compiles once, says so on the first run (not on stdout)
     return analyze(args)
 
 

@@ -5,13 +5,20 @@ mode and replay."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import os
 import queue
 import threading
+from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
+from downhill_live import core
+from downhill_live.core import GaitTracker
 from downhill_live.sinks import Sink
 from downhill_live.speech import format_cue_line
-from downhill_live.types import Cue
+from downhill_live.types import PLACEMENTS, Cue
 
 #: the program name in every error line
 PROG = "downhill-live"
@@ -134,3 +141,25 @@ class ConsoleSink(Sink):
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout_s)
         self._thread.join(timeout_s)
+
+
+def detector_cached() -> bool:
+    """Whether the gait core's compiled kernels are in numba's cache (or numba is not used)."""
+    if importlib.util.find_spec("numba") is None or os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return True  # plain Python: nothing to compile
+    cache_dir = os.environ.get("NUMBA_CACHE_DIR")  # numba's own setting, when given
+    where = Path(cache_dir) if cache_dir else Path(core.__file__).parent
+    return any(where.rglob("*.nbi"))
+
+
+def prepare_detector(out: TextIO | None = None) -> None:
+    """Compile the gait core's kernels once, outside any event loop, saying so on one line the
+    first time ("preparing the detector, first run only"); ``./run`` does it during set-up."""
+    if not detector_cached() and out is not None:
+        print("preparing the detector, first run only (about 10 s)...", file=out, flush=True)
+    t_s = np.arange(400) / 200.0
+    acc_g = np.tile([0.0, 0.0, 1.0], (400, 1))
+    pressure_pa = np.full(400, 101_325.0)
+    for placement in PLACEMENTS:  # each placement's parameters, with and without a barometer
+        GaitTracker(200.0, placement).update_many(t_s, acc_g)
+        GaitTracker(200.0, placement).update_many(t_s, acc_g, pressure_pa)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from downhill_live.cli.console import ConsoleSink, print_summary
+from downhill_live.cli.console import ConsoleSink, prepare_detector, print_summary
 from downhill_live.config.cue_profile import DEFAULT_PROFILE, load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.errors import (
@@ -166,6 +166,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise InputError("--speed", f"must be within 0..1000 (above 0), got {args.speed}")
     if not args.scan_timeout > 0:
         raise InputError("--scan-timeout", f"must be > 0, got {args.scan_timeout}")
+    prepare_detector(sys.stdout)  # never inside the live event loop
     return asyncio.run(_live(args, sys.stdout))
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from downhill_live.cli.console import ConsoleSink, print_summary
+from downhill_live.cli.console import ConsoleSink, prepare_detector, print_summary
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
 from downhill_live.files import claim_output
@@ -31,6 +31,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise InputError("--speed", f"must be within 0..{MAX_SPEED:g}, got {args.speed}")
     if args.wav:
         claim_output(args.wav, inputs=[args.recording, args.profile], force=args.force)
+    prepare_detector(sys.stderr)  # compiles once, says so on the first run
     given = load_cue_profile(args.profile) if args.profile else None  # None: as recorded
     session, rec = session_from_recording(args.recording, given, placement=args.placement)
     s = session.cue_profile.settings

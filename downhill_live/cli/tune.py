@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from downhill_live.cli.console import prepare_detector
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
 from downhill_live.files import atomic_write, claim_output
@@ -31,6 +32,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         if not args.suggest:
             raise InputError("-o", "writes the suggested profile: give --suggest with it")
         claim_output(args.output, inputs=[*args.recordings, args.profile], force=args.force)
+    prepare_detector(sys.stderr)  # compiles once, says so on the first run
     base = load_cue_profile(args.profile)
     specs = [parse_set(s, base) for s in args.set or []]
     recs = [collect_steps(p, base, placement=args.placement) for p in args.recordings]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,21 @@ def test_every_command_has_help() -> None:
         )
         assert proc.returncode == 0
         assert "usage:" in proc.stdout
+
+
+def test_first_run_says_it_prepares_the_detector_once(tmp_path: Path) -> None:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}  # an empty cache
+    argv = [
+        sys.executable,
+        "-m",
+        "downhill_live",
+        "analyze",
+        str(RECORDINGS / "descent_foot_200hz.dlr"),
+    ]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    again = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert first.returncode == 0 and again.returncode == 0, first.stderr
+    note = "preparing the detector, first run only"
+    assert first.stderr.count(note) == 1 and note not in first.stdout
+    assert note not in again.stderr
+    assert first.stdout == again.stdout  # the same steps, compiled or cached
