@@ -8,6 +8,7 @@ import contextlib
 import importlib.util
 import os
 import queue
+import shutil
 import threading
 from pathlib import Path
 from typing import Any, TextIO
@@ -114,7 +115,11 @@ class ConsoleSink(Sink):
         self.line(f"note: {text}")
 
     def status(self, text: str) -> None:
-        """Redraw the status line."""
+        """Redraw the status line, cut to the terminal's width (a line that wraps would leave
+        a new line on every redraw)."""
+        width = shutil.get_terminal_size((80, 24)).columns
+        if len(text) >= width:
+            text = text[: max(width - 2, 1)] + "~"
         self._put("\r" + text + "\033[K")
         self._status_shown = True
 

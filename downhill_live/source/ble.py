@@ -403,7 +403,18 @@ class LiveRunner:
         return self._result()
 
     def status_line(self) -> str:
-        """The compact status line (cadence, impact, grade, descent, rates, link)."""
+        """The one-line live status, most important first so that a narrow terminal cuts the
+        least useful end: elapsed time, cadence, last impact, grade and descent state, link,
+        then data health (packets/s, samples lost in transit, bad packets).
+
+        Examples
+        --------
+        >>> from downhill_live.config.cue_profile import load_cue_profile
+        >>> from downhill_live.config.firmware import load_firmware_profile
+        >>> r = LiveRunner(load_firmware_profile("dhl-imu"), load_cue_profile())
+        >>> r.status_line()
+        '00:00 | n/a spm | n/a g | grade n/a % - | link idle | 0 pkt/s, lost 0, bad 0'
+        """
         st = self.last_step
         stats = self.session.stats if self.session is not None else None
         cad = fmt_value(st.cadence_spm) if st else "n/a"
@@ -412,9 +423,11 @@ class LiveRunner:
         state = ("descent" if st.on_descent else "flat") if st else "-"
         lost = stats.lost_samples if stats else 0
         bad = sum(stats.decode_errors.values()) if stats else 0
+        elapsed_s = int(self.now_s()) if self._t0 else 0
+        clock = f"{elapsed_s // 60:02d}:{elapsed_s % 60:02d}"
         return (
-            f"cadence {cad} spm | peak {peak} g | grade {grade} % | {state} | "
-            f"{self._pps:.0f} pkt/s | lost {lost} smp | bad {bad} pkt | link {self.link_state}"
+            f"{clock} | {cad} spm | {peak} g | grade {grade} % {state} | "
+            f"link {self.link_state} | {self._pps:.0f} pkt/s, lost {lost}, bad {bad}"
         )
 
     # ----------------------------------------------------------------------------- finding

@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from downhill_live.cli.console import ConsoleSink
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
@@ -120,3 +122,18 @@ def test_a_console_nobody_reads_never_blocks_the_session() -> None:
     sink.close(timeout_s=2.0)
     with contextlib.suppress(OSError):
         out.close()
+
+
+def test_status_line_fits_an_80_column_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setenv("COLUMNS", "80")  # what shutil.get_terminal_size reads first
+    out = io.StringIO()
+    sink = ConsoleSink(out)
+    long = "12:34 | 172.3 spm | 6.2 g | grade -7.5 % descent | link up | 62 pkt/s, lost 0, bad 0"
+    sink.status(long)
+    sink.status(long[:40])
+    sink.close()
+    frames = [f.removesuffix("\033[K") for f in out.getvalue().strip("\n").split("\r") if f]
+    assert frames == [long[:78] + "~", long[:40]]
+    assert all(len(f) < 80 for f in frames)
