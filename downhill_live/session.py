@@ -280,9 +280,9 @@ class Session:
             sink.close()
 
     def _decode_error(self, exc: DecodeError) -> None:
-        # counted and logged once under its summary: the message without details (counter
-        # values, byte counts) that its decoder set with its kind
-        kind = exc.summary
+        # counted and logged once per kind (the decoder's DecodeErrorKind): garbage packets of
+        # a thousand lengths are one line, not a thousand; the recording keeps every packet raw
+        kind = exc.kind.value
         self.stats.decode_errors[kind] += 1
         if kind not in self._error_kinds_logged:
             self._error_kinds_logged.add(kind)

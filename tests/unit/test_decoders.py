@@ -10,6 +10,8 @@ api/ble/model/gatt/client``.
 
 from __future__ import annotations
 
+import logging
+import random
 import struct
 
 import numpy as np
@@ -781,15 +783,18 @@ def test_wrapped_errors_keep_their_kind_and_summary() -> None:
         assert str(err).startswith(f"packet 4 on {dec.stream}: truncated: ")
 
 
-def test_session_counts_errors_by_summary_and_unknown_streams_by_kind() -> None:
+def test_session_counts_and_logs_errors_once_per_kind(caplog: pytest.LogCaptureFixture) -> None:
     firmware = load_firmware_profile("dhl-imu")
     session = Session(firmware, load_cue_profile())
-    for payload in (b"", b"\x01", bytes(9), bytes(11)):
-        session.process(Packet(0.0, "acc", payload))
-    session.process(Packet(0.0, "gyro", bytes(8)))
-    assert dict(session.stats.decode_errors) == {
-        "truncated": 2,
-        "payload of 9 bytes is not a 2-byte header plus whole 6-byte samples": 1,
-        "payload of 11 bytes is not a 2-byte header plus whole 6-byte samples": 1,
-        "unknown stream 'gyro'": 1,
-    }
+    with caplog.at_level(logging.WARNING):
+        for payload in (b"", b"\x01", bytes(9), bytes(11)):
+            session.process(Packet(0.0, "acc", payload))
+        session.process(Packet(0.0, "gyro", bytes(8)))
+        rnd = random.Random(5)  # 5,000 garbage packets of every length: still one line per kind
+        for _ in range(5000):
+            session.process(Packet(0.0, "acc", rnd.randbytes(rnd.randrange(0, 60))))
+    counts = dict(session.stats.decode_errors)
+    assert set(counts) <= {k.value for k in DecodeErrorKind} and counts["unknown stream"] == 1
+    assert counts["truncated"] >= 2 and counts["bad length"] >= 2
+    logged = [r for r in caplog.records if "further errors of this kind" in r.getMessage()]
+    assert len(logged) == len(counts)
