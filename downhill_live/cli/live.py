@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import platformdirs
+
 from downhill_live.cli.console import ConsoleSink, prepare_detector, print_summary
 from downhill_live.config.cue_profile import DEFAULT_PROFILE, load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
@@ -28,7 +30,7 @@ from downhill_live.speech import open_profile_speaker
 from downhill_live.types import PLACEMENTS
 
 #: where live sessions are recorded unless ``--record DIR`` says otherwise
-DEFAULT_RECORD_DIR = "live-recordings"
+DEFAULT_RECORD_DIR = platformdirs.user_data_path("downhill-live") / "recordings"
 #: signals that end a live session like Ctrl-C: stop command, flush, fsync, summary
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -210,8 +212,9 @@ def register(subparsers: Any) -> None:
         "--record",
         metavar="DIR",
         type=Path,
-        default=Path(DEFAULT_RECORD_DIR),
-        help=f"folder for the recording (default ./{DEFAULT_RECORD_DIR})",
+        default=DEFAULT_RECORD_DIR,
+        help=f"folder for the recording (default {DEFAULT_RECORD_DIR}, the platform's data "
+        "folder; --record . records here)",
     )
     lv.add_argument(
         "--simulate",
