@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -9,9 +10,11 @@ import numpy as np
 import pytest
 
 from downhill_live.sim.gait import (
+    Scenario,
     Segment,
     SimResult,
     downhill_course,
+    scenarios,
     simulate,
     validation_course,
 )
@@ -385,3 +388,39 @@ def test_ten_minutes_at_1khz_is_fast() -> None:
     elapsed = time.perf_counter() - t0
     assert res.acc_g.shape == (600_000, 3)
     assert elapsed < 8.0  # typically well under a second
+
+
+def test_scenarios_are_named_uniquely_and_cover_the_brief() -> None:
+    scs = scenarios()
+    names = [s.name for s in scs]
+    assert len(names) == len(set(names))
+    assert {s.placement for s in scs} == set(PLACEMENTS)
+    assert {52.0, 100.0, 200.0, 500.0, 1000.0} <= {s.rate_hz for s in scs}
+    for s in scs:
+        assert isinstance(s, Scenario)
+        assert 30.0 <= s.duration_s <= 120.0, s.name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            s.name = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("scenario", scenarios(), ids=lambda s: s.name)
+def test_every_scenario_simulates_with_consistent_truth(scenario: Scenario) -> None:
+    res = scenario.simulate(seed=1)
+    assert res.placement == scenario.placement and res.rate_hz == scenario.rate_hz
+    assert res.t_s.size == math.floor(scenario.duration_s * scenario.rate_hz + 1e-9)
+    assert np.all(np.isfinite(res.acc_g))
+    t = res.strike_t_s
+    assert t.size > 20
+    assert np.all(np.diff(t) > 0.2)  # <= 300 spm, nothing doubled
+    assert t[0] > 0.0 and t[-1] < scenario.duration_s
+    finite = np.isfinite(res.toe_off_t_s)
+    contact = res.toe_off_t_s[finite] - t[finite]
+    assert np.all(contact > 0.08) and np.all(contact < 0.9)
+    own = res.strike_foot == 0
+    if scenario.placement in ("foot", "shank"):
+        assert np.all(np.isfinite(res.strike_peak_g[own]))
+        assert np.all(np.isnan(res.strike_peak_g[~own]))
+    else:
+        assert np.all(np.isfinite(res.strike_peak_g))
+    again = scenario.simulate(seed=1)
+    np.testing.assert_array_equal(again.acc_g, res.acc_g)

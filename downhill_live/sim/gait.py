@@ -106,13 +106,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.signal import lfilter
 
 from downhill_live.types import G_MPS2, ONE_FOOT_PLACEMENTS, PLACEMENTS
 
-__all__ = ["Segment", "SimResult", "downhill_course", "simulate", "validation_course"]
+__all__ = [
+    "Scenario",
+    "Segment",
+    "SimResult",
+    "downhill_course",
+    "scenarios",
+    "simulate",
+    "validation_course",
+]
 
 ACTIVITIES: tuple[str, ...] = ("run", "walk", "stand")
 DEFAULT_CADENCE_SPM: dict[str, float] = {"run": 170.0, "walk": 110.0}
@@ -1107,3 +1116,143 @@ def validation_course() -> list[Segment]:
         Segment(25.0, 0.0, "run", 178.0, speed_mps=3.5, turn_deg=180.0),
         Segment(5.0, 0.0, "stand"),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named, reproducible simulated recording for validating strike detection.
+
+    Attributes
+    ----------
+    name : str
+        Unique, descriptive name (placement, rate and what is hard about it).
+    placement : str
+        Sensor placement passed to :func:`simulate`.
+    rate_hz : float
+        Output sample rate.
+    segments : list of Segment
+        The course.
+    options : dict
+        Extra keyword arguments of :func:`simulate`.
+    """
+
+    name: str
+    placement: str
+    rate_hz: float
+    segments: list[Segment]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return float(sum(s.duration_s for s in self.segments))
+
+    def simulate(self, seed: int = 0) -> SimResult:
+        """Simulate this scenario (same seed, same output)."""
+        return simulate(self.segments, self.placement, self.rate_hz, seed, **self.options)
+
+
+def _tight_radius_turn(duration_s: float, speed_mps: float, radius_m: float) -> float:
+    """Heading change (deg) of running ``duration_s`` on a circle of ``radius_m``."""
+    return math.degrees(speed_mps * duration_s / radius_m)
+
+
+def scenarios() -> list[Scenario]:
+    """Validation scenarios that widen the simulator toward what real recordings show.
+
+    Every placement, the sample rates of real devices (52 Hz Polar Verity standard mode, 100 Hz
+    ActiGraph-class, 200, 500 and 1000 Hz), 140-220 spm with sprints, stops with standing
+    restarts and tight curves; 30-120 s each. See the module docstring for the models.
+
+    Returns
+    -------
+    list of Scenario
+    """
+    out: list[Scenario] = []
+
+    def add(name: str, placement: str, rate_hz: float, segs: list[Segment], **opt: Any) -> None:
+        out.append(Scenario(name, placement, float(rate_hz), segs, dict(opt)))
+
+    add(
+        "foot_200hz_easy_run",
+        "foot",
+        200,
+        [Segment(2.0, 0.0, "stand"), Segment(40.0, 0.0, "run", 165.0, speed_mps=3.0)],
+    )
+    add(
+        "shank_500hz_descent",
+        "shank",
+        500,
+        [
+            Segment(2.0, 0.0, "stand"),
+            Segment(20.0, 0.0, "run", 168.0),
+            Segment(30.0, -10.0, "run", 165.0, 156.0, 1.0, 1.4, speed_mps=3.3),
+        ],
+    )
+    add(
+        "pelvis_100hz_stops_restarts",
+        "pelvis",
+        100,
+        [
+            Segment(3.0, 0.0, "stand"),
+            Segment(20.0, 0.0, "run", 170.0),
+            Segment(4.0, 0.0, "stand"),
+            Segment(15.0, 0.0, "run", 175.0, speed_mps=3.4),
+            Segment(3.0, 0.0, "stand"),
+            Segment(15.0, 0.0, "run", 165.0),
+            Segment(3.0, 0.0, "stand"),
+        ],
+    )
+    add(
+        "chest_52hz_cadence_140_220",
+        "chest",
+        52,
+        [
+            Segment(2.0, 0.0, "stand"),
+            Segment(20.0, 0.0, "run", 140.0, 160.0, speed_mps=2.3),
+            Segment(15.0, 0.0, "run", 175.0, 220.0, speed_mps=5.0),
+            Segment(10.0, 0.0, "run", 220.0, speed_mps=6.5),
+            Segment(15.0, 0.0, "run", 190.0, 150.0, speed_mps=3.0),
+            Segment(2.0, 0.0, "stand"),
+        ],
+    )
+    v_curve = 2.3
+    add(
+        "foot_200hz_tight_curves",
+        "foot",
+        200,
+        [
+            Segment(2.0, 0.0, "stand"),
+            Segment(
+                15.0,
+                0.0,
+                "run",
+                155.0,
+                speed_mps=v_curve,
+                turn_deg=_tight_radius_turn(15.0, v_curve, 1.5),
+            ),
+            Segment(
+                15.0,
+                0.0,
+                "run",
+                155.0,
+                speed_mps=v_curve,
+                turn_deg=-_tight_radius_turn(15.0, v_curve, 1.5),
+            ),
+            Segment(2.0, 0.0, "stand"),
+        ],
+    )
+    add(
+        "foot_1000hz_mixed",
+        "foot",
+        1000,
+        [
+            Segment(2.0, 0.0, "stand"),
+            Segment(15.0, 0.0, "run", 170.0),
+            Segment(15.0, -8.0, "run", 160.0, impact_scale=1.3, speed_mps=3.3),
+        ],
+    )
+    return out
