@@ -25,11 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import butter, sosfilt, sosfiltfilt
 
 from downhill_live.sim.gait import Segment, simulate
 
-PUSHOFF_G = 2.0  # the toe-off transient the scenarios use
+PUSHOFF_G = 2.5  # the toe-off transient the scenarios use
 
 
 def data_dir() -> Path:
@@ -122,11 +122,15 @@ def foot_stats(
     * ``push_g``: push-off / early-swing peak, max ``|a|`` over [tp + 150 ms, tp + 0.55 T]
       (T the stride period), and ``push_ratio`` = push_g / impact_g;
     * ``push_to_next_s``: from that peak to the next impact;
-    * ``stride_s``: time to the next impact.
+    * ``stride_s``: time to the next impact;
+    * ``hp25_peak_g``: what a causal 25 Hz high-pass (2nd-order Butterworth, all axes) keeps
+      of the impact, max of its resultant over [tp - 30 ms, tp + 50 ms].
     """
     mag = np.linalg.norm(acc, axis=1)
     sos = butter(2, 20.0, "highpass", fs=rate_hz, output="sos")
     hp = np.sum(sosfiltfilt(sos, acc, axis=0) ** 2, axis=1)
+    sos25 = butter(2, 25.0, "highpass", fs=rate_hz, output="sos")
+    hp25 = np.linalg.norm(sosfilt(sos25, acc - acc[:20].mean(axis=0), axis=0), axis=1)
     tp = []
     for c in contacts:
         m = (t >= c + search[0]) & (t < c + search[1])
@@ -146,6 +150,7 @@ def foot_stats(
             "push_ratio",
             "push_to_next_s",
             "stride_s",
+            "hp25_peak_g",
         )
     }
     for i in range(1, tp_a.size - 1):
@@ -168,6 +173,7 @@ def foot_stats(
         rows["push_ratio"].append(float(mag[j] / imp))
         rows["push_to_next_s"].append(float(tp_a[i + 1] - t[j]))
         rows["stride_s"].append(float(stride))
+        rows["hp25_peak_g"].append(float(_window(t, hp25, p - 0.030, p + 0.050).max()))
     return {k: np.array(v) for k, v in rows.items()}
 
 
@@ -175,7 +181,13 @@ def _merge(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def real_foot() -> dict[str, np.ndarray]:
+def _decimate2(t: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """200 -> 100 Hz by averaging sample pairs (the simulator's box anti-alias filter)."""
+    n = t.size // 2 * 2
+    return t[:n].reshape(-1, 2).mean(axis=1), acc[:n].reshape(-1, 2, 3).mean(axis=1)
+
+
+def real_foot(rate_hz: float = 200.0) -> dict[str, np.ndarray]:
     parts = []
     for tri in load_shoe():
         ref = tri["ref_s"]
@@ -183,7 +195,10 @@ def real_foot() -> dict[str, np.ndarray]:
         for a, b in tri["masked"]:
             keep &= ~((ref >= a - 0.1) & (ref <= b + 0.1))
         # reference contacts land ~20 ms after the impact: search the impact before them
-        st = foot_stats(tri["t_s"], tri["acc_g"], ref[keep], 200.0, (-0.080, 0.040))
+        t, acc = tri["t_s"], tri["acc_g"]
+        if rate_hz == 100.0:
+            t, acc = _decimate2(t, acc)
+        st = foot_stats(t, acc, ref[keep], rate_hz, (-0.080, 0.040))
         parts.append(st)
     return _merge(parts)
 
@@ -201,11 +216,11 @@ def shoe_course(strike: str = "heel") -> list[Segment]:
     ]
 
 
-def sim_foot(seed: int = 0, **opt) -> dict[str, np.ndarray]:
+def sim_foot(seed: int = 0, rate_hz: float = 200.0, **opt) -> dict[str, np.ndarray]:
     strike = opt.pop("strike", "heel")
-    res = simulate(shoe_course(strike), "foot", 200.0, seed, **opt)
+    res = simulate(shoe_course(strike), "foot", rate_hz, seed, **opt)
     own = res.strike_t_s[(res.strike_foot == 0) & (res.strike_t_s > 3.0)]
-    return foot_stats(res.t_s, res.acc_g, own, 200.0, (-0.030, 0.050))
+    return foot_stats(res.t_s, res.acc_g, own, rate_hz, (-0.030, 0.050))
 
 
 def sacral_stats(t: np.ndarray, acc: np.ndarray, ic: np.ndarray) -> dict[str, np.ndarray]:
@@ -232,8 +247,11 @@ def _fmt(x: np.ndarray) -> str:
 
 
 def print_table(title: str, cols: dict[str, dict[str, np.ndarray]]) -> None:
-    print(f"\n{title}  (median [IQR] over strides; n = " + ", ".join(
-        f"{k} {len(next(iter(v.values())))}" for k, v in cols.items()) + ")")
+    print(
+        f"\n{title}  (median [IQR] over strides; n = "
+        + ", ".join(f"{k} {len(next(iter(v.values())))}" for k, v in cols.items())
+        + ")"
+    )
     keys = list(next(iter(cols.values())))
     print(f"{'':16s}" + "".join(f"{k:>26s}" for k in cols))
     for key in keys:
@@ -284,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         "sim legacy (quiet)": _merge([sim_foot(s) for s in range(3)]),
     }
     print_table("FOOT (instep/shoe), 200 Hz, |a| around each impact", cols)
+    merged = {"terminal_swing": "merged", "pushoff_g": PUSHOFF_G}
+    cols100 = {
+        "real shoe -> 100 Hz": real_foot(100.0),
+        "sim merged heel": _merge([sim_foot(s, 100.0, **merged) for s in range(3)]),
+        "sim legacy (quiet)": _merge([sim_foot(s, 100.0) for s in range(3)]),
+    }
+    print_table("FOOT at 100 Hz (real: pairs of samples averaged)", cols100)
 
     sac = _merge([sacral_stats(tr["t_s"], tr["acc_g"], tr["ic_s"]) for tr in load_sacral()])
     print_table("PELVIS (sacrum), 500 Hz, steps", {"real sacral (20 Hz LP)": sac})

@@ -389,9 +389,9 @@ class _Strike:
 
 _STRIKE = (
     # heel: toe up 8 deg, rolls over the heel; the full heel-strike transient
-    _Strike(8.0, 0.22, -4.0, 1.0, 1.0, 1.0, (0.9, -0.75), (-3.0, 0.3), 0.010),
+    _Strike(8.0, 0.22, -4.0, 1.0, 1.0, 1.0, (0.9, -0.75), (-2.5, 0.3), 0.008),
     # midfoot: lands nearly flat (whole sole), a slightly smaller transient
-    _Strike(1.5, 0.06, -1.0, 0.8, 0.9, 0.7, (0.8, -0.75), (-2.5, 0.3), 0.008),
+    _Strike(2.0, 0.15, -1.0, 0.8, 0.9, 0.7, (0.8, -0.75), (-2.5, 0.3), 0.008),
     # forefoot: toe down 9 deg, lands on the metatarsal heads and lowers the heel (rotation
     # about the forefoot); the ankle absorbs the landing: small, early transient and no
     # distinct impact peak in the ground reaction force (Lieberman et al. 2010)
@@ -400,8 +400,8 @@ _STRIKE = (
 
 # terminal_swing="merged": the contact ringing seen on real shoes (a 40-80 ms burst of
 # 30-50 Hz oscillation on every axis after the impact) and the toe-off transient
-_FOOT_TR_MERGED = _Transient((-1.0, 0.9, 1.4), 0.006, 38.0, 0.030, 1.6)
-_SHANK_TR_MERGED = _Transient((-1.5, 0.8, 5.0), 0.009, 26.0, 0.020, 0.55)
+_FOOT_TR_MERGED = _Transient((-1.4, 1.4, 1.8), 0.006, 40.0, 0.035, 2.6)
+_SHANK_TR_MERGED = _Transient((-1.0, 0.5, 3.2), 0.009, 26.0, 0.020, 0.55)
 _PUSH_TR = _Transient((-0.7, 0.5, 0.55), 0.005, 32.0, 0.014, 0.7)
 _PUSH_SHANK = 0.5  # shank sensors see about half of the toe-off transient
 _TOUCHDOWN_DECAY_S = 0.015  # the swing's deceleration at touchdown hands over to the ground
@@ -410,9 +410,10 @@ _TOUCHDOWN_DECAY_S = 0.015  # the swing's deceleration at touchdown hands over t
 # gyroscopes read 6-9 rad/s there) and that rotation is arrested (time to peak _SLAP_TAU_S)
 _SLAP_W_IC = -2.0
 _SLAP_S = 0.030
-_SLAP_TAU_S = 0.005
+_SLAP_TAU_S = 0.004
 _MERGED_LIFT = 0.5
 _SWING_LATE = 0.3
+_SWING_LAG = 0.08
 
 # one-sided hip sensor (hip_offset_m): near-side impact gain and far-side delay per metre of
 # offset: at 15 cm the near leg's impacts are 1.3x, the far leg's 0.7x and 20 % slower
@@ -903,8 +904,10 @@ def _limb(
         blend = (1.0 - w) * u3 * (4.0 - 3.0 * u) + w * u3 * u * u * (6.0 - 5.0 * u)
         dd1 = -12.0 * (1.0 - w) - 30.0 * w  # blend'' at u = 1
         span = p1s + x0s - p0s
-        s[m] = _hermite5(u, p0s, v0s, p0s, v1s * D, C["at_s"][k1] * D * D - dd1 * span) + (
-            span * blend
+        # and a lag bump -u^3 (1 - u)^3 (zero position, speed and acceleration at both ends):
+        # gentler after toe-off, faster in mid-swing, harder braking before touchdown
+        s[m] = _hermite5(u, p0s, v0s, p0s, v1s * D, C["at_s"][k1] * D * D - dd1 * span) + span * (
+            blend - _SWING_LAG * _bump(u, 0.0, 1.0)
         )
         # real shoe sensors rise ~15 cm above their stance height (zero-velocity-update
         # integration of the shoe trials), toe-off elevation included
@@ -1496,47 +1499,231 @@ def _tight_radius_turn(duration_s: float, speed_mps: float, radius_m: float) -> 
 def scenarios() -> list[Scenario]:
     """Validation scenarios that widen the simulator toward what real recordings show.
 
-    Every placement, the sample rates of real devices (52 Hz Polar Verity standard mode, 100 Hz
-    ActiGraph-class, 200, 500 and 1000 Hz), 140-220 spm with sprints, stops with standing
-    restarts and tight curves; 30-120 s each. See the module docstring for the models.
+    Every placement; heel, midfoot and forefoot strikers on foot and shank; one-sided hip
+    sensors (near-side impacts larger, one with a strongly asymmetric gait whose step times
+    alternate 0.34 / 0.43 s); 140-220 spm with sprints (speed and cadence ramps); stops with
+    standing restarts; tight curves (1.2-3 m radius); sample rates of real devices (52 Hz
+    Polar Verity standard mode, 100 Hz ActiGraph-class, 200, 500 and 1000 Hz); 30-120 s each.
+    Foot and shank scenarios use the realistic limb options (``terminal_swing="merged"``,
+    ``pushoff_g=2.5``, see the module docstring); mountings are seeded random.
 
     Returns
     -------
     list of Scenario
     """
     out: list[Scenario] = []
+    real_limb = {"terminal_swing": "merged", "pushoff_g": 2.5}
 
     def add(name: str, placement: str, rate_hz: float, segs: list[Segment], **opt: Any) -> None:
+        if placement in ONE_FOOT_PLACEMENTS:
+            opt = {**real_limb, **opt}
         out.append(Scenario(name, placement, float(rate_hz), segs, dict(opt)))
 
+    def curve(duration_s: float, speed_mps: float, radius_m: float) -> float:
+        return _tight_radius_turn(duration_s, speed_mps, radius_m)
+
+    stand = Segment(2.0, 0.0, "stand")
+    # like the real shoe trials: jogging on 1.2 m circles in a 3 x 3 m area, both directions
     add(
-        "foot_200hz_easy_run",
+        "foot_200hz_heel_jog_tight_curves",
         "foot",
         200,
-        [Segment(2.0, 0.0, "stand"), Segment(40.0, 0.0, "run", 165.0, speed_mps=3.0)],
-    )
-    add(
-        "shank_500hz_descent",
-        "shank",
-        500,
         [
-            Segment(2.0, 0.0, "stand"),
-            Segment(20.0, 0.0, "run", 168.0),
-            Segment(30.0, -10.0, "run", 165.0, 156.0, 1.0, 1.4, speed_mps=3.3),
+            Segment(3.0, 0.0, "stand"),
+            Segment(25.0, 0.0, "run", 154.0, speed_mps=1.9, turn_deg=curve(25.0, 1.9, 1.2)),
+            Segment(25.0, 0.0, "run", 158.0, speed_mps=2.0, turn_deg=-curve(25.0, 2.0, 1.2)),
+            stand,
         ],
     )
     add(
-        "pelvis_100hz_stops_restarts",
+        "foot_200hz_forefoot_run",
+        "foot",
+        200,
+        [stand, Segment(40.0, 0.0, "run", 178.0, speed_mps=3.6, strike="forefoot"), stand],
+    )
+    add(
+        "foot_100hz_midfoot_run_curves",
+        "foot",
+        100,
+        [
+            stand,
+            Segment(20.0, 0.0, "run", 170.0, speed_mps=3.2, strike="midfoot"),
+            Segment(
+                20.0,
+                0.0,
+                "run",
+                168.0,
+                speed_mps=3.0,
+                strike="midfoot",
+                turn_deg=-curve(20.0, 3.0, 3.0),
+            ),
+            stand,
+        ],
+    )
+    add(
+        "foot_52hz_heel_stops_restarts",
+        "foot",
+        52,
+        [
+            Segment(3.0, 0.0, "stand"),
+            Segment(20.0, 0.0, "run", 165.0, speed_mps=3.0),
+            Segment(4.0, 0.0, "stand"),
+            Segment(15.0, 0.0, "run", 160.0, speed_mps=2.8),
+            Segment(3.0, 0.0, "stand"),
+            Segment(15.0, -6.0, "run", 162.0, speed_mps=3.2, impact_scale=1.2),
+            Segment(3.0, -6.0, "stand"),
+        ],
+    )
+    add(
+        "foot_1000hz_heel_descent_overstride",
+        "foot",
+        1000,
+        [
+            stand,
+            Segment(15.0, 0.0, "run", 170.0),
+            Segment(25.0, -10.0, "run", 165.0, 152.0, 1.0, 1.5, speed_mps=3.3),
+            stand,
+        ],
+    )
+    add(
+        "foot_500hz_sprint_140_to_220",
+        "foot",
+        500,
+        [
+            stand,
+            Segment(15.0, 0.0, "run", 140.0, speed_mps=2.2),
+            Segment(12.0, 0.0, "run", 150.0, 210.0, speed_mps=2.6, speed_end_mps=6.5),
+            Segment(
+                8.0, 0.0, "run", 215.0, 220.0, speed_mps=6.8, speed_end_mps=7.2, strike="forefoot"
+            ),
+            Segment(10.0, 0.0, "run", 200.0, 160.0, speed_mps=6.0, speed_end_mps=3.0),
+            stand,
+        ],
+    )
+    add(
+        "shank_500hz_heel_descent",
+        "shank",
+        500,
+        [
+            stand,
+            Segment(20.0, 0.0, "run", 168.0),
+            Segment(30.0, -10.0, "run", 165.0, 156.0, 1.0, 1.4, speed_mps=3.3),
+            stand,
+        ],
+    )
+    add(
+        "shank_200hz_forefoot_tight_curves",
+        "shank",
+        200,
+        [
+            stand,
+            Segment(
+                20.0,
+                0.0,
+                "run",
+                172.0,
+                speed_mps=2.6,
+                strike="forefoot",
+                turn_deg=curve(20.0, 2.6, 1.5),
+            ),
+            Segment(
+                20.0,
+                0.0,
+                "run",
+                176.0,
+                speed_mps=3.0,
+                strike="forefoot",
+                turn_deg=-curve(20.0, 3.0, 2.0),
+            ),
+            stand,
+        ],
+    )
+    add(
+        "shank_100hz_midfoot_stops_restarts",
+        "shank",
+        100,
+        [
+            stand,
+            Segment(15.0, 0.0, "run", 172.0, speed_mps=3.2, strike="midfoot"),
+            Segment(3.0, 0.0, "stand"),
+            Segment(15.0, 0.0, "run", 168.0, speed_mps=3.0, strike="midfoot"),
+            Segment(3.0, 0.0, "stand"),
+            Segment(10.0, 0.0, "walk", 110.0),
+            Segment(10.0, 0.0, "run", 175.0, speed_mps=3.4, strike="midfoot"),
+            stand,
+        ],
+    )
+    # like the sacral treadmill recordings: 2.5-4.2 m/s at 0 and +-5 degrees (8.7 %)
+    add(
+        "pelvis_500hz_treadmill_grades",
+        "pelvis",
+        500,
+        [
+            stand,
+            Segment(15.0, 0.0, "run", 166.0, speed_mps=3.33),
+            Segment(15.0, 8.7, "run", 172.0, speed_mps=3.33),
+            Segment(15.0, -8.7, "run", 170.0, speed_mps=3.33, impact_scale=1.2),
+            Segment(10.0, 0.0, "run", 180.0, speed_mps=4.17),
+            stand,
+        ],
+    )
+    add(
+        "pelvis_100hz_one_sided_hip",
         "pelvis",
         100,
         [
+            stand,
+            Segment(25.0, 0.0, "run", 165.0, speed_mps=3.0, step_asymmetry=0.03),
+            Segment(
+                20.0,
+                0.0,
+                "run",
+                172.0,
+                speed_mps=3.3,
+                step_asymmetry=0.03,
+                turn_deg=curve(20.0, 3.3, 4.0),
+            ),
+            stand,
+        ],
+        hip_offset_m=0.15,
+    )
+    # the issue's measurement: a belt sensor on one hip, step intervals 0.34 / 0.43 s
+    add(
+        "pelvis_100hz_one_sided_hip_alternating_steps",
+        "pelvis",
+        100,
+        [
+            stand,
+            Segment(40.0, 0.0, "run", 156.0, speed_mps=2.8, step_asymmetry=0.11),
+            stand,
+        ],
+        hip_offset_m=-0.12,
+    )
+    add(
+        "pelvis_52hz_stops_restarts_forefoot",
+        "pelvis",
+        52,
+        [
             Segment(3.0, 0.0, "stand"),
-            Segment(20.0, 0.0, "run", 170.0),
+            Segment(15.0, 0.0, "run", 170.0, strike="forefoot"),
             Segment(4.0, 0.0, "stand"),
             Segment(15.0, 0.0, "run", 175.0, speed_mps=3.4),
             Segment(3.0, 0.0, "stand"),
-            Segment(15.0, 0.0, "run", 165.0),
+            Segment(15.0, 0.0, "run", 165.0, strike="midfoot"),
             Segment(3.0, 0.0, "stand"),
+        ],
+    )
+    add(
+        "pelvis_1000hz_sprint_to_220",
+        "pelvis",
+        1000,
+        [
+            stand,
+            Segment(10.0, 0.0, "run", 160.0, speed_mps=3.0),
+            Segment(10.0, 0.0, "run", 165.0, 215.0, speed_mps=3.2, speed_end_mps=7.0),
+            Segment(8.0, 0.0, "run", 220.0, speed_mps=7.2, strike="forefoot"),
+            Segment(10.0, 0.0, "run", 200.0, 165.0, speed_mps=6.0, speed_end_mps=3.0),
+            stand,
         ],
     )
     add(
@@ -1544,48 +1731,24 @@ def scenarios() -> list[Scenario]:
         "chest",
         52,
         [
-            Segment(2.0, 0.0, "stand"),
+            stand,
             Segment(20.0, 0.0, "run", 140.0, 160.0, speed_mps=2.3),
-            Segment(15.0, 0.0, "run", 175.0, 220.0, speed_mps=5.0),
-            Segment(10.0, 0.0, "run", 220.0, speed_mps=6.5),
-            Segment(15.0, 0.0, "run", 190.0, 150.0, speed_mps=3.0),
-            Segment(2.0, 0.0, "stand"),
-        ],
-    )
-    v_curve = 2.3
-    add(
-        "foot_200hz_tight_curves",
-        "foot",
-        200,
-        [
-            Segment(2.0, 0.0, "stand"),
-            Segment(
-                15.0,
-                0.0,
-                "run",
-                155.0,
-                speed_mps=v_curve,
-                turn_deg=_tight_radius_turn(15.0, v_curve, 1.5),
-            ),
-            Segment(
-                15.0,
-                0.0,
-                "run",
-                155.0,
-                speed_mps=v_curve,
-                turn_deg=-_tight_radius_turn(15.0, v_curve, 1.5),
-            ),
-            Segment(2.0, 0.0, "stand"),
+            Segment(15.0, 0.0, "run", 175.0, 220.0, speed_mps=5.0, speed_end_mps=7.0),
+            Segment(10.0, 0.0, "run", 220.0, speed_mps=7.0, strike="forefoot"),
+            Segment(15.0, 0.0, "run", 190.0, 150.0, speed_mps=5.5, speed_end_mps=2.8),
+            stand,
         ],
     )
     add(
-        "foot_1000hz_mixed",
-        "foot",
-        1000,
+        "chest_100hz_stops_curves",
+        "chest",
+        100,
         [
-            Segment(2.0, 0.0, "stand"),
-            Segment(15.0, 0.0, "run", 170.0),
-            Segment(15.0, -8.0, "run", 160.0, impact_scale=1.3, speed_mps=3.3),
+            Segment(3.0, 0.0, "stand"),
+            Segment(20.0, 0.0, "run", 168.0, turn_deg=curve(20.0, 3.0, 5.0)),
+            Segment(4.0, 0.0, "stand"),
+            Segment(20.0, -5.0, "run", 170.0, speed_mps=3.2, turn_deg=-curve(20.0, 3.2, 3.0)),
+            Segment(3.0, 0.0, "stand"),
         ],
     )
     return out
