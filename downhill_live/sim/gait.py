@@ -400,7 +400,7 @@ _STRIKE = (
 
 # terminal_swing="merged": the contact ringing seen on real shoes (a 40-80 ms burst of
 # 30-50 Hz oscillation on every axis after the impact) and the toe-off transient
-_FOOT_TR_MERGED = _Transient((-1.4, 1.4, 1.8), 0.006, 40.0, 0.035, 2.6)
+_FOOT_TR_MERGED = _Transient((-1.4, 1.4, 1.8), 0.006, 40.0, 0.018, 3.0)
 _SHANK_TR_MERGED = _Transient((-1.0, 0.5, 3.2), 0.009, 26.0, 0.020, 0.55)
 _PUSH_TR = _Transient((-0.7, 0.5, 0.55), 0.005, 32.0, 0.014, 0.7)
 _PUSH_SHANK = 0.5  # shank sensors see about half of the toe-off transient
