@@ -721,3 +721,12 @@ def test_tight_curves_like_the_real_shoe_trials(placement: str) -> None:
         )
         np.testing.assert_array_equal(straight.strike_t_s, res.strike_t_s)
         assert np.isfinite(res.strike_peak_g[res.strike_foot == 0]).all()
+
+
+def test_ten_minutes_with_the_realistic_options_is_fast() -> None:
+    t0 = time.perf_counter()
+    course = [Segment(600.0, -3.0, "run", strike="forefoot")]
+    res = simulate(course, "foot", 1000.0, seed=0, terminal_swing="merged", pushoff_g=2.5)
+    elapsed = time.perf_counter() - t0
+    assert res.acc_g.shape == (600_000, 3)
+    assert elapsed < 12.0  # typically 2-4 s

@@ -2,11 +2,15 @@
 
 :func:`simulate` turns a course (a list of :class:`Segment`) into what a three-axis accelerometer
 would record at one of four placements (``foot``, ``shank``, ``pelvis``, ``chest``), together
-with the true initial-contact (IC) and toe-off times, cadence and impact peaks. It serves two uses:
-the bundled demo recordings (:func:`downhill_course`) and the validation of strike detection
-(:func:`validation_course`). The same seed gives identical output, and the step timeline (strike
-times, toe-offs, cadence) depends only on the course and the seed, not on the placement or the
-sample rate, so several placements simulated with one seed describe the same run.
+with the true initial-contact (IC) and toe-off times, cadence and impact peaks. It serves three
+uses: the bundled demo recordings (:func:`downhill_course`), the validation of strike detection
+(:func:`validation_course`) and named validation scenarios widened by what real recordings show
+(:func:`scenarios`, see "Real data" below). The same seed gives identical output, and the step
+timeline (strike times, toe-offs, cadence) depends only on the course and the seed, not on the
+placement, the sample rate or the signal options (``terminal_swing``, ``pushoff_g``,
+``hip_offset_m``, the strike pattern), so several placements simulated with one seed describe
+the same run. The defaults reproduce the original ("legacy") model exactly; the realistic
+behaviour is opt-in so that the bundled recordings and their tests stay valid.
 
 Frames and conventions
 ----------------------
@@ -30,7 +34,12 @@ starts at the bout start), and ends with both feet on the ground: the last two I
 are followed by standing, so their ``toe_off_t_s`` is NaN. No IC falls in a ``stand`` segment.
 The step period is ``60 / cadence`` of the segment at that moment (linear ramps allowed) times
 ``1 + e``, ``e`` an AR(1) jitter of 1.5 % standard deviation (cadence jitter of 1-2 % is
-typical). Stance time is 0.75 x step time at 3 m/s for running (duty factor falling slowly with
+typical), times ``1 + a`` for steps that end with a left (instrumented) contact and ``1 - a``
+for right ones, ``a = step_asymmetry`` (0 by default; healthy runners show 2-5 %, a limping or
+strongly one-sided gait 10 % and more: ``a = 0.11`` at 156 spm gives the alternating 0.34 /
+0.43 s steps measured with a one-sided hip sensor). Speed may ramp linearly within a segment
+(``speed_end_mps``, e.g. a sprint build-up with a cadence ramp to 220 spm); distance, duty
+factor, swing lift and centripetal terms follow the ramp. Stance time is 0.75 x step time at 3 m/s for running (duty factor falling slowly with
 speed: contact 0.24-0.27 s at 170 spm, as in the treadmill data below), 1.2 x step time for
 walking (60 % of the stride, double support), and at most 62 % of the stride across walk/run
 changes. ``cadence_spm[i]`` follows the gait-analysis convention: the step ending at IC ``i``
@@ -88,15 +97,91 @@ impact_scale 1 -> 1.5.
 Walking uses lower cadence (default 110 spm), speed (1.4 m/s) and impacts. Standing: no steps,
 feet flat, trunk upright with postural sway.
 
+Options that widen the model (opt-in)
+-------------------------------------
+Strike patterns (``Segment.strike``, running only)
+    ``heel`` (rearfoot; the model above), ``midfoot`` (lands nearly flat, sole pitch 2 deg,
+    the whole sole touches within ~40 ms; transient x0.8, trunk impact x0.7, tibia at
+    -1 deg) and ``forefoot`` (lands on the metatarsal heads with the sole 9 deg toe-down, no
+    heel rocker: the foot rotates about the forefoot while the heel lowers over the first 25 %
+    of stance; the ankle absorbs the landing, so the foot/shank transient is x0.5 and peaks
+    30 % earlier, and the trunk impact pulse is x0.35: forefoot strikers show no distinct
+    impact peak in the ground reaction force, Lieberman et al. 2010; tibia at +2 deg). Peaks
+    at 200 Hz, 3 m/s, merged swing: foot 7.7 / 6.0 / 5.0 g, shank 9.0 / 7.9 / 6.1 g; pelvis
+    3.3 / 2.6 / 1.7 g.
+
+Terminal swing (``terminal_swing``, foot and shank)
+    ``"quiet"`` (default, legacy): every swing is a quintic that ends *at rest* at IC, so the
+    last ~50 ms before each impact read ~1 g - a quiet phase real shoes do not have.
+    ``"merged"`` (what real shoe IMUs show): the sensor point touches down still moving
+    (heel strike 0.9 m/s forward, 0.75 m/s down; midfoot 0.8 / 0.75; forefoot 0.7 / 0.7,
+    times impact_scale) and still braking (-2.5 g along the path); the ground arrests that
+    velocity with a ``z^2 exp(-2 z)`` pulse (time to peak 8-10 ms, ~1 cm of sole and
+    heel-pad compression) while the swing's deceleration hands over within 15 ms. A running
+    heel strike lands while the foot already rotates toe-down (2 rad/s), the forefoot slaps
+    down 30 ms later at ~7 rad/s (real shoe gyroscopes read 6-9 rad/s there) and that
+    rotation is arrested too: a heel-then-slap double impact. A 40 Hz multi-axis ringing
+    (~60 ms) follows, as in the real 40-80 ms contact bursts. The forward progress of the swing
+    peaks late (blend ``4u^3 - 3u^4`` plus a ``u^3 (1 - u)^3`` lag) instead of at mid-swing,
+    and the swing lift is halved (real shoe sensors rise ~15 cm). Strike times, toe-offs and
+    mid-stance are unchanged.
+
+Toe-off transient (``pushoff_g``, foot and shank)
+    A short multi-axis transient (peak ``pushoff_g`` at the foot, half at the shank; 0 by
+    default) at every toe-off, including the first push-off of a standing start, which is
+    never a strike. ``pushoff_g = 2.5`` matches the real push-off / impact ratio (~0.5).
+
+One-sided hip (``hip_offset_m``, pelvis)
+    A belt sensor worn over one hip, ``hip_offset_m`` to the left (negative: right) of the
+    sacrum: the near leg's impact pulses are ``1 + 2 d`` times larger, the far leg's ``1 - 2 d``
+    and ``1 + 1.4 d`` times slower (``d = |hip_offset_m|``; at 15 cm 1.3x / 0.7x, so the
+    left/right peaks differ by ~1.4x), plus the lever-arm accelerations of the pelvis rotations
+    at the sensor (``alpha x r + omega x (omega x r)``). Step times are the runner's; combine
+    with ``step_asymmetry`` for an asymmetric gait.
+
+Curves
+    ``turn_deg`` of any size: the real shoe trials run on ~1.2 m circles (1800 deg in 20 s at
+    1.9 m/s, centripetal 0.3 g); the trunk leans into the turn, the swinging foot feels the
+    centripetal term, the foot in stance is still.
+
+Real data
+    Checked with ``benchmarks/sim_vs_real.py`` (statistics of ``|a|`` around each impact, the
+    same definitions for both). Real shoe IMU (pyshoe, 200 Hz, jogging 154 spm at 1.9 m/s on
+    tight curves, right shoe) vs merged heel strike, median: impact 7.5 vs 7.6 g; push-off /
+    impact 0.51 vs 0.44; high-passed energy in the 100 ms before the impact peak over the
+    100 ms after 0.46 vs ~0.8 (bimodal: heel or slap is the larger peak); what a 25 Hz
+    high-pass keeps of the impact 4.1 vs 3.3 g (200 Hz), 3.0 vs 2.0 g (real averaged down to
+    100 Hz); terminal-swing hump 4.7 vs 3.8 g; foot-flat 1.15 vs 1.01 g. A zero-velocity-update
+    integration of the real trials gives the touchdown velocity used above (1.0 m/s forward,
+    0.8 m/s down just before the impact), 1.47 m strides and a 4.9 m/s late swing speed peak.
+    The legacy swing instead reads ~1 g just before every impact, peaks at 5.2 g in
+    terminal swing and has no ringing. Sacral data (Alcantara 2022, 20 Hz low-passed):
+    peaks 3.3 g and ~0 g in flight, as the pelvis model.
+
+Scenarios
+    :func:`scenarios` returns 16 named :class:`Scenario` objects (30-65 s each) covering every
+    placement, the three strike patterns on foot and shank, one-sided hips, 140-220 spm with
+    sprints, stops with standing restarts, tight curves and 52 / 100 / 200 / 500 / 1000 Hz,
+    with the realistic limb options on foot and shank.
+
 Barometer: altitude starts at 400 m and integrates ``speed * sin(alpha)`` (speed is along the
 path); pressure follows the ISA formula, smoothed by a first-order 0.5 s sensor lag, with 1.5 Pa
 white noise.
 
-Limitations: heel strikers only (no forefoot landings); rigid, sagittal foot (no pronation
-roll); the instrumented foot is always the left one; the trunk is a point mass (its rotations
-tilt the sensor but add no lever-arm accelerations); no sensor mount resonance beyond the fixed
-ringing templates; no gyroscope; speed changes between segments are instantaneous and bouts
-start at full speed; no terrain roughness, barometric weather drift, clock drift or lost
+Limitations: rigid, sagittal foot (no pronation roll, no foot yaw in curves); the instrumented
+foot is always the left one; the trunk is a point mass (its rotations tilt the sensor; lever
+arms only for ``hip_offset_m``) whose impact pulses are not subtracted from the active force,
+so its mean specific force over whole strides is ~1.13 g instead of 1 g; no sensor mount
+resonance beyond the fixed ringing templates; no gyroscope; the default (legacy) foot model
+has the quiet terminal swing and no toe-off transient that real shoes contradict (use
+``terminal_swing="merged"``, ``pushoff_g=2.5``); even merged, the swing is smoother than real
+(real shoes show 2-4 g of irregular swing wobble and stance reads ~1.15 g, not 1.0 g), the
+terminal-swing hump is ~20 % low, the contact ringing has less energy above 25 Hz than real
+(2/3 at 100 Hz) and the burst is more regular; walking keeps the legacy landing; strike
+patterns do not change stance time or cadence; speed changes between segments are
+instantaneous (use ``speed_end_mps`` for ramps) and bouts start at full speed (the first
+steps of a standing start are not shorter); the hip model is a gain/delay on the impact pulse,
+not a multi-body pelvis; no terrain roughness, barometric weather drift, clock drift or lost
 samples. The uniformly random mounting is harsher than real mounts, which are usually roughly
 aligned with the segment.
 """
