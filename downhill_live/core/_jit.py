@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_numba_njit: Callable[..., Any] | None
 try:  # pragma: no cover - depends on the installation
     from numba import njit as _numba_njit
 

@@ -18,7 +18,8 @@ Algorithm
   (clipped at 0): the loading rise after initial contact (IC).
 
 **Candidates.** ``d`` above ``max(floor_g, amp_frac x running strike height)`` opens a candidate;
-its peak follows ``d`` upwards and becomes final once ``confirm_s`` passed without a higher value.
+its peak follows ``d`` upwards and becomes final once ``confirm_s`` passed without a higher value,
+or at the latest ``max_wait_s`` after the candidate opened (this bounds the report latency).
 
 **Strike choice** (per final candidate, what every real impact has in common: it dominates its
 stride). With ``P`` the expected period between the strikes this placement sees (one stride for
@@ -92,6 +93,7 @@ class KParams(NamedTuple):
     amp_jump: float
     amp_fast: float  # per-sample decay of the running height once a strike is overdue
     confirm_s: float
+    max_wait_s: float  # a candidate is decided at the latest this long after it started
     dom_frac: float
     dom_ratio: float
     rephase_ratio: float
@@ -109,6 +111,7 @@ class KParams(NamedTuple):
     acf_lp_a: float  # per-sample coefficient of each of the two low-pass poles
     acf_lambda: float  # per decimated sample decay of the sums
     acf_mean_alpha: float  # running mean coefficient per decimated sample
+    acf_norm_alpha: float  # running variance coefficient per decimated sample (normalisation)
     lag_min: int  # decimated samples
     lag_max: int
     acf_first_frac: float
@@ -126,6 +129,8 @@ class KParams(NamedTuple):
     hb2: float
     ha1: float
     ha2: float
+    imp_edge_frac: float  # the impact direction is taken where that high-pass reaches this x its
+    # running peak (foot: the rising edge; shank: near the peak, where the tibia's brake shows)
     range_g: float  # sensor range (inf: unknown)
     undersampled: bool
     # grade and descent
@@ -184,7 +189,9 @@ STATE_DTYPE = np.dtype(
         ("cand_start_t", _F),
         ("cand_t", _F),
         ("cand_h", _F),
-        ("cand_v0", _F),  # impact-direction vector at the candidate peak
+        ("cand_vn", _F),  # largest squared norm of the impact-direction high-pass so far
+        ("cand_edge", _F),  # its rising edge was seen (the vector below is taken there)
+        ("cand_v0", _F),  # impact-direction vector at the rising edge
         ("cand_v1", _F),
         ("cand_v2", _F),
         ("amp", _F),  # running strike height (g of d)
@@ -209,6 +216,7 @@ STATE_DTYPE = np.dtype(
         ("x_lp2", _F),
         ("acf_mean", _F),
         ("acf_mean_ok", _F),
+        ("acf_var", _F),  # running variance of the decimated signal (normalisation)
         ("acf_i", _F),  # next write index of the decimated ring
         ("acf_fill", _F),  # decimated samples since reset
         ("still_mean", _F),
@@ -257,6 +265,7 @@ STATE_DTYPE = np.dtype(
         ("fwd_a0", _F),  # accumulated minus impact vectors (forward direction)
         ("fwd_a1", _F),
         ("fwd_a2", _F),
+        ("imp_amp", _F),  # running peak norm of the impact-direction high-pass (g)
         ("imp0", _F),  # impact vector of the last strike
         ("imp1", _F),
         ("imp2", _F),
@@ -334,6 +343,9 @@ def init_state(st: np.ndarray, p: KParams, tg: np.ndarray) -> None:
     s.cand_start_t = NAN
     s.cand_t = NAN
     s.cand_h = 0.0
+    s.cand_vn = 0.0
+    s.cand_edge = 0.0
+    s.imp_amp = 1.0
     s.cand_v0 = 0.0
     s.cand_v1 = 0.0
     s.cand_v2 = 0.0
@@ -357,6 +369,7 @@ def init_state(st: np.ndarray, p: KParams, tg: np.ndarray) -> None:
     s.x_lp2 = NAN
     s.acf_mean = 0.0
     s.acf_mean_ok = 0.0
+    s.acf_var = 0.0
     s.acf_i = 0.0
     s.acf_fill = 0.0
     s.still_mean = NAN
@@ -426,17 +439,20 @@ def _acf_reset(st: np.ndarray, acf_r: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _acf_push(
-    st: np.ndarray, p: KParams, acf_x: np.ndarray, acf_r: np.ndarray, x: float
-) -> None:
+def _acf_push(st: np.ndarray, p: KParams, acf_x: np.ndarray, acf_r: np.ndarray, x: float) -> None:
     """One decimated sample: update the weighted lag products and the period estimate."""
     s = st[0]
     if s.acf_mean_ok < 0.5:
         s.acf_mean = x
+        s.acf_var = 0.0
         s.acf_mean_ok = 1.0
     else:
         s.acf_mean += p.acf_mean_alpha * (x - s.acf_mean)
     y = x - s.acf_mean
+    # normalise by a short running deviation: every stretch counts alike, so a change of gait
+    # (running -> walking: ten times less energy) shows within the tracker's time constant
+    s.acf_var += p.acf_norm_alpha * (y * y - s.acf_var)
+    y = y / math.sqrt(s.acf_var + 1e-6)
     cap = acf_x.shape[0]
     mask = cap - 1
     i = int(s.acf_i)
@@ -490,7 +506,8 @@ def _acf_push(
         k = int(h)
         fr = h - k
         rh = ((1.0 - fr) * acf_r[k] + fr * acf_r[k + 1]) / r0
-        if rh >= p.acf_half_min_r:
+        # a lag beyond half the longest stride cannot be a single step
+        if rh >= p.acf_half_min_r or 2.0 * lag_f > hi:
             lag_f = h
     s.period = lag_f * p.dec_n * p.dt_s
     s.acf_r = r
@@ -542,9 +559,9 @@ def _emit(
     if s.rephase > 0.5 and not math.isnan(last):
         # the last strike was wrong (a larger impact re-phased it): its interval goes, and the
         # new interval starts at the strike before it
-        if s.iv_n > 0.0 and iv[1, (int(s.iv_i) - 1) % N_IV] == last:
-            s.iv_i = float((int(s.iv_i) - 1) % N_IV)
-            s.iv_n -= 1.0
+        k = (int(s.iv_i) - 1) % N_IV
+        if s.iv_n > 0.0 and iv[1, k] == last:
+            iv[1, k] = -INF  # out of every cadence window from now on
         last = s.prev_ic
     s.prev_ic = last
     if not math.isnan(last):
@@ -581,6 +598,8 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     seg = s.seg_t
     h = s.cand_h
     t_pk = s.cand_t
+    if s.still_var < p.still_var:
+        return False  # standing: no strike
     per = s.period if s.period > 0.0 else p.default_period_s
     # too close to the last strike: part of the same impact
     if not math.isnan(s.last_pk_t) and t_pk - s.last_pk_t < p.min_iv_frac * per:
@@ -717,6 +736,7 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     s.imp0 = s.cand_v0
     s.imp1 = s.cand_v1
     s.imp2 = s.cand_v2
+    s.imp_amp += 0.3 * (math.sqrt(s.cand_vn) - s.imp_amp)
     # mid-stance accumulation (foot/shank tilt grade): samples already in the ring
     if p.axial_mode:
         s.ms_on = 1.0
@@ -941,9 +961,8 @@ def process(
             s.bz1 = (p.hb1 + p.hb2) * z
             s.bz2 = p.hb2 * z
             s.cand_on = 0.0
-            s.last_ic = NAN
+            s.last_ic = NAN  # no interval across a gap (the last strike still re-phases)
             s.prev_ic = NAN
-            s.last_pk_t = NAN
             s.ct_open = 0.0
             s.ms_on = 0.0
             if s.n == 0.0 or t - last_t > p.acf_reset_gap_s:
@@ -1071,19 +1090,31 @@ def process(
         # candidates and strikes
         thr = max(p.floor_g, p.amp_frac * s.amp)
         if s.cand_on > 0.5:
-            if sig > s.cand_h:
-                s.cand_h = sig
-                s.cand_t = t
+            bn = s.bo0 * s.bo0 + s.bo1 * s.bo1 + s.bo2 * s.bo2
+            if s.cand_edge < 0.5 and bn >= (p.imp_edge_frac * s.imp_amp) ** 2:
+                # rising edge of the impact transient: its direction (the foot brakes)
+                s.cand_edge = 1.0
                 s.cand_v0 = s.bo0
                 s.cand_v1 = s.bo1
                 s.cand_v2 = s.bo2
-            elif t - s.cand_t >= p.confirm_s - 0.5 * p.dt_s:
+            elif s.cand_edge > 1.5 and bn > s.cand_vn:
+                # the edge came before the candidate: the direction at the largest norm
+                s.cand_v0 = s.bo0
+                s.cand_v1 = s.bo1
+                s.cand_v2 = s.bo2
+            s.cand_vn = max(s.cand_vn, bn)
+            if sig > s.cand_h:
+                s.cand_h = sig
+                s.cand_t = t
+            elif (
+                t - s.cand_t >= p.confirm_s - 0.5 * p.dt_s
+                or t - s.cand_start_t >= p.max_wait_s - 0.5 * p.dt_s
+            ):
                 s.cand_on = 0.0
                 if s.pend > 0.5:  # a new strike while one is pending: report the old one
                     n_out = _emit(st, p, iv, out, n_out, t)
-                if _decide(st, p, ring, t):
-                    if t >= s.pend_ic + p.post_s - 0.5 * p.dt_s:
-                        n_out = _emit(st, p, iv, out, n_out, t)
+                if _decide(st, p, ring, t) and t >= s.pend_ic + p.post_s - 0.5 * p.dt_s:
+                    n_out = _emit(st, p, iv, out, n_out, t)
         elif sig >= thr:
             s.cand_on = 1.0
             s.cand_start_t = t
@@ -1092,6 +1123,8 @@ def process(
             s.cand_v0 = s.bo0
             s.cand_v1 = s.bo1
             s.cand_v2 = s.bo2
+            s.cand_vn = s.bo0 * s.bo0 + s.bo1 * s.bo1 + s.bo2 * s.bo2
+            s.cand_edge = 2.0 if s.cand_vn >= (p.imp_edge_frac * s.imp_amp) ** 2 else 0.0
         # running height decays towards the floor once a strike is overdue
         per = s.period if s.period > 0.0 else p.default_period_s
         if not (t - s.last_pk_t < 1.5 * per):

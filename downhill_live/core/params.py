@@ -67,6 +67,8 @@ class GaitParams:
     confirm_s : float
         A candidate's peak is final once no higher value followed for this long; this sets the
         report latency with ``peak_post_s``.
+    max_wait_s : float
+        ... or at the latest this long after the candidate opened (bounds the latency).
     dominance_window_frac : float
         A strike dominates the detection signal over this fraction of the period before it.
     dominance_ratio : float
@@ -98,6 +100,9 @@ class GaitParams:
         Time constant of each of the two poles of that low-pass.
     acf_tau_s : float
         Time constant of the exponentially weighted autocorrelation.
+    acf_norm_tau_s : float
+        Its input is divided by its running deviation over this time constant, so a quieter
+        gait (walking after running) takes over within ``acf_tau_s``.
     stride_min_s, stride_max_s : float
         Stride lags searched (one stride = two steps).
     acf_first_peak_frac : float
@@ -126,6 +131,7 @@ class GaitParams:
     floor_g: float
     amp_frac: float
     confirm_s: float
+    max_wait_s: float
     dominance_window_frac: float
     dominance_ratio: float
     rephase_ratio: float
@@ -140,7 +146,8 @@ class GaitParams:
     peak_post_s: float
     acf_rate_hz: float = 50.0
     acf_lp_tau_s: float = 0.02
-    acf_tau_s: float = 2.0
+    acf_tau_s: float = 1.5
+    acf_norm_tau_s: float = 0.5
     stride_min_s: float = 0.5
     stride_max_s: float = 1.6
     acf_first_peak_frac: float = 0.85
@@ -148,7 +155,7 @@ class GaitParams:
     acf_half_min_corr: float = 0.0
     acf_min_fill_s: float = 1.2
     still_std_g: float = 0.04
-    interval_tol_frac: float = 0.2
+    interval_tol_frac: float = 0.15
     cadence_window_s: float = CADENCE_WINDOW_S
     max_interval_s: float = 2.0
 
@@ -165,7 +172,8 @@ _LIMB = dict(
     floor_g=0.5,
     amp_frac=0.45,
     confirm_s=0.025,
-    dominance_window_frac=0.65,
+    max_wait_s=0.05,
+    dominance_window_frac=0.85,
     dominance_ratio=1.0,
     rephase_ratio=1.5,
     min_interval_frac=0.1,
@@ -173,8 +181,8 @@ _LIMB = dict(
     motion_g=0.4,
     motion_window_s=0.5,
     motion_gap_s=0.15,
-    ic_level_frac=0.25,
-    trough_window_s=0.06,
+    ic_level_frac=0.5,
+    trough_window_s=0.04,
     peak_pre_s=0.010,
     peak_post_s=0.040,
 )
@@ -186,7 +194,8 @@ _TRUNK = dict(
     floor_g=0.05,
     amp_frac=0.3,
     confirm_s=0.025,
-    dominance_window_frac=0.6,
+    max_wait_s=0.05,
+    dominance_window_frac=0.5,
     dominance_ratio=1.0,
     rephase_ratio=1.3,
     min_interval_frac=0.25,
@@ -198,7 +207,7 @@ _TRUNK = dict(
     trough_window_s=0.1,
     peak_pre_s=0.010,
     peak_post_s=0.060,
-    acf_half_min_corr=0.0,
+    acf_half_min_corr=0.3,
 )
 
 
@@ -206,7 +215,7 @@ def default_params(placement: str) -> GaitParams:
     """Default :class:`GaitParams` of a placement (``downhill_live.types.PLACEMENTS``)."""
     if placement not in PLACEMENTS:
         raise DownhillError(f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
-    return GaitParams(**(_LIMB if placement in ONE_FOOT_PLACEMENTS else _TRUNK))  # type: ignore[arg-type]
+    return GaitParams(**(_LIMB if placement in ONE_FOOT_PLACEMENTS else _TRUNK))
 
 
 def _check(gp: GaitParams) -> None:
@@ -282,6 +291,7 @@ def kernel_params(
         amp_jump=2.5,
         amp_fast=math.exp(-dt_s / 0.3),
         confirm_s=gp.confirm_s,
+        max_wait_s=gp.max_wait_s,
         dom_frac=gp.dominance_window_frac,
         dom_ratio=gp.dominance_ratio,
         rephase_ratio=gp.rephase_ratio,
@@ -298,6 +308,7 @@ def kernel_params(
         acf_lp_a=1.0 - math.exp(-dt_s / gp.acf_lp_tau_s) if gp.acf_lp_tau_s > 0 else 1.0,
         acf_lambda=math.exp(-dt_d / gp.acf_tau_s),
         acf_mean_alpha=1.0 - math.exp(-dt_d / gp.acf_tau_s),
+        acf_norm_alpha=1.0 - math.exp(-dt_d / gp.acf_norm_tau_s),
         lag_min=lag_min,
         lag_max=lag_max,
         acf_first_frac=gp.acf_first_peak_frac,
@@ -314,6 +325,7 @@ def kernel_params(
         hb2=norm,
         ha1=2.0 * (k * k - 1.0) * norm,
         ha2=(1.0 - math.sqrt(2.0) * k + k * k) * norm,
+        imp_edge_frac=0.3 if placement == "foot" else 0.85,
         range_g=math.inf if range_g is None else float(range_g),
         undersampled=one_foot and rate_hz < UNDERSAMPLED_BELOW_HZ,
         desc_thr=descent_threshold_pct,
