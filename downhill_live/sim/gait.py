@@ -107,17 +107,20 @@ Strike patterns (``Segment.strike``, running only)
     of stance; the ankle absorbs the landing, so the foot/shank transient is x0.5 and peaks
     30 % earlier, and the trunk impact pulse is x0.35: forefoot strikers show no distinct
     impact peak in the ground reaction force, Lieberman et al. 2010; tibia at +2 deg). Peaks
-    at 200 Hz, 3 m/s, merged swing: foot 7.7 / 6.0 / 5.0 g, shank 9.0 / 7.9 / 6.1 g; pelvis
+    at 200 Hz, 3 m/s, merged swing: foot 9.4 / 8.3 / 6.5 g, shank 8.6 / 7.1 / 5.0 g; pelvis
     3.3 / 2.6 / 1.7 g.
 
 Terminal swing (``terminal_swing``, foot and shank)
     ``"quiet"`` (default, legacy): every swing is a quintic that ends *at rest* at IC, so the
     last ~50 ms before each impact read ~1 g - a quiet phase real shoes do not have.
     ``"merged"`` (what real shoe IMUs show): the sensor point touches down still moving
-    (heel strike 0.9 m/s forward, 0.75 m/s down; midfoot 0.8 / 0.75; forefoot 0.7 / 0.7,
-    times impact_scale) and still braking (-2.5 g along the path); the ground arrests that
-    velocity with a ``z^2 exp(-2 z)`` pulse (time to peak 8-10 ms, ~1 cm of sole and
-    heel-pad compression) while the swing's deceleration hands over within 15 ms. A running
+    (heel strike 0.9 m/s forward, 0.75 m/s down; midfoot 0.8 / 0.75; forefoot 0.7 / 0.7, at
+    1.9 m/s running, times ``(speed / 1.9 m/s)^0.75`` and impact_scale) and still braking
+    (-2.5 g along the path); the ground arrests that velocity with a ``z^2 exp(-2 z)`` pulse
+    (time to peak 8-10 ms, ~1 cm of sole and heel-pad compression; 1.6x slower at the
+    tibia) while the swing's deceleration hands over within 15 ms. Foot impacts thus grow
+    with speed (heel strike at 200 Hz: 7.8 g at 1.9 m/s, 9.4 g at 3, 14 g at 5 m/s), ahead
+    of the terminal-swing braking (3.7, 5.4, 9.0 g). A running
     heel strike lands while the foot already rotates toe-down (2 rad/s), the forefoot slaps
     down 30 ms later at ~7 rad/s (real shoe gyroscopes read 6-9 rad/s there) and that
     rotation is arrested too: a heel-then-slap double impact. A 40 Hz multi-axis ringing
@@ -490,6 +493,9 @@ _SHANK_TR_MERGED = _Transient((-1.0, 0.5, 3.2), 0.009, 26.0, 0.020, 0.55)
 _PUSH_TR = _Transient((-0.7, 0.5, 0.55), 0.005, 32.0, 0.014, 0.7)
 _PUSH_SHANK = 0.5  # shank sensors see about half of the toe-off transient
 _TOUCHDOWN_DECAY_S = 0.015  # the swing's deceleration at touchdown hands over to the ground
+_TOUCHDOWN_REF_MPS = 1.9  # touchdown velocities below are for this running speed ...
+_TOUCHDOWN_SPEED_EXP = 0.75  # ... and scale with (speed / 1.9 m/s)^0.75
+_SHANK_ARREST = 1.6  # the heel pad and ankle spread the tibia's deceleration over more time
 # merged running heel strike: the foot is already rotating toe-down at touchdown
 # (_SLAP_W_IC, rad/s), the forefoot lands _SLAP_S after the heel at ~7 rad/s (real shoe
 # gyroscopes read 6-9 rad/s there) and that rotation is arrested (time to peak _SLAP_TAU_S)
@@ -813,7 +819,9 @@ def _build_timeline(
                 phi_ic = math.radians(sp.foot_ic_deg * (1.0 + 0.15 * z[0]))
                 u_ff = sp.u_ff
             sp = _STRIKE[strike]
-            v_scale = scale * (1.0 + 0.08 * zn[0]) * (1.0 if act == _RUN else 0.35)
+            # touchdown speed grows with running speed (measured at 1.9 m/s on real shoes)
+            v_scale = scale * (1.0 + 0.08 * zn[0])
+            v_scale *= (speed / _TOUCHDOWN_REF_MPS) ** _TOUCHDOWN_SPEED_EXP if act == _RUN else 0.35
             row = {
                 "ic": ic,
                 "ff": ic + u_ff * tc,
@@ -896,7 +904,11 @@ def _arrest(
 
 
 def _limb(
-    t: np.ndarray, C: dict[str, np.ndarray], r: tuple[float, float], merged: bool = False
+    t: np.ndarray,
+    C: dict[str, np.ndarray],
+    r: tuple[float, float],
+    merged: bool = False,
+    arrest_scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Slope-frame position (s, n) of a point fixed in the foot, the foot pitch relative to the
     ground, the contact index and the swing phase (NaN in stance) of each time.
@@ -972,7 +984,7 @@ def _limb(
         p1s, p1n = _rot2(C["phi_ic"][k1], r)
         p1s += C["s"][k1]
     if merged:
-        tau = _arrest_tau(C, k1)
+        tau = _arrest_tau(C, k1) * arrest_scale
         _, x0s = _arrest(np.zeros(1), C["vt_s"][k1], C["at_s"][k1], tau)
         _, x0n = _arrest(np.zeros(1), C["vt_n"][k1], C["at_n"][k1], tau)
         # a heel strike lands while the foot already rotates (rate _SLAP_W_IC about the heel)
@@ -1009,7 +1021,7 @@ def _limb(
         m = (t >= ic) & (t < to) & (C["real"][k] > 0)
         km = k[m]
         x = t[m] - ic[m]
-        tau = _arrest_tau(C, km)
+        tau = _arrest_tau(C, km) * arrest_scale
         s[m] += _arrest(x, C["vt_s"][km], C["at_s"][km], tau)[0]
         n[m] += _arrest(x, C["vt_n"][km], C["at_n"][km], tau)[0]
     return s, n, phi, k, u_sw
@@ -1125,7 +1137,7 @@ def _limb_signal(
         s, n, phi, k, u_sw = _limb(t, C, _R_SENSOR_FOOT, merged)
         ang = phi
     else:
-        s, n, _, k, u_sw = _limb(t, C, _R_ANKLE, merged)
+        s, n, _, k, u_sw = _limb(t, C, _R_ANKLE, merged, _SHANK_ARREST)
         ang = _shank_angle(t, C, k)
         s = s + _SHANK_SENSOR_M * np.sin(ang)
         n = n + _SHANK_SENSOR_M * np.cos(ang)
@@ -1677,11 +1689,11 @@ def scenarios() -> list[Scenario]:
         [
             stand,
             Segment(15.0, 0.0, "run", 140.0, speed_mps=2.2),
-            Segment(12.0, 0.0, "run", 150.0, 210.0, speed_mps=2.6, speed_end_mps=6.5),
+            Segment(20.0, 0.0, "run", 150.0, 210.0, speed_mps=2.6, speed_end_mps=6.5),
             Segment(
                 8.0, 0.0, "run", 215.0, 220.0, speed_mps=6.8, speed_end_mps=7.2, strike="forefoot"
             ),
-            Segment(10.0, 0.0, "run", 200.0, 160.0, speed_mps=6.0, speed_end_mps=3.0),
+            Segment(14.0, 0.0, "run", 200.0, 160.0, speed_mps=6.0, speed_end_mps=3.0),
             stand,
         ],
     )
@@ -1805,9 +1817,9 @@ def scenarios() -> list[Scenario]:
         [
             stand,
             Segment(10.0, 0.0, "run", 160.0, speed_mps=3.0),
-            Segment(10.0, 0.0, "run", 165.0, 215.0, speed_mps=3.2, speed_end_mps=7.0),
+            Segment(16.0, 0.0, "run", 165.0, 215.0, speed_mps=3.2, speed_end_mps=7.0),
             Segment(8.0, 0.0, "run", 220.0, speed_mps=7.2, strike="forefoot"),
-            Segment(10.0, 0.0, "run", 200.0, 165.0, speed_mps=6.0, speed_end_mps=3.0),
+            Segment(12.0, 0.0, "run", 200.0, 165.0, speed_mps=6.0, speed_end_mps=3.0),
             stand,
         ],
     )
