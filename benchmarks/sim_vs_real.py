@@ -115,6 +115,7 @@ def foot_stats(
     * ``impact_g``: ``|a|(tp)``;
     * ``gap_min_g``: minimum of ``|a|`` over [tp - 60 ms, tp - 15 ms] (a quiet terminal
       swing reads ~1 g there, a deceleration that merges into the impact reads more);
+    * ``pre_mean_g``: mean of ``|a|`` over [tp - 40 ms, tp - 10 ms], right before the impact;
     * ``swing_g``: terminal-swing peak, max ``|a|`` over [tp - 250 ms, tp - 40 ms];
     * ``hp_pre_post``: energy of the 20 Hz high-passed signal (all axes) in the 100 ms
       before tp - 10 ms over that in the 100 ms after;
@@ -143,6 +144,7 @@ def foot_stats(
         for k in (
             "impact_g",
             "gap_min_g",
+            "pre_mean_g",
             "swing_g",
             "hp_pre_post",
             "stance_g",
@@ -166,6 +168,7 @@ def foot_stats(
         j = push_i[np.argmax(mag[push_i])]
         rows["impact_g"].append(imp)
         rows["gap_min_g"].append(float(_window(t, mag, p - 0.060, p - 0.015).min()))
+        rows["pre_mean_g"].append(float(_window(t, mag, p - 0.040, p - 0.010).mean()))
         rows["swing_g"].append(float(_window(t, mag, p - 0.250, p - 0.040).max()))
         rows["hp_pre_post"].append(float(pre / post))
         rows["stance_g"].append(float(np.median(_window(t, mag, p + 0.060, p + 0.150))))

@@ -561,18 +561,19 @@ def test_merged_terminal_swing_runs_into_the_impact() -> None:
             course, "foot", rate_hz=rate, seed=3, orientation="identity", terminal_swing=mode
         )
         mag = np.linalg.norm(res.acc_g, axis=1)
-        gap, brake = [], []
+        gap, last = [], []
         for ic in _own_ics(res):
-            m = (res.t_s >= ic - 0.030) & (res.t_s < ic - 0.002)
-            gap.append(mag[m].min())
-            brake.append(res.acc_g[m, 0].mean())  # foot x: forward
-        out[mode] = (np.array(gap), np.array(brake))
+            gap.append(mag[(res.t_s >= ic - 0.030) & (res.t_s < ic - 0.002)].min())
+            last.append(mag[(res.t_s >= ic - 0.012) & (res.t_s < ic - 0.002)].mean())
+        out[mode] = (np.array(gap), np.array(last))
     # quiet: the swing ends at rest, ~1 g (gravity) just before IC
     assert np.all(np.abs(out["quiet"][0] - 1.0) < 0.2)
-    # merged: still decelerating (> 2 g resultant, braking along the foot) up to the impact
-    assert np.all(out["merged"][0] > 2.0)
-    assert np.all(out["merged"][1] < -2.5)
-    assert np.median(out["merged"][1]) < np.median(out["quiet"][1]) - 1.0
+    # merged: still decelerating up to the impact (real shoes: 1.5 g median minimum over the
+    # 60-15 ms before the impact peak)
+    assert np.all(out["merged"][0] > 1.4)
+    assert np.median(out["merged"][0]) > 1.7
+    assert np.all(out["merged"][1] > 1.8)
+    assert np.median(out["merged"][1]) > np.median(out["quiet"][1]) + 0.8
 
 
 def test_merged_swing_keeps_stance_still_and_truth_unchanged() -> None:

@@ -107,27 +107,31 @@ Strike patterns (``Segment.strike``, running only)
     of stance; the ankle absorbs the landing, so the foot/shank transient is x0.5 and peaks
     30 % earlier, and the trunk impact pulse is x0.35: forefoot strikers show no distinct
     impact peak in the ground reaction force, Lieberman et al. 2010; tibia at +2 deg). Peaks
-    at 200 Hz, 3 m/s, merged swing: foot 9.4 / 8.3 / 6.5 g, shank 8.6 / 7.1 / 5.0 g; pelvis
+    at 200 Hz, 3 m/s, merged swing: foot 10.5 / 9.4 / 8.2 g, shank 9.4 / 6.1 / 4.8 g; pelvis
     3.3 / 2.6 / 1.7 g.
 
 Terminal swing (``terminal_swing``, foot and shank)
     ``"quiet"`` (default, legacy): every swing is a quintic that ends *at rest* at IC, so the
     last ~50 ms before each impact read ~1 g - a quiet phase real shoes do not have.
     ``"merged"`` (what real shoe IMUs show): the sensor point touches down still moving
-    (heel strike 0.9 m/s forward, 0.75 m/s down; midfoot 0.8 / 0.75; forefoot 0.7 / 0.7, at
-    1.9 m/s running, times ``(speed / 1.9 m/s)^0.75`` and impact_scale) and still braking
-    (-2.5 g along the path); the ground arrests that velocity with a ``z^2 exp(-2 z)`` pulse
-    (time to peak 8-10 ms, ~1 cm of sole and heel-pad compression; 1.6x slower at the
-    tibia) while the swing's deceleration hands over within 15 ms. Foot impacts thus grow
-    with speed (heel strike at 200 Hz: 7.8 g at 1.9 m/s, 9.4 g at 3, 14 g at 5 m/s), ahead
-    of the terminal-swing braking (3.7, 5.4, 9.0 g). A running heel strike lands while the
+    (heel strike 0.9 m/s forward plus the foot's rotation, 0.75 m/s down; midfoot 1.0 / 0.75;
+    forefoot 1.0 / 0.7, at 1.9 m/s running, times ``speed / 1.9 m/s`` and impact_scale) and
+    still braking (-2.5 g along the path, -2 g forefoot); the ground arrests that velocity
+    with a ``z^2 exp(-2 z)`` pulse (time to peak 8 / 9 / 13 ms, ~1 cm of sole and heel-pad
+    compression; 2x slower at the tibia) while the swing's deceleration hands over within
+    15 ms. Foot impacts thus grow with speed (heel strike at 200 Hz: 7.8 g at 1.9 m/s, 10.5 g
+    at 3, 18 g at 5 m/s, clipped at ``range_g``), ahead of the terminal-swing braking (5.0,
+    7.8, 13.5 g); forefoot impacts are about as high as that braking (5.6 / 5.4 g at
+    1.9 m/s) but sharp. A running heel strike lands while the
     foot already rotates toe-down (2 rad/s), the forefoot slaps down 30 ms later at ~7 rad/s
     (real shoe gyroscopes read 6-9 rad/s there) and that rotation is arrested too: a
     heel-then-slap double impact. A 40 Hz multi-axis ringing
-    (~60 ms) follows, as in the real 40-80 ms contact bursts. The forward progress of the swing
-    peaks late (blend ``4u^3 - 3u^4`` plus a ``u^3 (1 - u)^3`` lag) instead of at mid-swing,
-    and the swing lift is halved (real shoe sensors rise ~15 cm). Strike times, toe-offs and
-    mid-stance are unchanged.
+    (~60 ms) follows, as in the real 40-80 ms contact bursts. The forward motion of the swing
+    follows an acceleration profile like the real one instead of a minimum-jerk path: a
+    long, gentle push over the first 80 % of the swing and a braking window over the last
+    60 % (peak ~0.1 s before touchdown), their sizes set by the end position and speed, and
+    the touchdown deceleration rising in over the last 15 %; the swing lift is halved (real
+    shoe sensors rise ~15 cm). Strike times, toe-offs and mid-stance are unchanged.
 
 Toe-off transient (``pushoff_g``, foot and shank)
     A short multi-axis transient (peak ``pushoff_g`` at the foot, half at the shank; 0 by
@@ -154,7 +158,9 @@ Real data
     impact 0.51 vs 0.44; high-passed energy in the 100 ms before the impact peak over the
     100 ms after 0.46 vs ~0.8 (bimodal: heel or slap is the larger peak); what a 25 Hz
     high-pass keeps of the impact 4.1 vs 3.3 g (200 Hz), 3.0 vs 2.0 g (real averaged down to
-    100 Hz); terminal-swing hump 4.7 vs 3.8 g; foot-flat 1.15 vs 1.01 g. A zero-velocity-update
+    100 Hz); terminal-swing hump 4.7 vs 4.9 g, ~0.1 s before the impact in both; minimum of
+    ``|a|`` 60-15 ms before the impact 1.5 vs 1.9 g and mean 40-10 ms before it 3.1 vs 3.3 g
+    (legacy 1.6 and 2.0 g, ~1.0 g in the last 30 ms before IC); foot-flat 1.15 vs 1.01 g. A zero-velocity-update
     integration of the real trials gives the touchdown velocity used above (1.0 m/s forward,
     0.8 m/s down just before the impact), 1.47 m strides and a 4.9 m/s late swing speed peak.
     The legacy swing instead reads ~1 g just before every impact, peaks at 5.2 g in
@@ -180,9 +186,9 @@ resonance beyond the fixed ringing templates; no gyroscope; the default (legacy)
 has the quiet terminal swing and no toe-off transient that real shoes contradict (use
 ``terminal_swing="merged"``, ``pushoff_g=2.5``); even merged, the swing is smoother than real
 (real shoes show 2-4 g of irregular swing wobble and stance reads ~1.15 g, not 1.0 g), the
-terminal-swing hump is ~20 % low and peaks ~50 ms before the impact (real: ~100 ms, with
-|a| falling to ~2.5 g before the impact), the early and mid swing are stronger than the real
-gentle ~2.5 g, the contact ringing has less energy above 25 Hz than real
+early swing is a little stronger than the real gentle ~2.5 g, the swing accelerations at
+speeds above the real data's 1.9 m/s are extrapolated (they grow with stride length and
+cadence), the contact ringing has less energy above 25 Hz than real
 (2/3 at 100 Hz) and the burst is more regular; walking keeps the legacy landing; strike
 patterns do not change stance time or cadence; speed changes between segments are
 instantaneous (use ``speed_end_mps`` for ramps) and bouts start at full speed (the first
@@ -484,11 +490,11 @@ _STRIKE = (
     # heel: toe up 8 deg, rolls over the heel; the full heel-strike transient
     _Strike(8.0, 0.22, -4.0, 1.0, 1.0, 1.0, (0.9, -0.75), (-2.5, 0.3), 0.008),
     # midfoot: lands nearly flat (whole sole), a slightly smaller transient
-    _Strike(2.0, 0.15, -1.0, 0.8, 0.9, 0.7, (0.8, -0.75), (-2.5, 0.3), 0.008),
+    _Strike(2.0, 0.15, -1.0, 0.8, 0.9, 0.7, (1.0, -0.75), (-2.5, 0.3), 0.009),
     # forefoot: toe down 9 deg, lands on the metatarsal heads and lowers the heel (rotation
     # about the forefoot); the ankle absorbs the landing: small, early transient and no
     # distinct impact peak in the ground reaction force (Lieberman et al. 2010)
-    _Strike(-9.0, 0.25, 2.0, 0.5, 0.7, 0.35, (0.7, -0.7), (-2.0, 0.3), 0.010),
+    _Strike(-9.0, 0.25, 2.0, 0.5, 0.7, 0.35, (1.0, -0.7), (-2.0, 0.3), 0.013),
 )
 
 # terminal_swing="merged": the contact ringing seen on real shoes (a 40-80 ms burst of
@@ -499,8 +505,8 @@ _PUSH_TR = _Transient((-0.7, 0.5, 0.55), 0.005, 32.0, 0.014, 0.7)
 _PUSH_SHANK = 0.5  # shank sensors see about half of the toe-off transient
 _TOUCHDOWN_DECAY_S = 0.015  # the swing's deceleration at touchdown hands over to the ground
 _TOUCHDOWN_REF_MPS = 1.9  # touchdown velocities below are for this running speed ...
-_TOUCHDOWN_SPEED_EXP = 0.75  # ... and scale with (speed / 1.9 m/s)^0.75
-_SHANK_ARREST = 1.6  # the heel pad and ankle spread the tibia's deceleration over more time
+_TOUCHDOWN_SPEED_EXP = 1.0  # ... and scale with speed / 1.9 m/s
+_SHANK_ARREST = 2.0  # the heel pad and ankle spread the tibia's deceleration over more time
 # merged running heel strike: the foot is already rotating toe-down at touchdown
 # (_SLAP_W_IC, rad/s), the forefoot lands _SLAP_S after the heel at ~7 rad/s (real shoe
 # gyroscopes read 6-9 rad/s there) and that rotation is arrested (time to peak _SLAP_TAU_S)
@@ -508,8 +514,6 @@ _SLAP_W_IC = -2.0
 _SLAP_S = 0.030
 _SLAP_TAU_S = 0.004
 _MERGED_LIFT = 0.5
-_SWING_LATE = 0.3
-_SWING_LAG = 0.08
 
 # one-sided hip sensor (hip_offset_m): near-side impact gain and far-side delay per metre of
 # offset: at 15 cm the near leg's impacts are 1.3x, the far leg's 0.7x and 20 % slower
@@ -997,20 +1001,11 @@ def _limb(
         rs, rn = _rot2(C["phi_ic"][k1] + np.pi / 2.0, r)
         v1s = C["vt_s"][k1] + w_ic * rs
         v1n = C["vt_n"][k1] + w_ic * rn
-        # forward progress: real feet reach their peak speed late in the swing (~2/3) and
-        # brake hard into the touchdown; the progress blend 4u^3 - 3u^4 (speed profile
-        # 12 u^2 (1 - u)) replaces the symmetric minimum-jerk blend of the Hermite, whose
-        # end acceleration is corrected to the touchdown value
-        w = _SWING_LATE
-        u3 = u * u * u
-        blend = (1.0 - w) * u3 * (4.0 - 3.0 * u) + w * u3 * u * u * (6.0 - 5.0 * u)
-        dd1 = -12.0 * (1.0 - w) - 30.0 * w  # blend'' at u = 1
-        span = p1s + x0s - p0s
-        # and a lag bump -u^3 (1 - u)^3 (zero position, speed and acceleration at both ends):
-        # gentler after toe-off, faster in mid-swing, harder braking before touchdown
-        s[m] = _hermite5(u, p0s, v0s, p0s, v1s * D, C["at_s"][k1] * D * D - dd1 * span) + span * (
-            blend - _SWING_LAG * _bump(u, 0.0, 1.0)
-        )
+        # forward progress from an acceleration profile like the real one: a long, gentle
+        # push over the first 80 % of the swing, a short hard braking window over the last
+        # 45 % (peak ~0.1 s before touchdown) and the touchdown deceleration rising in over
+        # the last 15 %; the push and braking amplitudes meet the end position and speed
+        s[m] = _swing_progress(u, p0s, v0s, p1s + x0s, v1s * D, C["at_s"][k1] * D * D)
         # real shoe sensors rise ~15 cm above their stance height (zero-velocity-update
         # integration of the shoe trials), toe-off elevation included
         n[m] = _hermite5(u, p0n, v0n, p1n + x0n, v1n * D, C["at_n"][k1] * D * D) + (
@@ -1043,6 +1038,52 @@ def _slap_rocker(v: np.ndarray, phi_ic: np.ndarray) -> np.ndarray:
     b = _SLAP_W_IC * _SLAP_S
     c = -1.5 * _SLAP_TAU_S * _slap_rate(phi_ic) - phi_ic - b
     return phi_ic + b * v + c * v * v
+
+
+def _window_integrals(
+    c: np.ndarray, a: float, b: float
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Coefficients of the first and second integrals (from 0) of a window polynomial ``c`` in
+    ``x = (u - a) / (b - a)``, and their values at ``x = 1``."""
+    c1 = np.polynomial.polynomial.polyint(c)
+    c2 = np.polynomial.polynomial.polyint(c1)
+    return c1, c2, float(np.sum(c1)), float(np.sum(c2))
+
+
+_BUMP_POLY = np.polynomial.polynomial.polymul([0, 0, 0, 64.0], [1.0, -3.0, 3.0, -1.0])
+_STEP_POLY = np.array([0.0, 0.0, 0.0, 10.0, -15.0, 6.0])
+#: merged swing windows (fractions of the swing): push, braking, touchdown deceleration
+_SWING_WINDOWS = (
+    (_BUMP_POLY, 0.0, 0.80),
+    (_BUMP_POLY, 0.40, 1.0),
+    (_STEP_POLY, 0.85, 1.0),
+)
+_SWING_INTEGRALS = tuple(_window_integrals(c, a, b) for c, a, b in _SWING_WINDOWS)
+
+
+def _window_i2(u: np.ndarray, k: int) -> tuple[np.ndarray, float, float]:
+    """Second integral of swing window ``k`` at ``u`` and both integrals at ``u = 1``."""
+    _, a, b = _SWING_WINDOWS[k]
+    _, c2, p1, p2 = _SWING_INTEGRALS[k]
+    L = b - a
+    x = np.clip((u - a) / L, 0.0, 1.0)
+    i2 = L * L * np.polynomial.polynomial.polyval(x, c2) + L * p1 * np.maximum(u - b, 0.0)
+    return i2, L * p1, L * L * p2 + L * p1 * (1.0 - b)
+
+
+def _swing_progress(u: np.ndarray, p0, v0, p1, v1, a1) -> np.ndarray:
+    """Swing path from position ``p0`` / speed ``v0`` to ``p1`` / ``v1`` / acceleration ``a1``
+    (derivatives w.r.t. ``u``), acceleration = push window - braking window + ``a1`` step."""
+    i2_push, e1_push, e2_push = _window_i2(u, 0)
+    i2_brake, e1_brake, e2_brake = _window_i2(u, 1)
+    i2_end, e1_end, e2_end = _window_i2(u, 2)
+    # solve [e1_push, -e1_brake; e2_push, -e2_brake] [A, B] = rhs (Cramer's rule)
+    r1 = v1 - v0 - a1 * e1_end
+    r2 = p1 - p0 - v0 - a1 * e2_end
+    det = -e1_push * e2_brake + e1_brake * e2_push
+    A = (-r1 * e2_brake + e1_brake * r2) / det
+    B = (e1_push * r2 - e2_push * r1) / det
+    return p0 + v0 * u + A * i2_push - B * i2_brake + a1 * i2_end
 
 
 def _arrest_tau(C: dict[str, np.ndarray], k: np.ndarray) -> np.ndarray:
