@@ -128,8 +128,8 @@ Terminal swing (``terminal_swing``, foot and shank)
     heel-then-slap double impact. A 40 Hz multi-axis ringing
     (~60 ms) follows, as in the real 40-80 ms contact bursts. The forward motion of the swing
     follows an acceleration profile like the real one instead of a minimum-jerk path: a
-    long, gentle push over the first 80 % of the swing and a braking window over the last
-    60 % (peak ~0.1 s before touchdown), their sizes set by the end position and speed, and
+    long, gentle (parabolic) push over the first 75 % of the swing and a braking window
+    (``u^3 (1 - u)^3``) over the last 55 % (peak ~0.1 s before touchdown), their sizes set by the end position and speed, and
     the touchdown deceleration rising in over the last 15 %; the swing lift is halved (real
     shoe sensors rise ~15 cm). Strike times, toe-offs and mid-stance are unchanged.
 
@@ -158,7 +158,7 @@ Real data
     impact 0.51 vs 0.44; high-passed energy in the 100 ms before the impact peak over the
     100 ms after 0.46 vs ~0.8 (bimodal: heel or slap is the larger peak); what a 25 Hz
     high-pass keeps of the impact 4.1 vs 3.3 g (200 Hz), 3.0 vs 2.0 g (real averaged down to
-    100 Hz); terminal-swing hump 4.7 vs 4.9 g, ~0.1 s before the impact in both; minimum of
+    100 Hz); terminal-swing hump 4.7 vs 4.6 g, ~0.1 s before the impact in both; minimum of
     ``|a|`` 60-15 ms before the impact 1.5 vs 1.9 g and mean 40-10 ms before it 3.1 vs 3.3 g
     (legacy 1.6 and 2.0 g, ~1.0 g in the last 30 ms before IC); foot-flat 1.15 vs 1.01 g. A zero-velocity-update
     integration of the real trials gives the touchdown velocity used above (1.0 m/s forward,
@@ -186,7 +186,8 @@ resonance beyond the fixed ringing templates; no gyroscope; the default (legacy)
 has the quiet terminal swing and no toe-off transient that real shoes contradict (use
 ``terminal_swing="merged"``, ``pushoff_g=2.5``); even merged, the swing is smoother than real
 (real shoes show 2-4 g of irregular swing wobble and stance reads ~1.15 g, not 1.0 g), the
-early swing is a little stronger than the real gentle ~2.5 g, the swing accelerations at
+early swing reads ~3 g (real ~2-2.5 g) and where push turns into braking (~0.19 s before
+IC) the sim dips to ~1 g (real ~2 g), the swing accelerations at
 speeds above the real data's 1.9 m/s are extrapolated (they grow with stride length and
 cadence), the contact ringing has less energy above 25 Hz than real
 (2/3 at 100 Hz) and the burst is more regular; walking keeps the legacy landing; strike
@@ -1002,8 +1003,8 @@ def _limb(
         v1s = C["vt_s"][k1] + w_ic * rs
         v1n = C["vt_n"][k1] + w_ic * rn
         # forward progress from an acceleration profile like the real one: a long, gentle
-        # push over the first 80 % of the swing, a short hard braking window over the last
-        # 45 % (peak ~0.1 s before touchdown) and the touchdown deceleration rising in over
+        # (parabolic) push over the first 75 % of the swing, a harder braking window over the
+        # last 55 % (peak ~0.1 s before touchdown) and the touchdown deceleration rising in over
         # the last 15 %; the push and braking amplitudes meet the end position and speed
         s[m] = _swing_progress(u, p0s, v0s, p1s + x0s, v1s * D, C["at_s"][k1] * D * D)
         # real shoe sensors rise ~15 cm above their stance height (zero-velocity-update
@@ -1052,10 +1053,11 @@ def _window_integrals(
 
 _BUMP_POLY = np.polynomial.polynomial.polymul([0, 0, 0, 64.0], [1.0, -3.0, 3.0, -1.0])
 _STEP_POLY = np.array([0.0, 0.0, 0.0, 10.0, -15.0, 6.0])
+_PARABOLA_POLY = np.array([0.0, 4.0, -4.0])
 #: merged swing windows (fractions of the swing): push, braking, touchdown deceleration
 _SWING_WINDOWS = (
-    (_BUMP_POLY, 0.0, 0.80),
-    (_BUMP_POLY, 0.40, 1.0),
+    (_PARABOLA_POLY, 0.0, 0.75),
+    (_BUMP_POLY, 0.45, 1.0),
     (_STEP_POLY, 0.85, 1.0),
 )
 _SWING_INTEGRALS = tuple(_window_integrals(c, a, b) for c, a, b in _SWING_WINDOWS)
