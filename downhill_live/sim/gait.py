@@ -120,9 +120,9 @@ Terminal swing (``terminal_swing``, foot and shank)
     with a ``z^2 exp(-2 z)`` pulse (time to peak 8 / 9 / 13 ms, ~1 cm of sole and heel-pad
     compression; 2x slower at the tibia) while the swing's deceleration hands over within
     15 ms. Foot impacts thus grow with speed (heel strike at 200 Hz: 7.8 g at 1.9 m/s, 10.5 g
-    at 3, 18 g at 5 m/s, clipped at ``range_g``), ahead of the terminal-swing braking (5.0,
-    7.8, 13.5 g); forefoot impacts are about as high as that braking (5.6 / 5.4 g at
-    1.9 m/s) but sharp. A running heel strike lands while the
+    at 3, 18 g at 5 m/s, clipped at ``range_g``), ahead of the terminal-swing braking (4.7,
+    7.4, 12.7 g); forefoot impacts are only a little higher than that braking (5.6 / 5.2 g
+    at 1.9 m/s, 8.2 / 7.7 g at 3 m/s) but sharp. A running heel strike lands while the
     foot already rotates toe-down (2 rad/s), the forefoot slaps down 30 ms later at ~7 rad/s
     (real shoe gyroscopes read 6-9 rad/s there) and that rotation is arrested too: a
     heel-then-slap double impact. A 40 Hz multi-axis ringing
