@@ -507,6 +507,7 @@ _PUSH_SHANK = 0.5  # shank sensors see about half of the toe-off transient
 _TOUCHDOWN_DECAY_S = 0.015  # the swing's deceleration at touchdown hands over to the ground
 _TOUCHDOWN_REF_MPS = 1.9  # touchdown velocities below are for this running speed ...
 _TOUCHDOWN_SPEED_EXP = 1.0  # ... and scale with speed / 1.9 m/s
+_START_TAU_S = 0.5  # merged: time constant of the speed build-up after a standing start
 _SHANK_ARREST = 2.0  # the heel pad and ankle spread the tibia's deceleration over more time
 # merged running heel strike: the foot is already rotating toe-down at touchdown
 # (_SLAP_W_IC, rad/s), the forefoot lands _SLAP_S after the heel at ~7 rad/s (real shoe
@@ -832,6 +833,7 @@ def _build_timeline(
             # touchdown speed grows with running speed (measured at 1.9 m/s on real shoes)
             v_scale = scale * (1.0 + 0.08 * zn[0])
             v_scale *= (speed / _TOUCHDOWN_REF_MPS) ** _TOUCHDOWN_SPEED_EXP if act == _RUN else 0.35
+            a_scale = 1.0 if act == _RUN else 0.35
             row = {
                 "ic": ic,
                 "ff": ic + u_ff * tc,
@@ -863,8 +865,8 @@ def _build_timeline(
                 "strike": float(strike),
                 "vt_s": sp.touchdown_mps[0] * v_scale * (1.0 + 0.15 * zn[1]),
                 "vt_n": sp.touchdown_mps[1] * v_scale,
-                "at_s": sp.touchdown_g[0] * G_MPS2 * (1.0 + 0.15 * zn[2]),
-                "at_n": sp.touchdown_g[1] * G_MPS2,
+                "at_s": sp.touchdown_g[0] * G_MPS2 * (1.0 + 0.15 * zn[2]) * a_scale,
+                "at_n": sp.touchdown_g[1] * G_MPS2 * a_scale,
                 "push": (1.0 if act == _RUN else 0.3) * math.exp(0.12 * zn[3]),
             }
             feet[foot].add(**row)
@@ -1169,6 +1171,24 @@ def _second_diff(p: np.ndarray, h: float) -> np.ndarray:
     return (p[2:] - 2.0 * p[1:-1] + p[:-2]) / (h * h)
 
 
+def _standing_start_steps(C: dict[str, np.ndarray], course: _Course) -> dict[str, np.ndarray]:
+    """Contacts whose positions accelerate from standing: a bout's footfalls follow
+    ``v (t - b0) - v tau (1 - exp(-(t - b0) / tau))`` instead of starting at full speed, so
+    the first steps are short and land slower (the timing is unchanged)."""
+    out = {k: v.copy() for k, v in C.items()}
+    for b0, b1 in course.bouts():
+        v = course.speed_at(b0)
+        m = (C["ic"] >= b0) & (C["ic"] < b1) & (C["real"] > 0)
+        x = C["ic"][m] - b0
+        out["s"][m] -= v * _START_TAU_S * (1.0 - np.exp(-x / _START_TAU_S))
+        # later bouts start where this one ended
+        out["s"][C["ic"] >= b1] -= v * _START_TAU_S * (1.0 - math.exp(-(b1 - b0) / _START_TAU_S))
+        build_up = np.maximum(1.0 - np.exp(-x / _START_TAU_S), 0.3)  # speed / full speed
+        for key in ("vt_s", "vt_n", "at_s", "at_n"):
+            out[key][m] *= build_up
+    return out
+
+
 def _limb_signal(
     t: np.ndarray,
     h: float,
@@ -1181,6 +1201,8 @@ def _limb_signal(
     """Body-frame specific force (N, 3) of a foot or shank sensor on foot 0; ``t`` is padded
     by one sample at each end (the result is not)."""
     C = tl.contacts[0]
+    if merged:
+        C = _standing_start_steps(C, course)
     if placement == "foot":
         s, n, phi, k, u_sw = _limb(t, C, _R_SENSOR_FOOT, merged)
         ang = phi
