@@ -1765,7 +1765,7 @@ def scenarios() -> list[Scenario]:
             Segment(
                 8.0, 0.0, "run", 215.0, 220.0, speed_mps=6.8, speed_end_mps=7.2, strike="forefoot"
             ),
-            Segment(14.0, 0.0, "run", 200.0, 160.0, speed_mps=6.0, speed_end_mps=3.0),
+            Segment(14.0, 0.0, "run", 218.0, 160.0, speed_mps=7.2, speed_end_mps=3.0),
             stand,
         ],
     )
@@ -1892,7 +1892,7 @@ def scenarios() -> list[Scenario]:
             Segment(10.0, 0.0, "run", 160.0, speed_mps=3.0),
             Segment(16.0, 0.0, "run", 165.0, 215.0, speed_mps=3.2, speed_end_mps=7.0),
             Segment(8.0, 0.0, "run", 220.0, speed_mps=7.2, strike="forefoot"),
-            Segment(12.0, 0.0, "run", 200.0, 165.0, speed_mps=6.0, speed_end_mps=3.0),
+            Segment(12.0, 0.0, "run", 218.0, 165.0, speed_mps=7.2, speed_end_mps=3.0),
             stand,
         ],
     )
@@ -1903,9 +1903,9 @@ def scenarios() -> list[Scenario]:
         [
             stand,
             Segment(20.0, 0.0, "run", 140.0, 160.0, speed_mps=2.3),
-            Segment(15.0, 0.0, "run", 175.0, 220.0, speed_mps=5.0, speed_end_mps=7.0),
+            Segment(15.0, 0.0, "run", 165.0, 220.0, speed_mps=2.6, speed_end_mps=7.0),
             Segment(10.0, 0.0, "run", 220.0, speed_mps=7.0, strike="forefoot"),
-            Segment(15.0, 0.0, "run", 190.0, 150.0, speed_mps=5.5, speed_end_mps=2.8),
+            Segment(15.0, 0.0, "run", 218.0, 150.0, speed_mps=7.0, speed_end_mps=2.8),
             stand,
         ],
     )
