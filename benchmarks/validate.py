@@ -383,14 +383,20 @@ def score_sim(sim) -> dict[str, float]:
             j = int(np.searchsorted(ref, s.t_s - 0.04)) - 1
             if 0 <= j < len(ref) and math.isfinite(to_true[j]):
                 gct_err.append(s.gct_ms - 1000.0 * (to_true[j] - ref[j]))
-    # cadence: median over 10 s windows
+    # cadence: per 10 s window, the median reported cadence against the true steps per minute
+    # of that window (number of true step intervals / their total duration, both feet; a
+    # one-sided hip's alternating intervals average out, as cadence should)
     cad_win: list[float] = []
+    all_t = np.asarray(sim.strike_t_s)
+    all_cad = np.asarray(sim.cadence_spm)
     if cad_pairs:
         arr = np.array(cad_pairs)
         for w0 in np.arange(arr[0, 0], arr[-1, 0], 10.0):
             sel = (arr[:, 0] >= w0) & (arr[:, 0] < w0 + 10.0) & np.isfinite(arr[:, 1])
-            if sel.sum() >= 3:
-                cad_win.append(abs(np.median(arr[sel, 1]) - np.median(arr[sel, 2])))
+            tsel = (all_t >= w0) & (all_t < w0 + 10.0) & np.isfinite(all_cad)
+            if sel.sum() >= 3 and tsel.sum() >= 3:
+                true_spm = 60.0 * tsel.sum() / float(np.sum(60.0 / all_cad[tsel]))
+                cad_win.append(abs(np.median(arr[sel, 1]) - true_spm))
     # descent recognition from 10 s after the slope starts
     t = np.asarray(sim.t_s)
     g = np.asarray(sim.grade_pct)

@@ -80,6 +80,7 @@ class NaiveCore:
         self.amp = p.amp0_g
         self.last_pk_t = NAN
         self.last_h = NAN
+        self.last_iv = NAN
         self.last_ic = NAN
         self.prev_ic = NAN
         self.pend: _Pending | None = None
@@ -90,6 +91,7 @@ class NaiveCore:
         self.dec: list[float] = []
         self.still_mean = NAN
         self.still_var = 0.0
+        self.still_t = -math.inf
         self._acf_reset()
         # grade and descent
         self.grade = NAN
@@ -114,6 +116,8 @@ class NaiveCore:
         self.impacts: list[np.ndarray] = []
         self.impact = np.zeros(3)
         self.imp_amp = 1.0
+        self.prev_bn = 0.0
+        self.edge: tuple[float, tuple[float, float, float]] = (-math.inf, (0.0, 0.0, 0.0))
         self.v_cal = np.full(3, NAN)
         self.axis: tuple[float, float, float] = (NAN, NAN, NAN)
         self.fwd: tuple[float, float, float] = (NAN, NAN, NAN)
@@ -178,13 +182,19 @@ class NaiveCore:
         per = self.period
         if math.isnan(per):
             return NAN
-        agree = []
-        for d, t_end in self.intervals:
+        sum_d = 0.0
+        sum_n = 0
+        periods = []
+        for d, t_end in reversed(self.intervals):
             n = math.floor(d / per + 0.5)
             if t_end >= t_now - p.cad_win_s and 1 <= n <= 2 and abs(d / n - per) <= p.iv_tol * per:
-                agree.append((d, n))
-        if sum(n for _, n in agree) >= 2:
-            per = sum(d for d, _ in agree) / sum(n for _, n in agree)
+                sum_d += d
+                sum_n += n
+                periods.append(d / n)
+                if sum_n >= p.cad_periods:
+                    break
+        if sum_n >= 2:
+            per = statistics.median(periods) if p.cad_median else sum_d / sum_n
         return 60.0 / per * (2.0 if p.one_foot else 1.0)
 
     def _emit(self, t_now: float) -> None:
@@ -227,12 +237,12 @@ class NaiveCore:
         c = self.cand
         assert c is not None
         h, t_pk, t_start = c["h"], c["t"], c["start"]
-        if self.still_var < p.still_var:
+        if self.still_var < p.still_var or t_start - self.still_t < p.min_moving_s:
             return False
         per = self.period if self.period > 0.0 else p.default_period_s
         if not math.isnan(self.last_pk_t) and t_pk - self.last_pk_t < p.min_iv_frac * per:
             return False
-        t_back = t_pk - p.dom_frac * per
+        t_back = t_pk - min(p.dom_frac * per, p.dom_max_s)
         rephase = not math.isnan(self.last_pk_t) and self.last_pk_t >= t_back
         if rephase and h < p.rephase_ratio * self.last_h:
             return False
@@ -241,7 +251,8 @@ class NaiveCore:
         bg = max([0.0, *[s.s for s in before if s.t >= t_back]])
         t_m0, t_m1 = t_start - p.motion_win_s, t_start - p.motion_gap_s
         mot = max([0.0, *[abs(s.mf - 1.0) for s in before if t_m0 <= s.t <= t_m1]])
-        if h < p.dom_ratio * bg or mot < p.motion_g:
+        ratio = p.rephase_ratio if self.still_t > t_back else p.dom_ratio
+        if h < ratio * bg or mot < p.motion_g:
             return False
         # initial contact: back-track the onset signal from the peak
         onset = (lambda s: s.s) if p.use_hp else (lambda s: s.mf)
@@ -266,6 +277,7 @@ class NaiveCore:
             self.amp = h
         else:
             self.amp += p.amp_adapt * (h - self.amp)
+        self.last_iv = t_pk - self.last_pk_t if not math.isnan(self.last_pk_t) else NAN
         self.last_pk_t = t_pk
         self.last_h = h
         if not p.axial_mode:
@@ -288,7 +300,8 @@ class NaiveCore:
         self.ct_open = True
         self.ct_ic = t_ic
         self.ct_axis = axis
-        self.impact = np.array(c["v"])
+        edge_t, edge_v = self.edge
+        self.impact = np.array(edge_v if edge_t >= t_start - kern.IMP_EDGE_LEAD_S else (0.0,) * 3)
         self.imp_amp += 0.3 * (math.sqrt(c["vn"]) - self.imp_amp)
         if p.axial_mode:
             self.ms_on = True
@@ -435,6 +448,8 @@ class NaiveCore:
         dm = mf - self.still_mean
         self.still_mean += p.still_alpha * dm
         self.still_var = (1.0 - p.still_alpha) * (self.still_var + p.still_alpha * dm * dm)
+        if self.still_var < p.still_var:
+            self.still_t = t
         self.x_lp[0] += p.acf_lp_a * (m - self.x_lp[0])
         self.x_lp[1] += p.acf_lp_a * (self.x_lp[0] - self.x_lp[1])
         self.dec.append(self.x_lp[1])
@@ -476,14 +491,12 @@ class NaiveCore:
         # candidates and strikes
         thr = max(p.floor_g, p.amp_frac * self.amp)
         c = self.cand
+        bn = imp[0] * imp[0] + imp[1] * imp[1] + imp[2] * imp[2]
+        e2 = (p.imp_edge_frac * self.imp_amp) ** 2
+        if bn >= e2 and self.prev_bn < e2:
+            self.edge = (t, imp)
+        self.prev_bn = bn
         if c is not None:
-            bn = imp[0] * imp[0] + imp[1] * imp[1] + imp[2] * imp[2]
-            edge = (p.imp_edge_frac * self.imp_amp) ** 2
-            if c["edge"] == 0 and bn >= edge:
-                c["edge"] = 1
-                c["v"] = imp
-            elif c["edge"] == 2 and bn > c["vn"]:
-                c["v"] = imp
             c["vn"] = max(c["vn"], bn)
             if sig > c["h"]:
                 c.update(h=sig, t=t)
@@ -500,9 +513,7 @@ class NaiveCore:
                     if t >= self.pend.t_ic + p.post_s - 0.5 * p.dt_s:
                         self._emit(t)
         elif sig >= thr:
-            bn = imp[0] * imp[0] + imp[1] * imp[1] + imp[2] * imp[2]
-            edge = 2 if bn >= (p.imp_edge_frac * self.imp_amp) ** 2 else 0
-            self.cand = {"start": t, "t": t, "h": sig, "v": imp, "vn": bn, "edge": edge}
+            self.cand = {"start": t, "t": t, "h": sig, "vn": bn}
         per = self.period if self.period > 0.0 else p.default_period_s
         if not (t - self.last_pk_t < 1.5 * per):
             self.amp = max(self.amp * p.amp_fast, p.floor_g)

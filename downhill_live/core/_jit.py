@@ -21,6 +21,15 @@ except ImportError:  # pragma: no cover
     _numba_njit = None
 
 
+def jit_active() -> bool:
+    """True when the kernels are compiled (numba present and ``NUMBA_DISABLE_JIT`` unset)."""
+    if not HAVE_NUMBA:
+        return False
+    from numba import config
+
+    return not bool(getattr(config, "DISABLE_JIT", False))
+
+
 def njit(*args: Any, **kwargs: Any) -> Any:
     """``numba.njit`` when numba is installed, otherwise return the function unchanged."""
     if _numba_njit is not None:

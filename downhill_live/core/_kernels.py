@@ -49,8 +49,8 @@ that stride when the correlation at half the lag is at least ``acf_half_min_corr
 sensors with alternating step intervals read the true cadence), else the lag is itself one step
 (slow walking). Stillness (``std(mf) < still_std_g``) or a long gap resets the sums.
 
-**Cadence**: steps per minute from the mean of the strike intervals of the last
-``cadence_window_s`` that agree with the tracked period (``round(d / P)`` of 1 or 2 periods,
+**Cadence**: steps per minute from the mean of the newest strike intervals (up to
+``cadence_periods`` periods, within ``cadence_window_s``) that agree with the tracked period (``round(d / P)`` of 1 or 2 periods,
 within ``interval_tol_frac``): extra or missed detections drop out instead of dragging the period;
 with fewer than two agreeing periods, the tracked period itself. Unknown (nan) while the tracker
 has no period.
@@ -65,7 +65,7 @@ half body weight), reported with the next strike.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, get_type_hints
 
 import numpy as np
 
@@ -96,12 +96,14 @@ class KParams(NamedTuple):
     max_wait_s: float  # a candidate is decided at the latest this long after it started
     dom_frac: float
     dom_ratio: float
+    dom_max_s: float  # the dominance window is at most this long
     rephase_ratio: float
     min_iv_frac: float
     default_period_s: float
     motion_g: float
     motion_win_s: float
     motion_gap_s: float
+    min_moving_s: float  # a strike needs this long of motion since the last stillness
     f_ic: float
     trough_win_s: float
     pre_s: float
@@ -122,6 +124,8 @@ class KParams(NamedTuple):
     still_alpha: float  # per-sample coefficient of the stillness variance
     iv_tol: float
     cad_win_s: float
+    cad_periods: float  # cadence uses the newest agreeing intervals up to this many periods
+    cad_median: bool  # their median (limbs: strides) instead of their mean (trunk: steps)
     max_iv_s: float  # a longer interval resets the interval list
     # impact direction (tilt grade forward axis): second-order Butterworth high-pass
     hb0: float
@@ -151,6 +155,23 @@ class KParams(NamedTuple):
     grade_alpha: float
     use_gct: bool
     to_level_g: float
+
+
+IMP_EDGE_LEAD_S = 0.05  # the rising edge may precede the candidate's start by this much
+def params_dtype() -> np.dtype:
+    """Structured dtype mirroring :class:`KParams` (the kernels read parameters from a record:
+    numba types an array argument in constant time, a 70-field tuple costs ~30 us a call)."""
+    hints = get_type_hints(KParams)
+    code = {float: "f8", int: "i8", bool: "?"}
+    return np.dtype([(name, code[hints[name]]) for name in KParams._fields])
+
+
+def params_record(kp: KParams) -> np.recarray:
+    """A length-1 record array holding ``kp`` (pass it to :func:`process` and friends)."""
+    rec = np.zeros(1, dtype=params_dtype()).view(np.recarray)
+    for name in KParams._fields:
+        rec[name][0] = getattr(kp, name)
+    return rec
 
 
 N_TG = 5  # per-step tilt grades kept for the median
@@ -190,13 +211,15 @@ STATE_DTYPE = np.dtype(
         ("cand_t", _F),
         ("cand_h", _F),
         ("cand_vn", _F),  # largest squared norm of the impact-direction high-pass so far
-        ("cand_edge", _F),  # its rising edge was seen (the vector below is taken there)
-        ("cand_v0", _F),  # impact-direction vector at the rising edge
-        ("cand_v1", _F),
-        ("cand_v2", _F),
+        ("prev_bn", _F),  # squared norm of that high-pass at the previous sample
+        ("edge_t", _F),  # time and vector of its last rising edge
+        ("edge_v0", _F),
+        ("edge_v1", _F),
+        ("edge_v2", _F),
         ("amp", _F),  # running strike height (g of d)
         ("last_pk_t", _F),  # peak time of the last strike
         ("last_h", _F),
+        ("last_iv", _F),  # time between the last two strikes' peaks
         ("last_ic", _F),
         ("prev_ic", _F),  # IC of the strike before the last one
         ("rephase", _F),  # the pending strike re-phased the last one (which was wrong)
@@ -221,6 +244,7 @@ STATE_DTYPE = np.dtype(
         ("acf_fill", _F),  # decimated samples since reset
         ("still_mean", _F),
         ("still_var", _F),
+        ("still_t", _F),  # last time the runner stood still
         ("period", _F),  # tracked period between the strikes the placement sees (s), nan
         ("acf_r", _F),  # normalised correlation at the chosen lag
         ("cad", _F),
@@ -311,8 +335,9 @@ def new_state() -> np.recarray:
 
 
 @njit(cache=True)
-def init_state(st: np.ndarray, p: KParams, tg: np.ndarray) -> None:
-    """Reset the state in place."""
+def init_state(st: np.ndarray, prm: np.ndarray, tg: np.ndarray) -> None:
+    """Reset the state in place (``prm``: :func:`params_record`)."""
+    p = prm[0]
     s = st[0]
     s.n = 0.0
     s.gaps = 0.0
@@ -344,14 +369,16 @@ def init_state(st: np.ndarray, p: KParams, tg: np.ndarray) -> None:
     s.cand_t = NAN
     s.cand_h = 0.0
     s.cand_vn = 0.0
-    s.cand_edge = 0.0
+    s.prev_bn = 0.0
+    s.edge_t = -INF
+    s.edge_v0 = 0.0
+    s.edge_v1 = 0.0
+    s.edge_v2 = 0.0
     s.imp_amp = 1.0
-    s.cand_v0 = 0.0
-    s.cand_v1 = 0.0
-    s.cand_v2 = 0.0
     s.amp = p.amp0_g
     s.last_pk_t = NAN
     s.last_h = NAN
+    s.last_iv = NAN
     s.last_ic = NAN
     s.prev_ic = NAN
     s.rephase = 0.0
@@ -374,6 +401,7 @@ def init_state(st: np.ndarray, p: KParams, tg: np.ndarray) -> None:
     s.acf_fill = 0.0
     s.still_mean = NAN
     s.still_var = 0.0
+    s.still_t = -INF
     s.period = NAN
     s.acf_r = NAN
     s.cad = NAN
@@ -523,16 +551,33 @@ def _cadence(st: np.ndarray, p: KParams, iv: np.ndarray, t_now: float) -> float:
         return NAN
     sum_d = 0.0
     sum_n = 0.0
-    for k in range(int(s.iv_n)):
-        if iv[1, k] < t_now - p.cad_win_s:
+    buf = np.empty(N_IV)
+    nb = 0
+    for k in range(int(s.iv_n)):  # newest first, up to cad_periods periods
+        q = (int(s.iv_i) - 1 - k) % N_IV
+        if iv[1, q] < t_now - p.cad_win_s:
             continue
-        d = iv[0, k]
+        d = iv[0, q]
         n = math.floor(d / per + 0.5)
         if 1.0 <= n <= 2.0 and abs(d / n - per) <= p.iv_tol * per:
             sum_d += d
             sum_n += n
+            buf[nb] = d / n
+            nb += 1
+            if sum_n >= p.cad_periods:
+                break
     if sum_n >= 2.0:
-        per = sum_d / sum_n
+        if p.cad_median:
+            for a in range(1, nb):  # insertion sort of at most N_IV values
+                v = buf[a]
+                b = a - 1
+                while b >= 0 and buf[b] > v:
+                    buf[b + 1] = buf[b]
+                    b -= 1
+                buf[b + 1] = v
+            per = buf[nb // 2] if nb % 2 == 1 else 0.5 * (buf[nb // 2 - 1] + buf[nb // 2])
+        else:
+            per = sum_d / sum_n
     return 60.0 / per * (2.0 if p.one_foot else 1.0)
 
 
@@ -598,13 +643,15 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     seg = s.seg_t
     h = s.cand_h
     t_pk = s.cand_t
-    if s.still_var < p.still_var:
-        return False  # standing: no strike
+    if s.still_var < p.still_var or s.cand_start_t - s.still_t < p.min_moving_s:
+        return False  # standing, or not moving long enough since (first push-off, first swing)
     per = s.period if s.period > 0.0 else p.default_period_s
     # too close to the last strike: part of the same impact
     if not math.isnan(s.last_pk_t) and t_pk - s.last_pk_t < p.min_iv_frac * per:
         return False
-    t_back = t_pk - p.dom_frac * per
+    # capped: the tracker lags a sudden change of gait (walk -> run), a stale long period must
+    # not hide the first strides of the new gait behind the last strike
+    t_back = t_pk - min(p.dom_frac * per, p.dom_max_s)
     rephase = not math.isnan(s.last_pk_t) and s.last_pk_t >= t_back
     if rephase and h < p.rephase_ratio * s.last_h:
         return False
@@ -628,7 +675,10 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
                 if dv > mot:
                     mot = dv
         k += 1
-    if h < p.dom_ratio * bg or mot < p.motion_g:
+    # the first stride after standing has no strike to compare with: the candidate must
+    # dominate what came since by the re-phase ratio (terminal swing of the first swing)
+    ratio = p.rephase_ratio if s.still_t > t_back else p.dom_ratio
+    if h < ratio * bg or mot < p.motion_g:
         return False
     # ---- a strike: IC back-tracking on the onset signal (limbs d, trunk mf)
     row = R_S if p.use_hp else R_MF
@@ -681,6 +731,7 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
         s.amp = h
     else:
         s.amp += p.amp_adapt * (h - s.amp)
+    s.last_iv = t_pk - s.last_pk_t if not math.isnan(s.last_pk_t) else NAN
     s.last_pk_t = t_pk
     s.last_h = h
     # axis for peak_axial_g
@@ -733,9 +784,14 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     s.ct_open = 1.0
     s.ct_ic = t_ic
     # impact direction for the tilt grade's forward axis
-    s.imp0 = s.cand_v0
-    s.imp1 = s.cand_v1
-    s.imp2 = s.cand_v2
+    if s.edge_t >= s.cand_start_t - IMP_EDGE_LEAD_S:
+        s.imp0 = s.edge_v0
+        s.imp1 = s.edge_v1
+        s.imp2 = s.edge_v2
+    else:
+        s.imp0 = 0.0
+        s.imp1 = 0.0
+        s.imp2 = 0.0
     s.imp_amp += 0.3 * (math.sqrt(s.cand_vn) - s.imp_amp)
     # mid-stance accumulation (foot/shank tilt grade): samples already in the ring
     if p.axial_mode:
@@ -903,7 +959,7 @@ def process(
     acc_g: np.ndarray,
     pressure_pa: np.ndarray,
     has_p: bool,
-    p: KParams,
+    prm: np.ndarray,
     st: np.ndarray,
     ring: np.ndarray,
     acf_x: np.ndarray,
@@ -916,8 +972,9 @@ def process(
     """Feed samples; write emitted strikes into ``out``.
 
     Returns ``(n_out, n_consumed)``; stops early when ``out`` is nearly full, so the caller
-    feeds the rest again.
+    feeds the rest again. ``prm`` is :func:`params_record` of the :class:`KParams`.
     """
+    p = prm[0]
     s = st[0]
     n = t_s.shape[0]
     cap = ring.shape[1]
@@ -1040,6 +1097,8 @@ def process(
         dm = mf - s.still_mean
         s.still_mean += p.still_alpha * dm
         s.still_var = (1.0 - p.still_alpha) * (s.still_var + p.still_alpha * dm * dm)
+        if s.still_var < p.still_var:
+            s.still_t = t
         # period tracker: two-pole low-pass of |acc|, box decimation, autocorrelation
         s.x_lp1 += p.acf_lp_a * (m - s.x_lp1)
         s.x_lp2 += p.acf_lp_a * (s.x_lp1 - s.x_lp2)
@@ -1089,19 +1148,17 @@ def process(
                 s.ms_ek += 1.0
         # candidates and strikes
         thr = max(p.floor_g, p.amp_frac * s.amp)
+        # impact direction: the vector where the 25 Hz high-pass norm last rose through
+        # imp_edge_frac x its running peak (the rising edge: the foot and the tibia brake)
+        bn = s.bo0 * s.bo0 + s.bo1 * s.bo1 + s.bo2 * s.bo2
+        e2 = (p.imp_edge_frac * s.imp_amp) ** 2
+        if bn >= e2 and s.prev_bn < e2:
+            s.edge_t = t
+            s.edge_v0 = s.bo0
+            s.edge_v1 = s.bo1
+            s.edge_v2 = s.bo2
+        s.prev_bn = bn
         if s.cand_on > 0.5:
-            bn = s.bo0 * s.bo0 + s.bo1 * s.bo1 + s.bo2 * s.bo2
-            if s.cand_edge < 0.5 and bn >= (p.imp_edge_frac * s.imp_amp) ** 2:
-                # rising edge of the impact transient: its direction (the foot brakes)
-                s.cand_edge = 1.0
-                s.cand_v0 = s.bo0
-                s.cand_v1 = s.bo1
-                s.cand_v2 = s.bo2
-            elif s.cand_edge > 1.5 and bn > s.cand_vn:
-                # the edge came before the candidate: the direction at the largest norm
-                s.cand_v0 = s.bo0
-                s.cand_v1 = s.bo1
-                s.cand_v2 = s.bo2
             s.cand_vn = max(s.cand_vn, bn)
             if sig > s.cand_h:
                 s.cand_h = sig
@@ -1120,11 +1177,7 @@ def process(
             s.cand_start_t = t
             s.cand_t = t
             s.cand_h = sig
-            s.cand_v0 = s.bo0
-            s.cand_v1 = s.bo1
-            s.cand_v2 = s.bo2
-            s.cand_vn = s.bo0 * s.bo0 + s.bo1 * s.bo1 + s.bo2 * s.bo2
-            s.cand_edge = 2.0 if s.cand_vn >= (p.imp_edge_frac * s.imp_amp) ** 2 else 0.0
+            s.cand_vn = bn
         # running height decays towards the floor once a strike is overdue
         per = s.period if s.period > 0.0 else p.default_period_s
         if not (t - s.last_pk_t < 1.5 * per):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from downhill_live.core._kernels import KParams
 from downhill_live.errors import DownhillError
@@ -73,9 +74,13 @@ class GaitParams:
         A strike dominates the detection signal over this fraction of the period before it.
     dominance_ratio : float
         ... by this factor.
+    dominance_window_max_s : float
+        ... the window being at most this long: the tracker lags a sudden walk -> run change,
+        and a stale long period must not hide the new gait's first strides.
     rephase_ratio : float
         A candidate closer to the last strike than ``dominance_window_frac`` x period must be
-        this many times higher than that strike (it then re-phases the detector).
+        this many times higher than that strike (it then re-phases the detector); in the first
+        period after standing still it must dominate what came since by this ratio.
     min_interval_frac : float
         Candidates closer than this fraction of the period to the last strike are part of it.
     default_period_s : float
@@ -87,6 +92,9 @@ class GaitParams:
         The motion window is ``[start - motion_window_s, start - motion_gap_s]`` before the
         candidate's start: a swing (limbs) or a flight and the previous step (trunk) before an
         impact; standing before the first push-off.
+    min_moving_s : float
+        A strike needs this long of motion since the runner last stood still (the first swing
+        after a standing start ends in a strike, its push-off and terminal swing are none).
     ic_level_frac : float
         Initial contact: the last time the onset signal (limbs: detection signal, trunk:
         low-passed magnitude) was at this fraction of its rise from the trough.
@@ -119,7 +127,12 @@ class GaitParams:
     interval_tol_frac : float
         A strike interval counts for cadence when it is 1 or 2 periods within this fraction.
     cadence_window_s : float
-        Intervals of the last this-many seconds count for cadence.
+        Intervals of the last this-many seconds count for cadence ...
+    cadence_periods : float
+        ... the newest agreeing ones, up to this many periods (limbs: strides, trunk: steps;
+        an even number of steps averages a one-sided hip sensor's alternating intervals) ...
+    cadence_median : bool
+        ... their median (limbs: strides, robust) or their mean (trunk: alternating steps).
     max_interval_s : float
         A longer strike interval (a stop) clears the interval list.
     """
@@ -134,19 +147,21 @@ class GaitParams:
     max_wait_s: float
     dominance_window_frac: float
     dominance_ratio: float
+    dominance_window_max_s: float
     rephase_ratio: float
     min_interval_frac: float
     default_period_s: float
     motion_g: float
     motion_window_s: float
     motion_gap_s: float
+    min_moving_s: float
     ic_level_frac: float
     trough_window_s: float
     peak_pre_s: float
     peak_post_s: float
     acf_rate_hz: float = 50.0
     acf_lp_tau_s: float = 0.02
-    acf_tau_s: float = 1.5
+    acf_tau_s: float = 1.0
     acf_norm_tau_s: float = 0.5
     stride_min_s: float = 0.5
     stride_max_s: float = 1.6
@@ -157,6 +172,8 @@ class GaitParams:
     still_std_g: float = 0.04
     interval_tol_frac: float = 0.15
     cadence_window_s: float = CADENCE_WINDOW_S
+    cadence_periods: float = 4.0
+    cadence_median: bool = False
     max_interval_s: float = 2.0
 
     def as_dict(self) -> dict[str, float]:
@@ -164,9 +181,9 @@ class GaitParams:
         return asdict(self)
 
 
-_LIMB = dict(
+_LIMB: dict[str, Any] = dict(
     hp_cutoff_hz=10.0,
-    hp_low_rate_hz=100.0,
+    hp_low_rate_hz=150.0,
     lp_tau_s=0.005,
     slope_lag_s=0.02,
     floor_g=0.5,
@@ -175,20 +192,24 @@ _LIMB = dict(
     max_wait_s=0.05,
     dominance_window_frac=0.85,
     dominance_ratio=1.0,
+    dominance_window_max_s=2.0,
     rephase_ratio=1.5,
     min_interval_frac=0.1,
     default_period_s=0.75,
     motion_g=0.4,
     motion_window_s=0.5,
     motion_gap_s=0.15,
-    ic_level_frac=0.5,
+    min_moving_s=0.2,
+    ic_level_frac=0.7,
     trough_window_s=0.04,
     peak_pre_s=0.010,
     peak_post_s=0.040,
+    cadence_periods=8.0,
+    cadence_median=True,
 )
-_TRUNK = dict(
+_TRUNK: dict[str, Any] = dict(
     hp_cutoff_hz=10.0,
-    hp_low_rate_hz=100.0,
+    hp_low_rate_hz=150.0,
     lp_tau_s=0.005,
     slope_lag_s=0.02,
     floor_g=0.05,
@@ -197,12 +218,14 @@ _TRUNK = dict(
     max_wait_s=0.05,
     dominance_window_frac=0.5,
     dominance_ratio=1.0,
+    dominance_window_max_s=0.3,
     rephase_ratio=1.3,
     min_interval_frac=0.25,
     default_period_s=0.35,
     motion_g=0.15,
     motion_window_s=0.5,
     motion_gap_s=0.1,
+    min_moving_s=0.0,
     ic_level_frac=0.25,
     trough_window_s=0.1,
     peak_pre_s=0.010,
@@ -294,12 +317,14 @@ def kernel_params(
         max_wait_s=gp.max_wait_s,
         dom_frac=gp.dominance_window_frac,
         dom_ratio=gp.dominance_ratio,
+        dom_max_s=gp.dominance_window_max_s,
         rephase_ratio=gp.rephase_ratio,
         min_iv_frac=gp.min_interval_frac,
         default_period_s=gp.default_period_s,
         motion_g=gp.motion_g,
         motion_win_s=gp.motion_window_s,
         motion_gap_s=gp.motion_gap_s,
+        min_moving_s=gp.min_moving_s,
         f_ic=gp.ic_level_frac,
         trough_win_s=gp.trough_window_s,
         pre_s=gp.peak_pre_s,
@@ -319,13 +344,15 @@ def kernel_params(
         still_alpha=1.0 - math.exp(-dt_s / still_tau),
         iv_tol=gp.interval_tol_frac,
         cad_win_s=gp.cadence_window_s,
+        cad_periods=gp.cadence_periods,
+        cad_median=bool(gp.cadence_median),
         max_iv_s=gp.max_interval_s,
         hb0=norm,
         hb1=-2.0 * norm,
         hb2=norm,
         ha1=2.0 * (k * k - 1.0) * norm,
         ha2=(1.0 - math.sqrt(2.0) * k + k * k) * norm,
-        imp_edge_frac=0.3 if placement == "foot" else 0.85,
+        imp_edge_frac=0.3 if placement == "foot" else 1.0,
         range_g=math.inf if range_g is None else float(range_g),
         undersampled=one_foot and rate_hz < UNDERSAMPLED_BELOW_HZ,
         desc_thr=descent_threshold_pct,

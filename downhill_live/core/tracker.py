@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from downhill_live.core import _kernels as kern
+from downhill_live.core._jit import jit_active
 from downhill_live.core.params import (
     CADENCE_WINDOW_S,
     NOMINAL_STEP_LEN_M,
@@ -203,9 +204,18 @@ class GaitTracker:
         )
         w = undersampled_warning(self.rate_hz, placement)
         self.warnings_: list[str] = [] if w is None else [w]
+        self._prm = kern.params_record(self._p)
         self._st = kern.new_state()
+        if jit_active():
+            # compiled kernels take plain structured arrays (a recarray subclass is typed
+            # slowly at every call); plain Python needs the recarray's attribute access
+            self._prm_k = self._prm.view(np.ndarray)
+            self._st_k = self._st.view(np.ndarray)
+        else:
+            self._prm_k = self._prm
+            self._st_k = self._st
         self._tg = np.zeros(kern.N_TG)
-        kern.init_state(self._st, self._p, self._tg)
+        kern.init_state(self._st_k, self._prm_k, self._tg)
         self._ring = np.zeros((kern.N_RING, ring_capacity(self.rate_hz)))
         acf_cap, n_lags = acf_sizes(self._p)
         self._acf_x = np.zeros(acf_cap)
@@ -277,8 +287,8 @@ class GaitTracker:
                 a[start:],
                 pr[start:] if has_p else pr,
                 has_p,
-                self._p,
-                self._st,
+                self._prm_k,
+                self._st_k,
                 self._ring,
                 self._acf_x,
                 self._acf_r,
