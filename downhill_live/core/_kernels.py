@@ -158,6 +158,8 @@ class KParams(NamedTuple):
 
 
 IMP_EDGE_LEAD_S = 0.05  # the rising edge may precede the candidate's start by this much
+
+
 def params_dtype() -> np.dtype:
     """Structured dtype mirroring :class:`KParams` (the kernels read parameters from a record:
     numba types an array argument in constant time, a 70-field tuple costs ~30 us a call)."""
