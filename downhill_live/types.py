@@ -55,6 +55,10 @@ class Step:
     on_descent: bool
     gct_ms: float = float("nan")
     peak_axial_g: float = float("nan")
+    #: foot/shank sampled below 200 Hz: ``peak_g`` of a 10-30 ms impact reads low
+    undersampled: bool = False
+    #: the peak window reached the sensor's range: ``peak_g`` is a lower bound
+    clipped: bool = False
 
 
 @dataclass(frozen=True, slots=True)

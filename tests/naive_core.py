@@ -1,22 +1,28 @@
 """Plain-Python reference of the streaming gait core (no numba, no ring-buffer arithmetic).
 
-It implements the algorithm described in :mod:`downhill_live.core._kernels` sample by sample
-with readable Python objects (deques, lists, ``statistics.median``), and is compared with the
-jitted kernels in ``tests/test_core.py``. Parameters come from
-:func:`downhill_live.core.tracker.placement_params` so both run the same configuration.
+It implements the algorithm described in :mod:`downhill_live.core._kernels` with readable
+Python objects: the detection signal of the whole recording is computed up front with
+``scipy.signal.lfilter`` (an offline definition of the same filters), the sample history is a
+deque of records searched by time, the autocorrelation keeps its decimated history in a deque and
+its lag sums in a list, intervals in a deque, and the tilt grade uses ``statistics.median``. It
+is compared with the kernels in ``tests/test_core.py``. Parameters come from
+:func:`downhill_live.core.params.kernel_params`, so both run the same configuration.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.signal import lfilter
 
 from downhill_live.core import _kernels as kern
-from downhill_live.core.tracker import placement_params, ring_capacity
+from downhill_live.core.params import kernel_params
+from downhill_live.core.tracker import ring_capacity
 
 NAN = math.nan
 
@@ -25,10 +31,9 @@ NAN = math.nan
 class _Sample:
     t: float
     s: float  # detection signal
-    m: float
+    m: float  # |acc|
     a: tuple[float, float, float]
-    dev: float  # | low-passed magnitude - 1 g |
-    rise: float = 0.0
+    mf: float  # low-passed magnitude
 
 
 @dataclass
@@ -36,9 +41,9 @@ class _Pending:
     t_ic: float
     peak: float
     peak_ax: float
-    mf_max: float
-    trough: float
+    absmax: float
     axis: tuple[float, float, float]
+    rephase: bool
 
 
 @dataclass
@@ -50,19 +55,19 @@ class NaiveCore:
     descent_threshold_pct: float = -5.0
     descent_exit_pct: float = -3.0
     descent_min_s: float = 5.0
+    range_g: float | None = None
     rows: list[list[float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        p = placement_params(
+        self.p = kernel_params(
             self.rate_hz,
             self.placement,
+            range_g=self.range_g,
             descent_threshold_pct=self.descent_threshold_pct,
             descent_exit_pct=self.descent_exit_pct,
             descent_min_s=self.descent_min_s,
         )
-        self.p = {
-            name: float(p[getattr(kern, name)]) for name in dir(kern) if name.startswith("P_")
-        }
+        p = self.p
         self.hist: deque[_Sample] = deque(maxlen=ring_capacity(self.rate_hz))
         self.n = 0
         self.last_t = NAN
@@ -70,35 +75,38 @@ class NaiveCore:
         self.mf = NAN
         self.g = [0.0, 0.0, 0.0]
         self.gn = 0
-        self.refr_until = -math.inf
-        self.armed = False
-        self.arm_t = NAN
-        self.trough = math.inf
-        self.bg = 0.0
-        self.sw = 0.0
-        self.hp_state = [[0.0, 0.0] for _ in range(3)]
-        self.period = NAN
-        self.amp = self.p["P_AMP0"]
-        self.pend: _Pending | None = None
+        # candidate and strikes
+        self.cand: dict[str, float] | None = None
+        self.amp = p.amp0_g
+        self.last_pk_t = NAN
+        self.last_h = NAN
+        self.last_iv = NAN
         self.last_ic = NAN
+        self.prev_ic = NAN
+        self.pend: _Pending | None = None
         self.intervals: deque[tuple[float, float]] = deque(maxlen=kern.N_IV)
         self.cadence = NAN
+        # period tracker
+        self.x_lp = [NAN, NAN]
+        self.dec: list[float] = []
+        self.still_mean = NAN
+        self.still_var = 0.0
+        self.still_t = -math.inf
+        self._acf_reset()
+        # grade and descent
         self.grade = NAN
         self.descent = False
         self.desc_t = NAN
-        # barometer
         self.h = NAN
         self.h_t = NAN
         self.baro_next = NAN
-        self.baro_hist: deque[tuple[float, float]] = deque(maxlen=int(self.p["P_BARO_N"]) + 1)
+        self.baro_hist: deque[tuple[float, float]] = deque(maxlen=int(p.baro_n) + 1)
         self.dist = 0.0
         self.baro_grade = NAN
-        # contact time
         self.ct_open = False
         self.ct_ic = NAN
         self.ct_axis = (NAN, NAN, NAN)
         self.last_gct = NAN
-        # mid-stance tilt
         self.ms_on = False
         self.ms_ic = NAN
         self.ms_samples: list[tuple[float, float, float]] = []
@@ -106,46 +114,108 @@ class NaiveCore:
         self.cal_seen = 0
         self.step_grades: deque[float] = deque(maxlen=kern.N_TG)
         self.impacts: list[np.ndarray] = []
-        self.hp_now = np.zeros(3)
         self.impact = np.zeros(3)
+        self.imp_amp = 1.0
+        self.prev_bn = 0.0
+        self.edge: tuple[float, tuple[float, float, float]] = (-math.inf, (0.0, 0.0, 0.0))
         self.v_cal = np.full(3, NAN)
         self.axis: tuple[float, float, float] = (NAN, NAN, NAN)
         self.fwd: tuple[float, float, float] = (NAN, NAN, NAN)
         self.tilt_grade = NAN
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ period tracker
+    def _acf_reset(self) -> None:
+        self.acf_hist: deque[float] = deque(maxlen=self.p.lag_max + 2)
+        self.acf_sums = [0.0] * (self.p.lag_max + 2)
+        self.acf_fill = 0
+        self.acf_mean = NAN
+        self.acf_var = 0.0
+        self.period = NAN
+
+    def _acf_push(self, x: float) -> None:
+        p = self.p
+        if math.isnan(self.acf_mean):
+            self.acf_mean = x
+            self.acf_var = 0.0
+        else:
+            self.acf_mean += p.acf_mean_alpha * (x - self.acf_mean)
+        y = x - self.acf_mean
+        self.acf_var += p.acf_norm_alpha * (y * y - self.acf_var)
+        y = y / math.sqrt(self.acf_var + 1e-6)
+        self.acf_hist.appendleft(y)  # acf_hist[lag] = y lag decimated samples ago
+        self.acf_fill += 1
+        r = self.acf_sums
+        for lag in range(len(r)):
+            r[lag] = p.acf_lambda * r[lag] + (
+                y * self.acf_hist[lag] if lag < self.acf_fill else 0.0
+            )
+        self.period = NAN
+        if self.acf_fill < p.acf_min_fill or not r[0] > 0.0:
+            return
+        rng = range(p.lag_min, p.lag_max + 1)
+        rmax = max(r[lag] for lag in rng)
+        if not rmax > 0.0:
+            return
+        peaks = [
+            lag
+            for lag in range(max(p.lag_min, 1), p.lag_max + 1)
+            if r[lag] >= p.acf_first_frac * rmax and r[lag] >= r[lag - 1] and r[lag] >= r[lag + 1]
+        ]
+        if not peaks:
+            return
+        b = peaks[0]
+        den = r[b - 1] - 2.0 * r[b] + r[b + 1]
+        lag_f = b + (0.5 * (r[b - 1] - r[b + 1]) / den if den < 0.0 else 0.0)
+        if r[b] / r[0] < p.acf_min_r:
+            return
+        if not p.one_foot:
+            h = 0.5 * lag_f
+            k = int(h)
+            rh = ((1.0 - (h - k)) * r[k] + (h - k) * r[k + 1]) / r[0]
+            if rh >= p.acf_half_min_r or 2.0 * lag_f > p.lag_max:
+                lag_f = h
+        self.period = lag_f * p.dec_n * p.dt_s
+
+    # ------------------------------------------------------------------ strikes
+    def _cadence_now(self, t_now: float) -> float:
+        p = self.p
+        per = self.period
+        if math.isnan(per):
+            return NAN
+        sum_d = 0.0
+        sum_n = 0
+        periods = []
+        for d, t_end in reversed(self.intervals):
+            n = math.floor(d / per + 0.5)
+            if t_end >= t_now - p.cad_win_s and 1 <= n <= 2 and abs(d / n - per) <= p.iv_tol * per:
+                sum_d += d
+                sum_n += n
+                periods.append(d / n)
+                if sum_n >= p.cad_periods:
+                    break
+        if sum_n >= 2:
+            per = statistics.median(periods) if p.cad_median else sum_d / sum_n
+        return 60.0 / per * (2.0 if p.one_foot else 1.0)
+
     def _emit(self, t_now: float) -> None:
         p = self.p
         pe = self.pend
         assert pe is not None
-        rise = pe.mf_max - pe.trough
-        if rise > p["P_AMP_JUMP"] * self.amp or rise * p["P_AMP_JUMP"] < self.amp:
-            self.amp = rise
-        elif rise > 0.0:
-            self.amp += p["P_AMP_ADAPT"] * (rise - self.amp)
-        if not math.isnan(self.last_ic):
-            d = pe.t_ic - self.last_ic
-            if d > p["P_MAX_PER"]:
+        last = self.last_ic
+        if pe.rephase and not math.isnan(last):
+            if self.intervals and self.intervals[-1][1] == last:
+                self.intervals.pop()
+            last = self.prev_ic
+        self.prev_ic = last
+        if not math.isnan(last):
+            d = pe.t_ic - last
+            if d > p.max_iv_s:
                 self.intervals.clear()
-            elif (
-                not math.isnan(self.period)
-                and kern.MISSED_LO * self.period <= d <= kern.MISSED_HI * self.period
-            ):
-                self.intervals.append((0.5 * d, pe.t_ic - 0.5 * d))
-                self.intervals.append((0.5 * d, pe.t_ic))
-            elif d >= p["P_MIN_PER"]:
+            elif d > 0.0:
                 self.intervals.append((d, pe.t_ic))
         self.last_ic = pe.t_ic
-        recent = [d for d, te in self.intervals if te >= pe.t_ic - p["P_CAD_WIN"]]
-        if len(recent) < 2:
-            self.cadence = NAN
-            self.period = NAN
-        else:
-            med = statistics.median(recent)
-            self.period = med
-            self.cadence = 60.0 / med * (2.0 if p["P_ONE_FOOT"] > 0.5 else 1.0)
-            refr = min(p["P_REFR_FRAC"] * med, p["P_REFR_MAX"])
-            self.refr_until = max(self.refr_until, pe.t_ic + refr)
+        self.cadence = self._cadence_now(pe.t_ic)
+        clipped = 1.0 if pe.absmax >= 0.995 * p.range_g else 0.0
         self.rows.append(
             [
                 pe.t_ic,
@@ -156,53 +226,94 @@ class NaiveCore:
                 self.last_gct,
                 pe.peak_ax,
                 t_now,
+                1.0 if p.undersampled else 0.0,
+                clipped,
             ]
         )
         self.pend = None
 
-    def _detect(self, t: float, s_now: float) -> None:
+    def _decide(self) -> bool:
         p = self.p
-        hist = list(self.hist)
-        t_lo = max(t - p["P_TROUGH_WIN"], self.seg_t)
-        recent = [h for h in hist if h.t >= t_lo]
-        trough = min(h.s for h in recent)
-        level = trough + p["P_F_IC"] * (s_now - trough)
-        t_ic = hist[-1].t
-        for k in range(len(hist) - 2, -1, -1):
-            s = hist[k]
+        c = self.cand
+        assert c is not None
+        h, t_pk, t_start = c["h"], c["t"], c["start"]
+        if self.still_var < p.still_var or t_start - self.still_t < p.min_moving_s:
+            return False
+        per = self.period if self.period > 0.0 else p.default_period_s
+        if not math.isnan(self.last_pk_t) and t_pk - self.last_pk_t < p.min_iv_frac * per:
+            return False
+        t_back = t_pk - min(p.dom_frac * per, p.dom_max_s)
+        rephase = not math.isnan(self.last_pk_t) and self.last_pk_t >= t_back
+        if rephase and h < p.rephase_ratio * self.last_h:
+            return False
+        seg = [s for s in self.hist if s.t >= self.seg_t]
+        before = [s for s in seg if s.t < t_start]
+        bg = max([0.0, *[s.s for s in before if s.t >= t_back]])
+        t_m0, t_m1 = t_start - p.motion_win_s, t_start - p.motion_gap_s
+        mot = max([0.0, *[abs(s.mf - 1.0) for s in before if t_m0 <= s.t <= t_m1]])
+        ratio = p.rephase_ratio if self.still_t > t_back else p.dom_ratio
+        if h < ratio * bg or mot < p.motion_g:
+            return False
+        # initial contact: back-track the onset signal from the peak
+        onset = (lambda s: s.s) if p.use_hp else (lambda s: s.mf)
+        upto = [s for s in seg if s.t <= t_pk]
+        t_lo = max(t_pk - p.trough_win_s, self.seg_t)
+        trough = min(onset(s) for s in upto if s.t >= t_lo)
+        top = h if p.use_hp else max(onset(s) for s in seg if s.t >= upto[-1].t)
+        level = trough + p.f_ic * (top - trough)
+        t_ic = upto[-1].t
+        for k in range(len(upto) - 2, -1, -1):
+            s = upto[k]
             if s.t < t_lo:
                 break
-            if s.s <= level:
-                nxt = hist[k + 1]
-                frac = (level - s.s) / (nxt.s - s.s) if nxt.s > s.s else 0.0
+            if onset(s) <= level:
+                nxt = upto[k + 1]
+                v0, v1 = onset(s), onset(nxt)
+                frac = (level - v0) / (v1 - v0) if v1 > v0 else 0.0
                 t_ic = s.t + frac * (nxt.t - s.t)
                 break
             t_ic = s.t
-        if p["P_AXIAL_MODE"] < 0.5:
+        if h > p.amp_jump * self.amp or h * p.amp_jump < self.amp:
+            self.amp = h
+        else:
+            self.amp += p.amp_adapt * (h - self.amp)
+        self.last_iv = t_pk - self.last_pk_t if not math.isnan(self.last_pk_t) else NAN
+        self.last_pk_t = t_pk
+        self.last_h = h
+        if not p.axial_mode:
             gn = math.sqrt(sum(v * v for v in self.g))
             axis = (self.g[0] / gn, self.g[1] / gn, self.g[2] / gn) if gn > 0 else (NAN,) * 3
         else:
             axis = self.axis
-        win = [s for s in hist if s.t >= t_ic - p["P_PRE"] and s.t >= self.seg_t]
+        win = [s for s in seg if t_ic - p.pre_s <= s.t <= t_ic + p.post_s]
         peak = max([0.0, *[s.m for s in win]])
-        mf_max = max(s.s for s in win)
+        absmax = max([0.0, *[max(abs(v) for v in s.a) for s in win]])
         if math.isnan(axis[0]):
             peak_ax = NAN
         else:
-            peak_ax = max(sum(a * u for a, u in zip(s.a, axis, strict=True)) for s in win)
-        self.pend = _Pending(t_ic, peak, peak_ax, mf_max, trough, axis)
-        self.refr_until = t_ic + p["P_REFR0"]
-        self.armed = False
+            peak_ax = max(
+                [-math.inf, *[sum(a * u for a, u in zip(s.a, axis, strict=True)) for s in win]]
+            )
+        self.pend = _Pending(t_ic, peak, peak_ax, absmax, axis, rephase)
         if self.ct_open:
             self.last_gct = NAN
         self.ct_open = True
         self.ct_ic = t_ic
         self.ct_axis = axis
-        self.ms_on = True
-        self.ms_ic = t_ic
-        self.ms_samples = []
-        self.impact = self.hp_now.copy()
+        edge_t, edge_v = self.edge
+        self.impact = np.array(edge_v if edge_t >= t_start - kern.IMP_EDGE_LEAD_S else (0.0,) * 3)
+        self.imp_amp += 0.3 * (math.sqrt(c["vn"]) - self.imp_amp)
+        if p.axial_mode:
+            self.ms_on = True
+            self.ms_ic = t_ic
+            self.ms_samples = [
+                s.a
+                for s in seg
+                if p.ms_t0_s <= s.t - t_ic <= p.ms_t1_s and abs(s.m - 1.0) < p.ms_tol_g
+            ]
+        return True
 
+    # ------------------------------------------------------------------ grade (unchanged)
     def _finish_midstance(self) -> None:
         self.ms_on = False
         if len(self.ms_samples) < 3:
@@ -210,11 +321,11 @@ class NaiveCore:
         v = np.mean(np.array(self.ms_samples), axis=0)
         if math.isnan(self.axis[0]):
             self.cal_seen += 1
-            if self.cal_seen <= self.p["P_CAL_SKIP"]:
+            if self.cal_seen <= self.p.cal_skip:
                 return
             self.cal.append(v)
             self.impacts.append(self.impact)
-            if len(self.cal) >= self.p["P_CAL_STEPS"]:
+            if len(self.cal) >= self.p.cal_steps:
                 v_cal = np.mean(np.array(self.cal), axis=0)
                 u = v_cal / np.linalg.norm(v_cal)
                 f = -np.sum(np.array(self.impacts), axis=0)
@@ -228,154 +339,198 @@ class NaiveCore:
         sin_a = float(np.clip(np.dot(v - self.v_cal, self.fwd), -0.9, 0.9))
         self.step_grades.append(100.0 * math.tan(math.asin(sin_a)))
         med = statistics.median(self.step_grades)
-        self.tilt_grade += self.p["P_GRADE_ALPHA"] * (med - self.tilt_grade)
+        self.tilt_grade += self.p.grade_alpha * (med - self.tilt_grade)
 
     def _baro_tick(self, t: float) -> None:
         p = self.p
         if not math.isnan(self.cadence) and t - self.last_ic < 2.0:
-            run_len = p["P_STEP_LEN"]
+            run_len = p.step_len_m
             step_len = float(np.interp(self.cadence, [130.0, 150.0], [0.75, run_len]))
-            self.dist += p["P_BARO_DT"] * self.cadence / 60.0 * step_len
-        self.baro_next += p["P_BARO_DT"]
+            self.dist += p.baro_dt_s * self.cadence / 60.0 * step_len
+        self.baro_next += p.baro_dt_s
         if self.baro_next <= t:
-            self.baro_next = t + p["P_BARO_DT"]
+            self.baro_next = t + p.baro_dt_s
         self.baro_hist.append((self.h, self.dist))
         if len(self.baro_hist) == self.baro_hist.maxlen and not math.isnan(self.h):
             dh = self.baro_hist[-1][0] - self.baro_hist[0][0]
             ds = self.baro_hist[-1][1] - self.baro_hist[0][1]
-            if ds >= p["P_MIN_DS"] and not math.isnan(dh):
+            if ds >= p.min_ds_m and not math.isnan(dh):
                 self.baro_grade = 100.0 * dh / ds
 
     def _descent(self, t: float) -> None:
         p = self.p
         g = self.grade
-        cond = g <= p["P_DESC_THR"] if not self.descent else not (g <= p["P_DESC_EXIT"])
+        cond = g <= p.desc_thr if not self.descent else not (g <= p.desc_exit)
         if cond:
             if math.isnan(self.desc_t):
                 self.desc_t = t
-            if t - self.desc_t >= p["P_DESC_MIN"]:
+            if t - self.desc_t >= p.desc_min_s:
                 self.descent = not self.descent
                 self.desc_t = NAN
         else:
             self.desc_t = NAN
 
     # ------------------------------------------------------------------ main loop
-    def sample(self, t: float, x: float, y: float, z: float, pr: float | None) -> None:
-        """Process one sample."""
+    def _signals(self, t: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Offline filters of the kept samples, restarted at every long gap: |acc|, its
+        low-pass, the detection signal and the impact-direction high-pass (N, 3)."""
         p = self.p
-        if not all(math.isfinite(v) for v in (t, x, y, z)):
-            return
-        if self.n > 0 and not t > self.last_t:
-            return
-        m = math.sqrt(x * x + y * y + z * z)
-        if self.n == 0 or t - self.last_t > max(p["P_GAP"], p["P_LONG_GAP"]):
+        n = len(t)
+        m = np.sqrt((a * a).sum(axis=1))
+        mf = np.empty(n)
+        sig = np.zeros(n)
+        imp = np.zeros((n, 3))
+        starts = [0, *list(np.nonzero(np.diff(t) > p.long_gap_s)[0] + 1), n]
+        hb = [p.hb0, p.hb1, p.hb2]
+        ha = [1.0, p.ha1, p.ha2]
+        for i0, i1 in itertools.pairwise(starts):
+            if i1 <= i0:
+                continue
+            seg_m = m[i0:i1]
+            al = p.alpha_lp
+            mf[i0:i1] = lfilter([al], [1.0, al - 1.0], seg_m, zi=[(1.0 - al) * seg_m[0]])[0]
+            if p.use_hp:
+                x0 = a[i0]
+                hp = lfilter(
+                    [p.hp_a, -p.hp_a], [1.0, -p.hp_a], a[i0:i1], axis=0, zi=-p.hp_a * x0[None, :]
+                )[0]
+                sig[i0:i1] = np.sqrt((hp * hp).sum(axis=1))
+                zi = np.array([(p.hb1 + p.hb2) * x0, p.hb2 * x0])
+                imp[i0:i1] = lfilter(hb, ha, a[i0:i1], axis=0, zi=zi)[0]
+            else:
+                k = p.slope_lag_n
+                d = np.zeros(i1 - i0)
+                d[k:] = np.maximum(0.0, mf[i0 + k : i1] - mf[i0 : i1 - k])
+                sig[i0:i1] = d
+        return m, mf, sig, imp
+
+    def sample(
+        self,
+        t: float,
+        xyz: tuple[float, float, float],
+        m: float,
+        mf: float,
+        sig: float,
+        imp: tuple[float, float, float],
+        pr: float | None,
+    ) -> None:
+        """Process one kept sample with its precomputed filter outputs."""
+        p = self.p
+        x, y, z = xyz
+        if self.n == 0 or t - self.last_t > p.long_gap_s:
             if self.pend is not None:
                 self._emit(self.last_t)
             self.seg_t = t
-            self.mf = m
-            self.armed = False
-            hb1, hb2 = p["P_HB1"], p["P_HB2"]
-            self.hp_state = [[(hb1 + hb2) * v, hb2 * v] for v in (x, y, z)]
+            self.cand = None
             self.last_ic = NAN
+            self.prev_ic = NAN
             self.ct_open = False
             self.ms_on = False
+            if self.n == 0 or t - self.last_t > p.acf_reset_gap_s:
+                self._acf_reset()
+                self.x_lp = [m, m]
+                self.dec = []
+                self.still_mean = m
+                self.still_var = 0.0
             if self.n == 0:
                 self.baro_next = t
         self.n += 1
         self.last_t = t
-        self.mf = self.mf + p["P_ALPHA_LP"] * (m - self.mf)
-        mf = self.mf
-        if p["P_HP"] > 0.5:
-            hv = []
-            for v, zst in zip((x, y, z), self.hp_state, strict=True):
-                out = p["P_HB0"] * v + zst[0]
-                zst[0] = p["P_HB1"] * v - p["P_HA1"] * out + zst[1]
-                zst[1] = p["P_HB2"] * v - p["P_HA2"] * out
-                hv.append(out)
-            sig = math.sqrt(hv[0] * hv[0] + hv[1] * hv[1] + hv[2] * hv[2])
-            self.hp_now = np.array(hv)
-        else:
-            sig = mf
-        if self.gn < p["P_WARM_N"]:
+        if self.gn < p.warm_n:
             self.gn += 1
-            ag = max(1.0 / self.gn, p["P_ALPHA_G"])
+            ag = max(1.0 / self.gn, p.alpha_g)
         else:
-            ag = p["P_ALPHA_G"]
+            ag = p.alpha_g
         for i, v in enumerate((x, y, z)):
             self.g[i] += ag * (v - self.g[i])
-        self.hist.append(_Sample(t, sig, m, (x, y, z), abs(mf - 1.0)))
-        lag_bg = int(p["P_BG_DELAY"])
-        old = self.hist[-1 - lag_bg] if len(self.hist) > lag_bg else None
-        if old is not None and old.t >= self.seg_t:
-            self.sw = max(self.sw * p["P_SWING_DECAY"], old.dev)
-        else:
-            self.sw *= p["P_SWING_DECAY"]
+        self.hist.append(_Sample(t, sig, m, (x, y, z), mf))
+        # stillness and the period tracker
+        dm = mf - self.still_mean
+        self.still_mean += p.still_alpha * dm
+        self.still_var = (1.0 - p.still_alpha) * (self.still_var + p.still_alpha * dm * dm)
+        if self.still_var < p.still_var:
+            self.still_t = t
+        self.x_lp[0] += p.acf_lp_a * (m - self.x_lp[0])
+        self.x_lp[1] += p.acf_lp_a * (self.x_lp[0] - self.x_lp[1])
+        self.dec.append(self.x_lp[1])
+        if len(self.dec) >= p.dec_n:
+            xd = sum(self.dec) / len(self.dec)
+            self.dec = []
+            if self.still_var < p.still_var:
+                self._acf_reset()
+                self.cadence = NAN
+            else:
+                self._acf_push(xd)
+        # pending report
         if self.pend is not None:
             pe = self.pend
-            t_end = pe.t_ic + p["P_POST"]
+            t_end = pe.t_ic + p.post_s
             if t <= t_end:
                 pe.peak = max(pe.peak, m)
-                pe.mf_max = max(pe.mf_max, sig)
                 a = x * pe.axis[0] + y * pe.axis[1] + z * pe.axis[2]
                 if a > pe.peak_ax:
                     pe.peak_ax = a
-            if t >= t_end - 0.5 * p["P_DT"]:
+                pe.absmax = max(pe.absmax, abs(x), abs(y), abs(z))
+            if t >= t_end - 0.5 * p.dt_s:
                 self._emit(t)
-        if p["P_GCT"] > 0.5 and self.ct_open:
-            if t - self.ct_ic > 2.0 * p["P_MAX_PER"]:
+        if p.use_gct and self.ct_open:
+            if t - self.ct_ic > 2.0 * p.max_iv_s:
                 self.ct_open = False
                 self.last_gct = NAN
-            elif t > self.ct_ic + p["P_POST"]:
+            elif t > self.ct_ic + p.post_s:
                 u = self.ct_axis
-                if x * u[0] + y * u[1] + z * u[2] < p["P_TO_LEVEL"]:
+                if x * u[0] + y * u[1] + z * u[2] < p.to_level_g:
                     self.ct_open = False
                     self.last_gct = 1000.0 * (t - self.ct_ic)
-        if p["P_AXIAL_MODE"] > 0.5 and self.ms_on:
+        if p.axial_mode and self.ms_on:
             dt_ic = t - self.ms_ic
-            if dt_ic > p["P_MS_T1"]:
+            if dt_ic > p.ms_t1_s:
                 self._finish_midstance()
-            elif dt_ic >= p["P_MS_T0"] and abs(m - 1.0) < p["P_MS_TOL"]:
+            elif dt_ic >= p.ms_t0_s and abs(m - 1.0) < p.ms_tol_g:
                 self.ms_samples.append((x, y, z))
-        if t >= self.refr_until and self.pend is None:
-            if not self.armed:
-                self.armed = True
-                self.arm_t = t
-                self.trough = sig
-                self.bg = 0.0
-            else:
-                leak = max(p["P_LEAK"] * p["P_DT"] * self.amp, p["P_LEAK_MIN"] * p["P_DT"])
-                self.trough = min(sig, self.trough + leak)
-            rise = sig - self.trough
-            self.hist[-1].rise = rise
-            self.bg *= p["P_BG_DECAY"]
-            if old is not None and old.t >= self.arm_t:
-                self.bg = max(self.bg, old.rise)
-            thr = max(p["P_MIN_RISE"], p["P_C_BG"] * self.bg, p["P_K_RISE"] * self.amp)
-            lag_sw = int(p["P_SWING_LAG"])
-            pre = self.hist[-1 - lag_sw] if len(self.hist) > lag_sw else None
-            dev_pre = pre.dev if pre is not None and pre.t >= self.seg_t else math.inf
-            swing_ok = self.sw >= p["P_SWING_G"] and dev_pre <= p["P_SWING_END"] * self.sw
-            if rise >= thr and t - self.arm_t >= p["P_ARM_MIN"] and swing_ok:
-                self._detect(t, sig)
-                assert self.pend is not None
-                if t >= self.pend.t_ic + p["P_POST"] - 0.5 * p["P_DT"]:
+        # candidates and strikes
+        thr = max(p.floor_g, p.amp_frac * self.amp)
+        c = self.cand
+        bn = imp[0] * imp[0] + imp[1] * imp[1] + imp[2] * imp[2]
+        e2 = (p.imp_edge_frac * self.imp_amp) ** 2
+        if bn >= e2 and self.prev_bn < e2:
+            self.edge = (t, imp)
+        self.prev_bn = bn
+        if c is not None:
+            c["vn"] = max(c["vn"], bn)
+            if sig > c["h"]:
+                c.update(h=sig, t=t)
+            elif (
+                t - c["t"] >= p.confirm_s - 0.5 * p.dt_s
+                or t - c["start"] >= p.max_wait_s - 0.5 * p.dt_s
+            ):
+                if self.pend is not None:
                     self._emit(t)
-        overdue = 1.5 * self.period if self.period > 0.0 else 1.0
-        if not (t - self.last_ic < overdue):
-            self.amp = max(self.amp * p["P_AMP_FAST"], p["P_MIN_RISE"])
+                ok = self._decide()
+                self.cand = None
+                if ok:
+                    assert self.pend is not None
+                    if t >= self.pend.t_ic + p.post_s - 0.5 * p.dt_s:
+                        self._emit(t)
+        elif sig >= thr:
+            self.cand = {"start": t, "t": t, "h": sig, "vn": bn}
+        per = self.period if self.period > 0.0 else p.default_period_s
+        if not (t - self.last_pk_t < 1.5 * per):
+            self.amp = max(self.amp * p.amp_fast, p.floor_g)
+        # barometer, grade, descent
         has_p = pr is not None
         if has_p and math.isfinite(pr) and pr > 0.0:
             h = 44330.77 * (1.0 - (pr / 101325.0) ** 0.190263)
             if math.isnan(self.h):
                 self.h = h
             else:
-                self.h += (1.0 - math.exp(-(t - self.h_t) / p["P_TAU_H"])) * (h - self.h)
+                self.h += (1.0 - math.exp(-(t - self.h_t) / p.tau_h_s)) * (h - self.h)
             self.h_t = t
         if t >= self.baro_next:
             self._baro_tick(t)
         if has_p:
             self.grade = self.baro_grade
-        elif p["P_AXIAL_MODE"] > 0.5:
+        elif p.axial_mode:
             self.grade = self.tilt_grade
         else:
             self.grade = NAN
@@ -384,11 +539,27 @@ class NaiveCore:
     def run(
         self, t_s: np.ndarray, acc_g: np.ndarray, pressure_pa: np.ndarray | None = None
     ) -> np.ndarray:
-        """Process all samples; return the strike rows (n, 8) emitted by this call."""
-        start = len(self.rows)
+        """Process a whole recording; return the strike rows (n, N_OUT)."""
+        t_s = np.asarray(t_s, dtype=float)
+        acc_g = np.asarray(acc_g, dtype=float)
+        keep = []
+        last = -math.inf
         for i in range(len(t_s)):
+            if np.all(np.isfinite(acc_g[i])) and math.isfinite(t_s[i]) and t_s[i] > last:
+                keep.append(i)
+                last = t_s[i]
+        t = t_s[keep]
+        a = acc_g[keep]
+        m, mf, sig, imp = self._signals(t, a)
+        for j, i in enumerate(keep):
             pr = None if pressure_pa is None else float(pressure_pa[i])
             self.sample(
-                float(t_s[i]), float(acc_g[i, 0]), float(acc_g[i, 1]), float(acc_g[i, 2]), pr
+                float(t[j]),
+                (float(a[j, 0]), float(a[j, 1]), float(a[j, 2])),
+                float(m[j]),
+                float(mf[j]),
+                float(sig[j]),
+                (float(imp[j, 0]), float(imp[j, 1]), float(imp[j, 2])),
+                pr,
             )
-        return np.array(self.rows[start:], dtype=float).reshape(-1, kern.N_OUT)
+        return np.array(self.rows, dtype=float).reshape(-1, kern.N_OUT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -9,9 +10,12 @@ import numpy as np
 import pytest
 
 from downhill_live.sim.gait import (
+    STRIKES,
+    Scenario,
     Segment,
     SimResult,
     downhill_course,
+    scenarios,
     simulate,
     validation_course,
 )
@@ -385,3 +389,345 @@ def test_ten_minutes_at_1khz_is_fast() -> None:
     elapsed = time.perf_counter() - t0
     assert res.acc_g.shape == (600_000, 3)
     assert elapsed < 8.0  # typically well under a second
+
+
+def test_scenarios_are_named_uniquely_and_cover_the_brief() -> None:
+    scs = scenarios()
+    names = [s.name for s in scs]
+    assert len(names) == len(set(names))
+    assert {s.placement for s in scs} == set(PLACEMENTS)
+    assert {52.0, 100.0, 200.0, 500.0, 1000.0} <= {s.rate_hz for s in scs}
+    for s in scs:
+        assert isinstance(s, Scenario)
+        assert 30.0 <= s.duration_s <= 120.0, s.name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            s.name = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("scenario", scenarios(), ids=lambda s: s.name)
+def test_every_scenario_simulates_with_consistent_truth(scenario: Scenario) -> None:
+    res = scenario.simulate(seed=1)
+    assert res.placement == scenario.placement and res.rate_hz == scenario.rate_hz
+    assert res.t_s.size == math.floor(scenario.duration_s * scenario.rate_hz + 1e-9)
+    assert np.all(np.isfinite(res.acc_g))
+    t = res.strike_t_s
+    assert t.size > 20
+    assert np.all(np.diff(t) > 0.2)  # <= 300 spm, nothing doubled
+    assert t[0] > 0.0 and t[-1] < scenario.duration_s
+    finite = np.isfinite(res.toe_off_t_s)
+    contact = res.toe_off_t_s[finite] - t[finite]
+    assert np.all(contact > 0.08) and np.all(contact < 0.9)
+    own = res.strike_foot == 0
+    if scenario.placement in ("foot", "shank"):
+        assert np.all(np.isfinite(res.strike_peak_g[own]))
+        assert np.all(np.isnan(res.strike_peak_g[~own]))
+    else:
+        assert np.all(np.isfinite(res.strike_peak_g))
+    again = scenario.simulate(seed=1)
+    np.testing.assert_array_equal(again.acc_g, res.acc_g)
+
+
+# --------------------------------------------------------------------------------------------
+# options that widen the simulator toward real recordings
+
+
+def _own_ics(res: SimResult, skip: int = 2) -> np.ndarray:
+    """Instrumented-foot ICs, leaving out the first/last ``skip`` (bout edges)."""
+    own = res.strike_t_s[res.strike_foot == 0]
+    return own[skip:-skip]
+
+
+def test_bad_new_options_rejected() -> None:
+    with pytest.raises(ValueError, match="strike"):
+        Segment(5.0, strike="toe")
+    with pytest.raises(ValueError, match="strike"):
+        Segment(5.0, activity="walk", strike="forefoot")
+    with pytest.raises(ValueError, match="speed"):
+        Segment(5.0, activity="stand", speed_end_mps=2.0)
+    with pytest.raises(ValueError, match="speed_end_mps"):
+        Segment(5.0, speed_end_mps=0.0)
+    with pytest.raises(ValueError, match="step_asymmetry"):
+        Segment(5.0, step_asymmetry=0.3)
+    with pytest.raises(ValueError, match="step_asymmetry"):
+        Segment(5.0, step_asymmetry=-0.01)
+    with pytest.raises(ValueError, match="terminal_swing"):
+        simulate([Segment(2.0)], "foot", terminal_swing="smooth")
+    with pytest.raises(ValueError, match="pushoff_g"):
+        simulate([Segment(2.0)], "foot", pushoff_g=-1.0)
+    with pytest.raises(ValueError, match="foot and shank"):
+        simulate([Segment(2.0)], "chest", terminal_swing="merged")
+    with pytest.raises(ValueError, match="hip_offset_m"):
+        simulate([Segment(2.0)], "foot", hip_offset_m=0.1)
+    with pytest.raises(ValueError, match="hip_offset_m"):
+        simulate([Segment(2.0)], "pelvis", hip_offset_m=0.5)
+
+
+def test_defaults_are_the_legacy_model() -> None:
+    course = [Segment(2.0, 0.0, "stand"), Segment(10.0, -4.0, "run", turn_deg=60.0)]
+    for placement in ("foot", "pelvis"):
+        a = simulate(course, placement, 200.0, seed=5)
+        kw = {"hip_offset_m": 0.0} if placement == "pelvis" else {"terminal_swing": "quiet"}
+        b = simulate(course, placement, 200.0, seed=5, **kw)
+        np.testing.assert_array_equal(a.acc_g, b.acc_g)
+    # a speed "ramp" to the same speed is no ramp
+    c = simulate([Segment(10.0, -4.0, "run", speed_end_mps=3.0)], "foot", 200.0, seed=5)
+    d = simulate([Segment(10.0, -4.0, "run")], "foot", 200.0, seed=5)
+    np.testing.assert_array_equal(c.acc_g, d.acc_g)
+    np.testing.assert_array_equal(c.pressure_pa, d.pressure_pa)
+
+
+def _contact_heights(res_course: list[Segment], seed: int, merged: bool) -> list[tuple]:
+    """Per instrumented-foot stance: heel and metatarsal-head heights over the rocker (IC to
+    foot flat), from the simulator's own foot model."""
+    from downhill_live.sim import gait
+
+    course = gait._Course(res_course)
+    tl = gait._build_timeline(
+        course, np.random.default_rng([seed, 1]), np.random.default_rng([seed, 6])
+    )
+    C = tl.contacts[0]
+    out = []
+    for i in np.flatnonzero(C["real"] > 0)[2:-3]:
+        ic, ff = C["ic"][i], C["ff"][i]
+        if merged and C["strike"][i] == 0:
+            ff = ic + gait._SLAP_S
+        t = np.linspace(ic + 0.1 * (ff - ic), ic + 0.9 * (ff - ic), 9)
+        heel = gait._limb(t, C, (0.0, 0.0), merged)[1]
+        mtp = gait._limb(t, C, gait._R_MTP, merged)[1]
+        out.append((heel, mtp))
+    return out
+
+
+@pytest.mark.parametrize("merged", [False, True])
+def test_strike_patterns_land_on_heel_midfoot_or_forefoot(merged: bool) -> None:
+    # merged: the touchdown velocity is arrested over ~1 cm of sole and heel-pad compression
+    ground = 0.012 + (0.012 if merged else 0.0)
+    for strike in ("heel", "midfoot", "forefoot"):
+        course = [Segment(2.0, 0.0, "stand"), Segment(15.0, strike=strike)]
+        rows = _contact_heights(course, 3, merged)
+        assert len(rows) > 10
+        for heel, mtp in rows:
+            if strike == "heel":  # heel rocker: the heel is down, the forefoot still up
+                assert np.all(np.abs(heel) < ground) and np.all(mtp[:3] > 0.015)
+            elif strike == "forefoot":  # no heel rocker: forefoot down, the heel lowering
+                assert np.all(np.abs(mtp) < ground) and np.all(heel[:3] > 0.015)
+            else:  # midfoot: the whole sole at once
+                assert np.all(np.abs(heel) < ground) and np.all(np.abs(mtp) < ground)
+            if strike != "heel":
+                assert not np.all(mtp[:3] > 0.015)
+
+
+def test_strike_pattern_changes_impacts_not_the_step_timeline() -> None:
+    course = {s: [Segment(2.0, 0.0, "stand"), Segment(30.0, strike=s)] for s in STRIKES}
+    peaks = {}
+    for placement in ("foot", "shank", "pelvis"):
+        kw = {"terminal_swing": "merged", "pushoff_g": 2.5} if placement != "pelvis" else {}
+        res = {s: _clean(course[s], placement, seed=4, **kw) for s in STRIKES}
+        np.testing.assert_array_equal(res["heel"].strike_t_s, res["forefoot"].strike_t_s)
+        np.testing.assert_array_equal(res["heel"].toe_off_t_s, res["midfoot"].toe_off_t_s)
+        peaks[placement] = {s: np.nanmedian(r.strike_peak_g) for s, r in res.items()}
+    # forefoot landings: smaller transients at the foot, the tibia and the trunk
+    for placement in ("foot", "shank", "pelvis"):
+        assert peaks[placement]["forefoot"] < 0.85 * peaks[placement]["heel"], placement
+        assert peaks[placement]["forefoot"] < peaks[placement]["midfoot"], placement
+    assert peaks["foot"]["forefoot"] > 2.5  # smaller, not invisible
+
+
+def test_forefoot_transient_peaks_earlier() -> None:
+    rate = 1000.0
+    lag = {}
+    for strike in ("heel", "forefoot"):
+        res = _clean(
+            [Segment(2.0, 0.0, "stand"), Segment(20.0, strike=strike)],
+            "shank",
+            rate_hz=rate,
+            seed=8,
+        )
+        mag = np.linalg.norm(res.acc_g, axis=1)
+        lags = []
+        for ic in _own_ics(res):
+            i0 = round(ic * rate)
+            lags.append(np.argmax(mag[i0 : i0 + 40]) / rate)
+        lag[strike] = np.median(lags)
+    assert lag["forefoot"] < lag["heel"]
+
+
+def test_merged_terminal_swing_runs_into_the_impact() -> None:
+    rate = 1000.0
+    course = [Segment(2.0, 0.0, "stand"), Segment(20.0)]
+    out = {}
+    for mode in ("quiet", "merged"):
+        res = _clean(
+            course, "foot", rate_hz=rate, seed=3, orientation="identity", terminal_swing=mode
+        )
+        mag = np.linalg.norm(res.acc_g, axis=1)
+        gap, last = [], []
+        for ic in _own_ics(res):
+            gap.append(mag[(res.t_s >= ic - 0.030) & (res.t_s < ic - 0.002)].min())
+            last.append(mag[(res.t_s >= ic - 0.012) & (res.t_s < ic - 0.002)].mean())
+        out[mode] = (np.array(gap), np.array(last))
+    # quiet: the swing ends at rest, ~1 g (gravity) just before IC
+    assert np.all(np.abs(out["quiet"][0] - 1.0) < 0.2)
+    # merged: still decelerating up to the impact (real shoes: 1.5 g median minimum over the
+    # 60-15 ms before the impact peak)
+    assert np.all(out["merged"][0] > 1.4)
+    assert np.median(out["merged"][0]) > 1.7
+    assert np.all(out["merged"][1] > 1.8)
+    assert np.median(out["merged"][1]) > np.median(out["quiet"][1]) + 0.8
+
+
+def test_merged_swing_keeps_stance_still_and_truth_unchanged() -> None:
+    course = [Segment(2.0, 0.0, "stand"), Segment(20.0, -8.0, "run")]
+    quiet = _clean(course, "foot", seed=6)
+    merged = _clean(course, "foot", seed=6, terminal_swing="merged", pushoff_g=2.5)
+    np.testing.assert_array_equal(quiet.strike_t_s, merged.strike_t_s)
+    np.testing.assert_array_equal(quiet.toe_off_t_s, merged.toe_off_t_s)
+    # mid-stance (after the contact ringing has died out, before heel-off): flat and still,
+    # gravity tilted by the slope only
+    own = (merged.strike_foot == 0) & np.isfinite(merged.toe_off_t_s) & (merged.strike_t_s > 3)
+    means = []
+    for res in (quiet, merged):
+        rows = []
+        for ic, to in zip(res.strike_t_s[own], res.toe_off_t_s[own], strict=True):
+            m = (res.t_s >= ic + 0.36 * (to - ic)) & (res.t_s <= ic + 0.46 * (to - ic))
+            rows.append(res.acc_g[m])
+        samples = np.concatenate(rows)
+        np.testing.assert_allclose(np.linalg.norm(samples, axis=1), 1.0, atol=0.06)
+        means.append(samples.mean(axis=0))
+    cos = means[0] @ means[1] / (np.linalg.norm(means[0]) * np.linalg.norm(means[1]))
+    assert math.degrees(math.acos(min(cos, 1.0))) < 1.0
+
+
+def test_pushoff_transient_and_standing_start_is_not_a_strike() -> None:
+    rate = 1000.0
+    course = [Segment(3.0, 0.0, "stand"), Segment(8.0), Segment(3.0, 0.0, "stand"), Segment(8.0)]
+    starts = [3.0, 14.0]
+    base = _clean(course, "foot", rate_hz=rate, seed=2, orientation="identity")
+    push = _clean(course, "foot", rate_hz=rate, seed=2, orientation="identity", pushoff_g=2.5)
+    np.testing.assert_array_equal(base.strike_t_s, push.strike_t_s)
+    diff = np.linalg.norm(push.acc_g - base.acc_g, axis=1)
+    # at every toe-off of the instrumented foot, a transient of about pushoff_g
+    own_to = push.toe_off_t_s[(push.strike_foot == 0) & np.isfinite(push.toe_off_t_s)]
+    for to in own_to:
+        i0 = round(to * rate)
+        assert 1.5 < diff[i0 : i0 + 40].max() < 4.0
+    for b0 in starts:
+        # the first push-off of a standing start happens before the bout's first IC ...
+        first_ic = push.strike_t_s[push.strike_t_s > b0][0]
+        assert first_ic - b0 > 0.25
+        own_first = push.strike_t_s[(push.strike_t_s > b0) & (push.strike_foot == 0)][0]
+        m = (push.t_s >= b0) & (push.t_s < own_first - 0.05)
+        assert diff[m].max() > 1.5  # ... the instrumented foot pushes off from standing ...
+        # ... and creates no truth strike: none between the bout start and its first IC
+        assert not np.any((push.strike_t_s >= b0) & (push.strike_t_s < first_ic))
+    # nothing at all while standing
+    still = (push.t_s > 0.5) & (push.t_s < 2.5)
+    assert diff[still].max() == 0.0
+
+
+def test_one_sided_hip_near_side_impacts_larger() -> None:
+    course = [Segment(2.0, 0.0, "stand"), Segment(40.0, 0.0, "run", 165.0)]
+    ratio = {}
+    for off in (-0.15, 0.0, 0.15):
+        res = _clean(course, "pelvis", rate_hz=100.0, seed=7, hip_offset_m=off)
+        pk = res.strike_peak_g
+        left = np.median(pk[res.strike_foot == 0])
+        right = np.median(pk[res.strike_foot == 1])
+        ratio[off] = left / right
+    assert ratio[0.15] > 1.25  # sensor on the left hip: left impacts larger
+    assert ratio[-0.15] < 1.0 / 1.25
+    assert abs(ratio[0.0] - 1.0) < 0.08
+    # the step timeline is the runner's, not the sensor's
+    a = _clean(course, "pelvis", seed=7, hip_offset_m=0.15)
+    b = _clean(course, "pelvis", seed=7)
+    np.testing.assert_array_equal(a.strike_t_s, b.strike_t_s)
+
+
+def test_step_asymmetry_makes_intervals_alternate() -> None:
+    a = 0.11
+    res = simulate(
+        [Segment(2.0, 0.0, "stand"), Segment(60.0, 0.0, "run", 156.0, step_asymmetry=a)],
+        "pelvis",
+        100.0,
+        seed=3,
+    )
+    iv = np.diff(res.strike_t_s)
+    ends_left = res.strike_foot[1:] == 0
+    long_, short = np.median(iv[ends_left]), np.median(iv[~ends_left])
+    assert long_ == pytest.approx(60.0 / 156.0 * (1 + a), rel=0.02)  # 0.43 s
+    assert short == pytest.approx(60.0 / 156.0 * (1 - a), rel=0.02)  # 0.34 s
+    assert np.all(np.sign(np.diff(iv)) != 0)
+    assert np.mean(np.diff(iv)[:-1] * np.diff(iv)[1:] < 0) > 0.9  # long, short, long, ...
+    # the stride (two steps) keeps the nominal cadence
+    assert 120.0 / np.median(iv[:-1] + iv[1:]) == pytest.approx(156.0, rel=0.01)
+
+
+def test_sprint_ramp_speed_and_cadence() -> None:
+    course = [
+        Segment(2.0, 0.0, "stand"),
+        Segment(10.0, 0.0, "run", 140.0, speed_mps=2.2),
+        Segment(12.0, -10.0, "run", 150.0, 220.0, speed_mps=2.5, speed_end_mps=7.0),
+        Segment(8.0, 0.0, "run", 220.0, speed_mps=7.0),
+    ]
+    res = simulate(course, "chest", 100.0, seed=1)
+    t, cad = res.strike_t_s, res.cadence_spm
+    assert np.nanmedian(cad[(t > 4.0) & (t < 11.0)]) == pytest.approx(140.0, rel=0.02)
+    assert np.nanmedian(cad[(t > 25.0) & (t < 31.0)]) == pytest.approx(220.0, rel=0.02)
+    contact = res.toe_off_t_s - t
+    slow = np.nanmedian(contact[(t > 4.0) & (t < 11.0)])
+    fast = np.nanmedian(contact[(t > 25.0) & (t < 31.0)])
+    assert fast < 0.65 * slow and 0.1 < fast < 0.2  # sprint contacts are short
+    # the distance over the ramp is the integral of the speed: (2.5 + 7) / 2 x 12 s on -10 %
+    p = res.pressure_pa
+    before = p[(res.t_s > 10.0) & (res.t_s < 12.0)].mean()
+    after = p[(res.t_s > 24.5) & (res.t_s < 26.0)].mean()
+    drop_m = 4.75 * 12.0 * math.sin(math.atan(0.1))
+    assert after - before == pytest.approx(11.7 * drop_m, rel=0.08)
+
+
+@pytest.mark.parametrize("placement", ["foot", "pelvis"])
+def test_tight_curves_like_the_real_shoe_trials(placement: str) -> None:
+    v, radius, dur = 1.9, 1.2, 20.0
+    turn = math.degrees(v * dur / radius)  # ~1800 deg: five laps of a 1.2 m circle
+    course = [
+        Segment(2.0, 0.0, "stand"),
+        Segment(dur, 0.0, "run", 154.0, speed_mps=v, turn_deg=turn),
+    ]
+    kw = {"terminal_swing": "merged", "pushoff_g": 2.5} if placement == "foot" else {}
+    res = _clean(course, placement, seed=5, orientation="identity", **kw)
+    assert res.strike_t_s.size == pytest.approx(154.0 / 60.0 * dur, abs=4)
+    if placement == "pelvis":
+        # over whole strides the trunk's mean specific force is gravity plus the centripetal
+        # acceleration v^2 / r, whatever the lean
+        # (relative to straight running: the trunk model's impact pulses add vertical impulse)
+        straight = _clean(
+            [course[0], Segment(dur, 0.0, "run", 154.0, speed_mps=v)],
+            placement,
+            seed=5,
+            orientation="identity",
+        )
+        m = (res.t_s > 4.0) & (res.t_s < 20.0)
+        c = v * v / radius / 9.80665
+        ratio = np.linalg.norm(res.acc_g[m].mean(axis=0)) / np.linalg.norm(
+            straight.acc_g[m].mean(axis=0)
+        )
+        assert ratio == pytest.approx(math.hypot(1.0, c), rel=0.02)
+    else:
+        straight = _clean(
+            [course[0], Segment(dur, 0.0, "run", 154.0, speed_mps=v)],
+            placement,
+            seed=5,
+            orientation="identity",
+            **kw,
+        )
+        np.testing.assert_array_equal(straight.strike_t_s, res.strike_t_s)
+        assert np.isfinite(res.strike_peak_g[res.strike_foot == 0]).all()
+
+
+def test_ten_minutes_with_the_realistic_options_is_fast() -> None:
+    t0 = time.perf_counter()
+    course = [Segment(600.0, -3.0, "run", strike="forefoot")]
+    res = simulate(course, "foot", 1000.0, seed=0, terminal_swing="merged", pushoff_g=2.5)
+    elapsed = time.perf_counter() - t0
+    assert res.acc_g.shape == (600_000, 3)
+    assert elapsed < 12.0  # typically 2-4 s

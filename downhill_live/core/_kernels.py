@@ -1,222 +1,318 @@
-"""Private numba kernels of the streaming gait core.
+"""Private kernels of the streaming gait core (numba when available, plain Python otherwise).
 
 Everything here trusts its inputs (validation happens in :mod:`downhill_live.core.tracker`).
-All state lives in preallocated numpy arrays (a float64 state vector, a sample ring buffer, an
-interval ring and a barometer ring), so a stream can be fed in chunks of any size and give
-bit-identical results. The per-sample path is O(1) and allocation-free; work that scans the ring
-(initial-contact back-tracking, peak search, cadence median) runs once per strike.
+All state lives in preallocated numpy arrays: one structured record (:data:`STATE_DTYPE`, named
+fields), a sample ring, the autocorrelation ring and sums, an interval ring and a barometer
+ring. A stream can therefore be fed in chunks of any size with bit-identical results. The
+per-sample path is O(1) and allocation-free; work that scans the ring (choosing a strike,
+initial-contact back-tracking, peak window) runs once per candidate peak. Parameters are a
+:class:`KParams` NamedTuple built by :func:`downhill_live.core.params.kernel_params`.
 
 Algorithm
 ---------
-Detection signal ``s`` (orientation-free):
+**Detection signal** ``d`` (orientation-free, g):
 
-- trunk (pelvis, chest): ``mf``, the one-pole low-pass (tau 5 ms) of ``|acc|``. The trunk reads
-  about the summed ground reaction force in body weights: ~0 g in flight, a fast rise at
-  initial contact (IC).
-- limbs (foot, shank): the norm of the second-order high-pass (25 Hz) of the acceleration
-  vector: the impact transient, not the large but smooth swing accelerations.
+- limbs (foot, shank): norm of the first-order high-pass (``hp_cutoff_hz``, ~5 Hz) of the
+  acceleration vector: the impact transient stands out of the smooth swing.
+- trunk (pelvis, chest): the rise of the low-passed magnitude ``mf`` over ``slope_lag_s``
+  (clipped at 0): the loading rise after initial contact (IC).
 
-Once the refractory period after the last strike is over the detector is *armed* and tracks a
-leaky trough of ``s`` (rises slower than ``max(P_LEAK * amp, P_LEAK_MIN)`` g/s are ignored:
-slow trunk oscillations). A strike is detected when ``s - trough`` exceeds the largest of
+**Candidates.** ``d`` above ``max(floor_g, amp_frac x running strike height)`` opens a candidate;
+its peak follows ``d`` upwards and becomes final once ``confirm_s`` passed without a higher value,
+or at the latest ``max_wait_s`` after the candidate opened (this bounds the report latency).
 
-- a noise floor ``P_MIN_RISE`` (g),
-- ``P_K_RISE`` x the running strike amplitude ``amp`` (adaptive; it is reset when a strike is
-  ``P_AMP_JUMP`` times off, i.e. walk <-> run, and decays quickly once a strike is overdue),
-- ``P_C_BG`` x the background: the largest rise seen since arming, at least ``P_BG_DELAY``
-  samples old (so the strike's own rise is excluded), decaying;
+**Strike choice** (per final candidate, what every real impact has in common: it dominates its
+stride). With ``P`` the expected period between the strikes this placement sees (one stride for
+foot/shank, one step for the trunk; from the period tracker, else ``default_period_s``), the
+candidate is a strike when
 
-after at least ``P_ARM_MIN`` s of arming. Limbs also need a swing before the strike: the
-decaying maximum of ``| mf - 1 g |`` must exceed ``P_SWING_G`` and, ``P_SWING_LAG`` samples
-before the strike, ``| mf - 1 g |`` must have fallen below ``P_SWING_END`` x that maximum (the
-swing deceleration is over: this rejects toe-off and mid-swing transients).
+- its peak is at least ``dominance_ratio`` x the largest ``d`` in the ``dominance_window_frac x P``
+  before the candidate (terminal swing, push-off, mid-swing: all smaller on real sensors);
+- it is at least ``min_interval_frac x P`` after the last strike, and, when the last strike lies
+  inside that window, ``rephase_ratio`` x higher than it: a clearly larger impact re-phases at
+  once, so a push-off taken for a strike can never hold the phase;
+- motion preceded it: ``| mf - 1 g |`` reached ``motion_g`` within ``motion_window_s`` (no strike
+  from standing: the first push-off is not a strike).
 
-IC is back-tracked in the ring: the last time ``s`` was at or below ``trough + P_F_IC x rise``,
-with the local trough taken over the last ``P_TROUGH_WIN`` s, linearly interpolated. The step is
-emitted once the peak window ``[IC - P_PRE, IC + P_POST]`` is complete (latency ~60 ms of sensor
-time). The refractory period is ``min(P_REFR_FRAC x median period, P_REFR_MAX)`` and at least
-``P_REFR0``; the cap keeps a run of missed steps from locking the detector to half cadence.
+IC is back-tracked from the peak: the last time the placement's onset signal (limbs: ``d``;
+trunk: ``mf``) was at ``trough + ic_level_frac x (top - trough)``, the trough being its minimum
+over ``trough_window_s``. The step is reported once its peak window ``[IC - peak_pre_s,
+IC + peak_post_s]`` is complete (or at once when the decision came later).
 
-Cadence is the median of up to ``N_IV`` intervals of the last ``P_CAD_WIN`` s (doubled for one-
-foot placements); an interval of ``MISSED_LO``-``MISSED_HI`` times the current period spans one
-missed strike and counts as two halves. Grade comes from the barometer (altitude change over distance = cadence x
-nominal step length) or, for foot/shank, from the mean stance vector relative to a calibration on
-the first steps (see :func:`_finish_midstance`). The descent state machine has a threshold, a
-hysteresis and a minimum duration. Trunk contact time: IC to the vertical acceleration falling
-below ``P_TO_LEVEL`` (about half body weight), reported with the next strike.
+**Period tracker**, independent of the detections: the low-passed magnitude, box-decimated to
+about ``acf_rate_hz``, minus its running mean, feeds exponentially weighted autocorrelation sums
+(time constant ``acf_tau_s``) for every lag up to ``stride_max_s``. The stride is the first local
+maximum in ``[stride_min_s, stride_max_s]`` reaching ``acf_first_peak_frac`` of the largest one
+there (a multiple of the period cannot win: no 1/2 x cadence), parabolically interpolated, with a
+normalised correlation of at least ``acf_min_corr``. The trunk sees both feet: its step is half
+that stride when the correlation at half the lag is at least ``acf_half_min_corr`` (one-sided hip
+sensors with alternating step intervals read the true cadence), else the lag is itself one step
+(slow walking). Stillness (``std(mf) < still_std_g``) or a long gap resets the sums.
+
+**Cadence**: steps per minute from the mean of the newest strike intervals (up to
+``cadence_periods`` periods, within ``cadence_window_s``) that agree with the tracked period (``round(d / P)`` of 1 or 2 periods,
+within ``interval_tol_frac``): extra or missed detections drop out instead of dragging the period;
+with fewer than two agreeing periods, the tracked period itself. Unknown (nan) while the tracker
+has no period.
+
+Grade comes from the barometer (altitude change over distance = cadence x nominal step length) or,
+for foot/shank, from the mean stance vector relative to a calibration on the first steps (see
+:func:`_finish_midstance`). The descent state machine has a threshold, a hysteresis and a minimum
+duration. Trunk contact time: IC to the vertical acceleration falling below ``to_level_g`` (about
+half body weight), reported with the next strike.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple, get_type_hints
 
 import numpy as np
-from numba import njit
 
-# ---------------------------------------------------------------- parameter indices (float64[])
-P_DT = 0  # nominal sample period (s)
-P_GAP = 1  # a time step above this is a gap (s): counted; above P_LONG_GAP it resets
-P_ONE_FOOT = 2  # 1.0 when the placement sees only every other step
-P_ALPHA_LP = 3  # one-pole coefficient of the magnitude low-pass
-P_ALPHA_G = 4  # one-pole coefficient of the gravity low-pass (after warm-up)
-P_K_RISE = 5  # detection threshold as a fraction of the recent strike amplitude
-P_F_IC = 6  # IC back-tracking level as a fraction of the rise at detection
-P_MIN_RISE = 7  # absolute floor of the detection threshold (g)
-P_AMP0 = 8  # initial rise amplitude estimate (g)
-P_REFR_FRAC = 9  # refractory period as a fraction of the seen step period
-P_REFR0 = 10  # refractory period while the period is unknown (s)
-P_MIN_PER = 11  # shortest plausible seen period (s)
-P_MAX_PER = 12  # longest plausible seen period (s); longer intervals reset cadence
-P_PRE = 13  # peak window start before IC (s)
-P_POST = 14  # peak window end after IC (s): also the report latency
-P_DESC_THR = 15  # grade to enter descent (%)
-P_DESC_EXIT = 16  # grade to leave descent (%)
-P_DESC_MIN = 17  # a descent condition must hold this long (s)
-P_STEP_LEN = 18  # nominal step length for the speed estimate (m)
-P_BARO_DT = 19  # decimation period of the barometric ring (s)
-P_BARO_N = 20  # number of decimated intervals spanning the grade window
-P_TAU_H = 21  # time constant of the altitude low-pass (s)
-P_AMP_DECAY = 22  # per-sample decay of the amplitude estimate when no strikes
-P_AMP_ADAPT = 23  # per-strike adaptation rate of the amplitude estimate
-P_CAD_WIN = 24  # cadence window (s)
-P_AXIAL_MODE = 25  # 0: gravity (pelvis/chest), 1: calibrated mid-stance axis (foot/shank)
-P_WARM_N = 26  # gravity warm-up sample count (cumulative mean before EMA)
-P_MIN_DS = 27  # minimal horizontal distance for a barometric grade (m)
-P_MS_T0 = 28  # mid-stance window start after IC (s)
-P_MS_T1 = 29  # mid-stance window end after IC (s)
-P_MS_TOL = 30  # quasi-static tolerance | |acc| - 1 g | (g)
-P_CAL_STEPS = 31  # mid-stance vectors averaged for the flat calibration
-P_GRADE_ALPHA = 32  # per-step smoothing of the tilt grade
-P_GCT = 33  # 1.0 when the placement allows a contact time from the magnitude
-P_TO_LEVEL = 34  # toe-off: vertical acceleration (~ vertical force / body weight) below this (g)
-P_HP = 35  # 1.0: detection signal is the high-passed acceleration vector norm (foot/shank)
-P_HB0 = 36  # high-pass biquad coefficients (direct form II transposed)
-P_HB1 = 37
-P_HB2 = 38
-P_HA1 = 39
-P_HA2 = 40
-P_C_BG = 41  # a strike must rise above this multiple of the background since arming
-P_BG_DECAY = 42  # per-sample decay of the background maximum
-P_ARM_MIN = 43  # background-only time after arming (s)
-P_LEAK = 44  # the trough leaks upwards at this fraction of the amplitude per second
-P_TROUGH_WIN = 45  # IC back-tracking looks for the local minimum this far back (s)
-P_BG_DELAY = 46  # samples: the background excludes the most recent rise (the strike itself)
-P_REFR_MAX = 47  # refractory cap (s): a missed step cannot lock the detector to half cadence
-P_AMP_JUMP = 48  # a strike amplitude this many times off the running estimate: new gait
-P_AMP_FAST = 49  # per-sample amplitude decay once a strike is overdue (gait change)
-P_LEAK_MIN = 50  # minimal trough leak (g/s): slower rises are not strikes
-P_SWING_G = 51  # limbs: a strike needs a swing before it, |low-passed |acc| - 1 g| above this
-P_SWING_DECAY = 52  # per-sample decay of the swing evidence
-P_SWING_END = 53  # limbs: just before a strike |mf - 1 g| must be below this x swing evidence
-P_SWING_LAG = 54  # samples: the swing-end test looks at |mf - 1 g| this long before now
-P_LONG_GAP = 55  # a gap longer than this (s) restarts the short filters and the detector
-P_CAL_SKIP = 56  # stance vectors of the first steps after start-up are not used to calibrate
-N_PARAMS = 57
+from downhill_live.core._jit import njit
 
-# -------------------------------------------------------------------- state indices (float64[])
-S_N = 0  # samples processed
-S_LAST_T = 1
-S_SEG_T = 2  # start of the current gap-free segment
-S_MF = 3
-S_G0 = 4
-S_G1 = 5
-S_G2 = 6
-S_GN = 7  # samples in the gravity estimate (warm-up)
-S_REFR_UNTIL = 8
-S_TROUGH = 9
-# 10 unused
-S_AMP = 11
-S_PEND = 12
-S_PEND_IC = 13
-S_PEND_PEAK = 14
-S_PEND_AX = 15
-S_PEND_MFMAX = 16
-S_PEND_TROUGH = 17
-S_U0 = 18  # axis used for peak_axial_g of the pending strike
-S_U1 = 19
-S_U2 = 20
-S_LAST_IC = 21
-S_CAD = 22
-S_GRADE = 23
-S_DESC = 24
-S_DESC_T = 25  # time when the pending descent transition condition started (nan: none)
-S_RING_I = 26  # next write index of the sample ring
-S_RING_N = 27  # filled entries of the sample ring
-S_IV_I = 28
-S_IV_N = 29
-S_H = 30  # low-passed altitude (m)
-S_H_T = 31  # time of the last pressure sample
-S_BARO_NEXT = 32  # time of the next decimation tick
-S_BARO_I = 33
-S_BARO_N = 34
-S_DIST = 35  # integrated horizontal distance (m)
-S_BARO_GRADE = 36
-S_CT_OPEN = 37  # contact open (for the contact time)
-S_CT_IC = 38
-S_CT_LEVEL = 39
-S_LAST_GCT = 40  # contact time of the last completed contact (ms)
-S_MS_ON = 41  # mid-stance accumulation active
-S_MS_IC = 42
-# 43-46 unused
-S_CAL_A0 = 47
-S_CAL_A1 = 48
-S_CAL_A2 = 49
-S_CAL_K = 50
-S_AXIS0 = 51  # calibrated up axis (foot/shank; unit, sensor frame)
-S_AXIS1 = 52
-S_AXIS2 = 53
-S_FWD0 = 54  # forward axis (unit, perpendicular to the up axis)
-S_FWD1 = 55
-S_FWD2 = 56
-S_TILT_GRADE = 57
-S_CAL_OK = 58
-S_FWD_A0 = 59  # accumulated minus impact transient vectors (forward direction)
-S_FWD_A1 = 60
-S_FWD_A2 = 61
-S_MS_E0 = 62  # stance accumulation of this step
-S_MS_E1 = 63
-S_MS_E2 = 64
-S_MS_EK = 65
-# 66-69 unused
-S_HX1 = 70  # high-pass filter states (two per axis)
-S_HX2 = 71
-S_HY1 = 72
-S_HY2 = 73
-S_HZ1 = 74
-S_HZ2 = 75
-S_ARMED = 76
-S_ARM_T = 77
-S_BG = 78
-S_S = 79  # current detection signal value
-S_PERIOD = 80  # median seen period (s), nan while unknown
-S_SW = 81  # swing evidence: decaying maximum of the delayed R_DEV
-S_IMP0 = 82  # high-passed vector at detection (rising edge of the impact transient)
-S_IMP1 = 83
-S_IMP2 = 84
-S_VCAL0 = 85  # calibrated mean stance vector (g)
-S_VCAL1 = 86
-S_VCAL2 = 87
-S_HO0 = 88  # current high-pass output vector
-S_HO1 = 89
-S_HO2 = 90
-S_GAPS = 91  # number of gaps (time steps above P_GAP)
-S_CAL_SEEN = 92  # stance vectors seen before calibration
-S_TG_I = 93  # ring of the last N_TG per-step tilt grades (median against glitches)
-S_TG_N = 94
-S_TG0 = 95
-N_TG = 5
-N_STATE = S_TG0 + N_TG
 
-# ring rows
+class KParams(NamedTuple):
+    """Kernel parameters in samples and per-sample coefficients (see ``params.kernel_params``)."""
+
+    dt_s: float  # nominal sample period
+    gap_s: float  # a time step above this is a gap (counted)
+    long_gap_s: float  # above this the short filters and the detector restart
+    acf_reset_gap_s: float  # above this the period tracker restarts too
+    one_foot: bool  # the placement sees every other step (cadence = 2 x strike rate)
+    use_hp: bool  # limbs: high-passed vector norm; trunk: rise of the low-passed magnitude
+    alpha_lp: float  # one-pole coefficient of the magnitude low-pass
+    hp_a: float  # first-order high-pass coefficient y = a (y + x - x_prev)
+    slope_lag_n: int  # trunk: samples of the rise
+    alpha_g: float  # gravity low-pass coefficient (after warm-up)
+    warm_n: float  # gravity warm-up samples (cumulative mean)
+    floor_g: float
+    amp_frac: float
+    amp0_g: float
+    amp_adapt: float
+    amp_jump: float
+    amp_fast: float  # per-sample decay of the running height once a strike is overdue
+    confirm_s: float
+    max_wait_s: float  # a candidate is decided at the latest this long after it started
+    dom_frac: float
+    dom_ratio: float
+    dom_max_s: float  # the dominance window is at most this long
+    rephase_ratio: float
+    min_iv_frac: float
+    default_period_s: float
+    motion_g: float
+    motion_win_s: float
+    motion_gap_s: float
+    min_moving_s: float  # a strike needs this long of motion since the last stillness
+    f_ic: float
+    trough_win_s: float
+    pre_s: float
+    post_s: float
+    # period tracker
+    dec_n: int  # samples per decimated sample
+    acf_lp_a: float  # per-sample coefficient of each of the two low-pass poles
+    acf_lambda: float  # per decimated sample decay of the sums
+    acf_mean_alpha: float  # running mean coefficient per decimated sample
+    acf_norm_alpha: float  # running variance coefficient per decimated sample (normalisation)
+    lag_min: int  # decimated samples
+    lag_max: int
+    acf_first_frac: float
+    acf_min_r: float
+    acf_half_min_r: float  # trunk: correlation needed at half the stride lag
+    acf_min_fill: int  # decimated samples since reset before a period is trusted
+    still_var: float  # g^2
+    still_alpha: float  # per-sample coefficient of the stillness variance
+    iv_tol: float
+    cad_win_s: float
+    cad_periods: float  # cadence uses the newest agreeing intervals up to this many periods
+    cad_median: bool  # their median (limbs: strides) instead of their mean (trunk: steps)
+    max_iv_s: float  # a longer interval resets the interval list
+    # impact direction (tilt grade forward axis): second-order Butterworth high-pass
+    hb0: float
+    hb1: float
+    hb2: float
+    ha1: float
+    ha2: float
+    imp_edge_frac: float  # the impact direction is taken where that high-pass reaches this x its
+    # running peak (foot: the rising edge; shank: near the peak, where the tibia's brake shows)
+    range_g: float  # sensor range (inf: unknown)
+    undersampled: bool
+    # grade and descent
+    desc_thr: float
+    desc_exit: float
+    desc_min_s: float
+    step_len_m: float
+    baro_dt_s: float
+    baro_n: int
+    tau_h_s: float
+    min_ds_m: float
+    axial_mode: bool  # False: gravity axis (trunk), True: calibrated mid-stance axis (limbs)
+    ms_t0_s: float
+    ms_t1_s: float
+    ms_tol_g: float
+    cal_steps: float
+    cal_skip: float
+    grade_alpha: float
+    use_gct: bool
+    to_level_g: float
+
+
+IMP_EDGE_LEAD_S = 0.05  # the rising edge may precede the candidate's start by this much
+
+
+def params_dtype() -> np.dtype:
+    """Structured dtype mirroring :class:`KParams` (the kernels read parameters from a record:
+    numba types an array argument in constant time, a 70-field tuple costs ~30 us a call)."""
+    hints = get_type_hints(KParams)
+    code = {float: "f8", int: "i8", bool: "?"}
+    return np.dtype([(name, code[hints[name]]) for name in KParams._fields])
+
+
+def params_record(kp: KParams) -> np.recarray:
+    """A length-1 record array holding ``kp`` (pass it to :func:`process` and friends)."""
+    rec = np.zeros(1, dtype=params_dtype()).view(np.recarray)
+    for name in KParams._fields:
+        rec[name][0] = getattr(kp, name)
+    return rec
+
+
+N_TG = 5  # per-step tilt grades kept for the median
+N_IV = 16  # strike intervals kept for the cadence
+
+_F = "f8"
+STATE_DTYPE = np.dtype(
+    [
+        ("n", _F),  # samples processed
+        ("gaps", _F),  # gaps seen
+        ("last_t", _F),
+        ("seg_t", _F),  # start of the current gap-free segment
+        ("mf", _F),  # low-passed magnitude
+        ("g0", _F),  # gravity estimate
+        ("g1", _F),
+        ("g2", _F),
+        ("gn", _F),
+        ("hx_prev0", _F),  # first-order high-pass: previous input and output per axis
+        ("hx_prev1", _F),
+        ("hx_prev2", _F),
+        ("hy0", _F),
+        ("hy1", _F),
+        ("hy2", _F),
+        ("bx1", _F),  # biquad high-pass states (impact direction)
+        ("bx2", _F),
+        ("by1", _F),
+        ("by2", _F),
+        ("bz1", _F),
+        ("bz2", _F),
+        ("bo0", _F),  # biquad output now
+        ("bo1", _F),
+        ("bo2", _F),
+        ("sig", _F),  # detection signal now
+        # candidate
+        ("cand_on", _F),
+        ("cand_start_t", _F),
+        ("cand_t", _F),
+        ("cand_h", _F),
+        ("cand_vn", _F),  # largest squared norm of the impact-direction high-pass so far
+        ("prev_bn", _F),  # squared norm of that high-pass at the previous sample
+        ("edge_t", _F),  # time and vector of its last rising edge
+        ("edge_v0", _F),
+        ("edge_v1", _F),
+        ("edge_v2", _F),
+        ("amp", _F),  # running strike height (g of d)
+        ("last_pk_t", _F),  # peak time of the last strike
+        ("last_h", _F),
+        ("last_iv", _F),  # time between the last two strikes' peaks
+        ("last_ic", _F),
+        ("prev_ic", _F),  # IC of the strike before the last one
+        ("rephase", _F),  # the pending strike re-phased the last one (which was wrong)
+        # pending report
+        ("pend", _F),
+        ("pend_ic", _F),
+        ("pend_peak", _F),
+        ("pend_ax", _F),
+        ("pend_absmax", _F),
+        ("u0", _F),  # axis used for peak_axial_g of the pending strike
+        ("u1", _F),
+        ("u2", _F),
+        # period tracker
+        ("acc_sum", _F),  # decimation accumulator
+        ("acc_k", _F),
+        ("x_lp1", _F),  # two-pole low-pass of |acc|
+        ("x_lp2", _F),
+        ("acf_mean", _F),
+        ("acf_mean_ok", _F),
+        ("acf_var", _F),  # running variance of the decimated signal (normalisation)
+        ("acf_i", _F),  # next write index of the decimated ring
+        ("acf_fill", _F),  # decimated samples since reset
+        ("still_mean", _F),
+        ("still_var", _F),
+        ("still_t", _F),  # last time the runner stood still
+        ("period", _F),  # tracked period between the strikes the placement sees (s), nan
+        ("acf_r", _F),  # normalised correlation at the chosen lag
+        ("cad", _F),
+        # intervals
+        ("iv_i", _F),
+        ("iv_n", _F),
+        # sample ring
+        ("ring_i", _F),
+        ("ring_n", _F),
+        # grade and descent
+        ("grade", _F),
+        ("desc", _F),
+        ("desc_t", _F),
+        ("h", _F),
+        ("h_t", _F),
+        ("baro_next", _F),
+        ("baro_i", _F),
+        ("baro_n", _F),
+        ("dist", _F),
+        ("baro_grade", _F),
+        ("ct_open", _F),
+        ("ct_ic", _F),
+        ("last_gct", _F),
+        ("ms_on", _F),
+        ("ms_ic", _F),
+        ("ms_e0", _F),
+        ("ms_e1", _F),
+        ("ms_e2", _F),
+        ("ms_ek", _F),
+        ("cal_a0", _F),
+        ("cal_a1", _F),
+        ("cal_a2", _F),
+        ("cal_k", _F),
+        ("cal_seen", _F),
+        ("cal_ok", _F),
+        ("axis0", _F),  # calibrated up axis (foot/shank; unit, sensor frame)
+        ("axis1", _F),
+        ("axis2", _F),
+        ("fwd0", _F),  # forward axis (unit, perpendicular to the up axis)
+        ("fwd1", _F),
+        ("fwd2", _F),
+        ("fwd_a0", _F),  # accumulated minus impact vectors (forward direction)
+        ("fwd_a1", _F),
+        ("fwd_a2", _F),
+        ("imp_amp", _F),  # running peak norm of the impact-direction high-pass (g)
+        ("imp0", _F),  # impact vector of the last strike
+        ("imp1", _F),
+        ("imp2", _F),
+        ("vcal0", _F),  # calibrated mean stance vector (g)
+        ("vcal1", _F),
+        ("vcal2", _F),
+        ("tilt_grade", _F),
+        ("tg_i", _F),
+        ("tg_n", _F),
+    ]
+)
+
+# sample ring rows
 R_T = 0
 R_S = 1  # detection signal
-R_M = 2
+R_M = 2  # |acc|
 R_AX = 3
 R_AY = 4
 R_AZ = 5
-R_RISE = 6  # rise above the leaky trough while armed (0 otherwise)
-R_DEV = 7  # | low-passed magnitude - 1 g |
-N_RING = 8
+R_MF = 6  # low-passed magnitude
+N_RING = 7
 
 # output columns
 O_T = 0
@@ -227,313 +323,572 @@ O_DESC = 4
 O_GCT = 5
 O_PEAK_AX = 6
 O_T_REPORT = 7
-N_OUT = 8
+O_UNDER = 8
+O_CLIP = 9
+N_OUT = 10
 
-N_IV = 8  # intervals kept for the cadence median
-MISSED_LO = 1.6  # an interval of 1.6-2.4 x the current period spans one missed strike
-MISSED_HI = 2.4
-
-NAN = np.nan
+NAN = math.nan
+INF = math.inf
 
 
-@njit(cache=True)
-def init_state(st: np.ndarray, p: np.ndarray) -> None:
-    """Reset the scalar state in place."""
-    st[:] = NAN
-    st[S_N] = 0.0
-    st[S_GN] = 0.0
-    st[S_G0] = 0.0
-    st[S_G1] = 0.0
-    st[S_G2] = 0.0
-    st[S_AMP] = p[P_AMP0]
-    st[S_PEND] = 0.0
-    st[S_DESC] = 0.0
-    st[S_RING_I] = 0.0
-    st[S_RING_N] = 0.0
-    st[S_IV_I] = 0.0
-    st[S_IV_N] = 0.0
-    st[S_BARO_I] = 0.0
-    st[S_BARO_N] = 0.0
-    st[S_DIST] = 0.0
-    st[S_CT_OPEN] = 0.0
-    st[S_MS_ON] = 0.0
-    st[S_CAL_A0] = 0.0
-    st[S_CAL_A1] = 0.0
-    st[S_CAL_A2] = 0.0
-    st[S_CAL_K] = 0.0
-    st[S_CAL_OK] = 0.0
-    st[S_FWD_A0] = 0.0
-    st[S_FWD_A1] = 0.0
-    st[S_FWD_A2] = 0.0
-    st[S_HO0] = 0.0
-    st[S_HO1] = 0.0
-    st[S_HO2] = 0.0
-    st[S_GAPS] = 0.0
-    st[S_CAL_SEEN] = 0.0
-    st[S_TG_I] = 0.0
-    st[S_TG_N] = 0.0
-    st[S_TROUGH] = np.inf
-    st[S_REFR_UNTIL] = -np.inf
-    st[S_ARMED] = 0.0
-    st[S_BG] = 0.0
-    st[S_SW] = 0.0
+def new_state() -> np.recarray:
+    """A state record array of length 1 (``st[0].field``), not yet initialised."""
+    return np.zeros(1, dtype=STATE_DTYPE).view(np.recarray)
 
 
 @njit(cache=True)
-def _median_interval(iv: np.ndarray, st: np.ndarray, t_now: float, win: float) -> float:
-    """Median of the kept intervals that ended within ``win`` seconds of ``t_now``."""
-    buf = np.empty(N_IV)
-    n = 0
-    for k in range(int(st[S_IV_N])):
-        if iv[1, k] >= t_now - win:
-            buf[n] = iv[0, k]
-            n += 1
-    if n < 2:
+def init_state(st: np.ndarray, prm: np.ndarray, tg: np.ndarray) -> None:
+    """Reset the state in place (``prm``: :func:`params_record`)."""
+    p = prm[0]
+    s = st[0]
+    s.n = 0.0
+    s.gaps = 0.0
+    s.last_t = NAN
+    s.seg_t = NAN
+    s.mf = NAN
+    s.g0 = 0.0
+    s.g1 = 0.0
+    s.g2 = 0.0
+    s.gn = 0.0
+    s.hx_prev0 = 0.0
+    s.hx_prev1 = 0.0
+    s.hx_prev2 = 0.0
+    s.hy0 = 0.0
+    s.hy1 = 0.0
+    s.hy2 = 0.0
+    s.bx1 = 0.0
+    s.bx2 = 0.0
+    s.by1 = 0.0
+    s.by2 = 0.0
+    s.bz1 = 0.0
+    s.bz2 = 0.0
+    s.bo0 = 0.0
+    s.bo1 = 0.0
+    s.bo2 = 0.0
+    s.sig = 0.0
+    s.cand_on = 0.0
+    s.cand_start_t = NAN
+    s.cand_t = NAN
+    s.cand_h = 0.0
+    s.cand_vn = 0.0
+    s.prev_bn = 0.0
+    s.edge_t = -INF
+    s.edge_v0 = 0.0
+    s.edge_v1 = 0.0
+    s.edge_v2 = 0.0
+    s.imp_amp = 1.0
+    s.amp = p.amp0_g
+    s.last_pk_t = NAN
+    s.last_h = NAN
+    s.last_iv = NAN
+    s.last_ic = NAN
+    s.prev_ic = NAN
+    s.rephase = 0.0
+    s.pend = 0.0
+    s.pend_ic = NAN
+    s.pend_peak = NAN
+    s.pend_ax = NAN
+    s.pend_absmax = NAN
+    s.u0 = NAN
+    s.u1 = NAN
+    s.u2 = NAN
+    s.acc_sum = 0.0
+    s.acc_k = 0.0
+    s.x_lp1 = NAN
+    s.x_lp2 = NAN
+    s.acf_mean = 0.0
+    s.acf_mean_ok = 0.0
+    s.acf_var = 0.0
+    s.acf_i = 0.0
+    s.acf_fill = 0.0
+    s.still_mean = NAN
+    s.still_var = 0.0
+    s.still_t = -INF
+    s.period = NAN
+    s.acf_r = NAN
+    s.cad = NAN
+    s.iv_i = 0.0
+    s.iv_n = 0.0
+    s.ring_i = 0.0
+    s.ring_n = 0.0
+    s.grade = NAN
+    s.desc = 0.0
+    s.desc_t = NAN
+    s.h = NAN
+    s.h_t = NAN
+    s.baro_next = NAN
+    s.baro_i = 0.0
+    s.baro_n = 0.0
+    s.dist = 0.0
+    s.baro_grade = NAN
+    s.ct_open = 0.0
+    s.ct_ic = NAN
+    s.last_gct = NAN
+    s.ms_on = 0.0
+    s.ms_ic = NAN
+    s.ms_e0 = 0.0
+    s.ms_e1 = 0.0
+    s.ms_e2 = 0.0
+    s.ms_ek = 0.0
+    s.cal_a0 = 0.0
+    s.cal_a1 = 0.0
+    s.cal_a2 = 0.0
+    s.cal_k = 0.0
+    s.cal_seen = 0.0
+    s.cal_ok = 0.0
+    s.axis0 = NAN
+    s.axis1 = NAN
+    s.axis2 = NAN
+    s.fwd0 = NAN
+    s.fwd1 = NAN
+    s.fwd2 = NAN
+    s.fwd_a0 = 0.0
+    s.fwd_a1 = 0.0
+    s.fwd_a2 = 0.0
+    s.imp0 = 0.0
+    s.imp1 = 0.0
+    s.imp2 = 0.0
+    s.vcal0 = NAN
+    s.vcal1 = NAN
+    s.vcal2 = NAN
+    s.tilt_grade = NAN
+    s.tg_i = 0.0
+    s.tg_n = 0.0
+    tg[:] = NAN
+
+
+# ------------------------------------------------------------------------ period tracker
+@njit(cache=True)
+def _acf_reset(st: np.ndarray, acf_r: np.ndarray) -> None:
+    s = st[0]
+    acf_r[:] = 0.0
+    s.acf_fill = 0.0
+    s.acf_mean_ok = 0.0
+    s.period = NAN
+    s.acf_r = NAN
+
+
+@njit(cache=True)
+def _acf_push(st: np.ndarray, p: KParams, acf_x: np.ndarray, acf_r: np.ndarray, x: float) -> None:
+    """One decimated sample: update the weighted lag products and the period estimate."""
+    s = st[0]
+    if s.acf_mean_ok < 0.5:
+        s.acf_mean = x
+        s.acf_var = 0.0
+        s.acf_mean_ok = 1.0
+    else:
+        s.acf_mean += p.acf_mean_alpha * (x - s.acf_mean)
+    y = x - s.acf_mean
+    # normalise by a short running deviation: every stretch counts alike, so a change of gait
+    # (running -> walking: ten times less energy) shows within the tracker's time constant
+    s.acf_var += p.acf_norm_alpha * (y * y - s.acf_var)
+    y = y / math.sqrt(s.acf_var + 1e-6)
+    cap = acf_x.shape[0]
+    mask = cap - 1
+    i = int(s.acf_i)
+    acf_x[i] = y
+    s.acf_i = float((i + 1) & mask)
+    s.acf_fill += 1.0
+    fill = int(s.acf_fill)
+    lam = p.acf_lambda
+    nl = acf_r.shape[0]
+    for lag in range(nl):
+        if lag < fill:
+            acf_r[lag] = lam * acf_r[lag] + y * acf_x[(i - lag) & mask]
+        else:
+            acf_r[lag] = lam * acf_r[lag]
+    s.period = NAN
+    s.acf_r = NAN
+    if fill < p.acf_min_fill:
+        return
+    r0 = acf_r[0]
+    if not r0 > 0.0:
+        return
+    lo = p.lag_min
+    hi = p.lag_max
+    rmax = -INF
+    for lag in range(lo, hi + 1):
+        if acf_r[lag] > rmax:
+            rmax = acf_r[lag]
+    if not rmax > 0.0:
+        return
+    best = -1
+    for lag in range(max(lo, 1), hi + 1):
+        v = acf_r[lag]
+        if v >= p.acf_first_frac * rmax and v >= acf_r[lag - 1] and v >= acf_r[lag + 1]:
+            best = lag
+            break
+    if best < 0:
+        return
+    y0 = acf_r[best - 1]
+    y1 = acf_r[best]
+    y2 = acf_r[best + 1]
+    den = y0 - 2.0 * y1 + y2
+    delta = 0.5 * (y0 - y2) / den if den < 0.0 else 0.0
+    lag_f = best + delta
+    r = y1 / r0
+    if r < p.acf_min_r:
+        return
+    if not p.one_foot:
+        # trunk: both feet; the lag is one stride when the half lag correlates (a step), else
+        # the lag is itself one step (slow walking with a symmetric signal)
+        h = 0.5 * lag_f
+        k = int(h)
+        fr = h - k
+        rh = ((1.0 - fr) * acf_r[k] + fr * acf_r[k + 1]) / r0
+        # a lag beyond half the longest stride cannot be a single step
+        if rh >= p.acf_half_min_r or 2.0 * lag_f > hi:
+            lag_f = h
+    s.period = lag_f * p.dec_n * p.dt_s
+    s.acf_r = r
+
+
+# ----------------------------------------------------------------------------- cadence
+@njit(cache=True)
+def _cadence(st: np.ndarray, p: KParams, iv: np.ndarray, t_now: float) -> float:
+    """Cadence (spm) from the intervals agreeing with the tracked period, else the period."""
+    s = st[0]
+    per = s.period
+    if math.isnan(per):
         return NAN
-    # insertion sort of at most N_IV values
-    for i in range(1, n):
-        v = buf[i]
-        j = i - 1
-        while j >= 0 and buf[j] > v:
-            buf[j + 1] = buf[j]
-            j -= 1
-        buf[j + 1] = v
-    if n % 2 == 1:
-        return buf[n // 2]
-    return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
+    sum_d = 0.0
+    sum_n = 0.0
+    buf = np.empty(N_IV)
+    nb = 0
+    for k in range(int(s.iv_n)):  # newest first, up to cad_periods periods
+        q = (int(s.iv_i) - 1 - k) % N_IV
+        if iv[1, q] < t_now - p.cad_win_s:
+            continue
+        d = iv[0, q]
+        n = math.floor(d / per + 0.5)
+        if 1.0 <= n <= 2.0 and abs(d / n - per) <= p.iv_tol * per:
+            sum_d += d
+            sum_n += n
+            buf[nb] = d / n
+            nb += 1
+            if sum_n >= p.cad_periods:
+                break
+    if sum_n >= 2.0:
+        if p.cad_median:
+            for a in range(1, nb):  # insertion sort of at most N_IV values
+                v = buf[a]
+                b = a - 1
+                while b >= 0 and buf[b] > v:
+                    buf[b + 1] = buf[b]
+                    b -= 1
+                buf[b + 1] = v
+            per = buf[nb // 2] if nb % 2 == 1 else 0.5 * (buf[nb // 2 - 1] + buf[nb // 2])
+        else:
+            per = sum_d / sum_n
+    return 60.0 / per * (2.0 if p.one_foot else 1.0)
 
 
 @njit(cache=True)
-def _push_interval(iv: np.ndarray, st: np.ndarray, d: float, t_end: float) -> None:
-    """Append one interval (length, end time) to the cadence ring."""
-    i = int(st[S_IV_I])
+def _push_interval(st: np.ndarray, iv: np.ndarray, d: float, t_end: float) -> None:
+    s = st[0]
+    i = int(s.iv_i)
     iv[0, i] = d
     iv[1, i] = t_end
-    st[S_IV_I] = (i + 1) % N_IV
-    if st[S_IV_N] < N_IV:
-        st[S_IV_N] += 1.0
+    s.iv_i = float((i + 1) % N_IV)
+    if s.iv_n < N_IV:
+        s.iv_n += 1.0
 
 
+# ------------------------------------------------------------------------------ strikes
 @njit(cache=True)
 def _emit(
-    st: np.ndarray, p: np.ndarray, iv: np.ndarray, out: np.ndarray, n_out: int, t_now: float
+    st: np.ndarray, p: KParams, iv: np.ndarray, out: np.ndarray, n_out: int, t_now: float
 ) -> int:
-    """Finish the pending strike: cadence, amplitude update, output row. Returns new n_out."""
-    t_ic = st[S_PEND_IC]
-    last = st[S_LAST_IC]
-    rise = st[S_PEND_MFMAX] - st[S_PEND_TROUGH]
-    amp = st[S_AMP]
-    if rise > p[P_AMP_JUMP] * amp or rise * p[P_AMP_JUMP] < amp:
-        # a different gait (walk <-> run) or a sudden change of impact: adopt the new amplitude
-        # at once; the cadence window is short enough to follow a new period by itself
-        st[S_AMP] = rise
-    elif rise > 0.0:
-        st[S_AMP] += p[P_AMP_ADAPT] * (rise - amp)
+    """Finish the pending strike: interval, cadence, output row. Returns the new n_out."""
+    s = st[0]
+    t_ic = s.pend_ic
+    last = s.last_ic
+    if s.rephase > 0.5 and not math.isnan(last):
+        # the last strike was wrong (a larger impact re-phased it): its interval goes, and the
+        # new interval starts at the strike before it
+        k = (int(s.iv_i) - 1) % N_IV
+        if s.iv_n > 0.0 and iv[1, k] == last:
+            iv[1, k] = -INF  # out of every cadence window from now on
+        last = s.prev_ic
+    s.prev_ic = last
     if not math.isnan(last):
         d = t_ic - last
-        per = st[S_PERIOD]
-        if d > p[P_MAX_PER]:
-            st[S_IV_N] = 0.0
-            st[S_IV_I] = 0.0
-        elif not math.isnan(per) and MISSED_LO * per <= d <= MISSED_HI * per:
-            # one strike in between was missed: count two intervals of half the length
-            _push_interval(iv, st, 0.5 * d, t_ic - 0.5 * d)
-            _push_interval(iv, st, 0.5 * d, t_ic)
-        elif d >= p[P_MIN_PER]:
-            _push_interval(iv, st, d, t_ic)
-    st[S_LAST_IC] = t_ic
-    med = _median_interval(iv, st, t_ic, p[P_CAD_WIN])
-    st[S_PERIOD] = med
-    if math.isnan(med):
-        st[S_CAD] = NAN
-    else:
-        st[S_CAD] = 60.0 / med * (2.0 if p[P_ONE_FOOT] > 0.5 else 1.0)
-        refr = min(p[P_REFR_FRAC] * med, p[P_REFR_MAX])
-        st[S_REFR_UNTIL] = max(st[S_REFR_UNTIL], t_ic + refr)
+        if d > p.max_iv_s:
+            s.iv_n = 0.0
+            s.iv_i = 0.0
+        elif d > 0.0:
+            _push_interval(st, iv, d, t_ic)
+    s.last_ic = t_ic
+    s.cad = _cadence(st, p, iv, t_ic)
     out[n_out, O_T] = t_ic
-    out[n_out, O_CAD] = st[S_CAD]
-    out[n_out, O_PEAK] = st[S_PEND_PEAK]
-    out[n_out, O_GRADE] = st[S_GRADE]
-    out[n_out, O_DESC] = st[S_DESC]
-    out[n_out, O_GCT] = st[S_LAST_GCT]
-    out[n_out, O_PEAK_AX] = st[S_PEND_AX]
+    out[n_out, O_CAD] = s.cad
+    out[n_out, O_PEAK] = s.pend_peak
+    out[n_out, O_GRADE] = s.grade
+    out[n_out, O_DESC] = s.desc
+    out[n_out, O_GCT] = s.last_gct
+    out[n_out, O_PEAK_AX] = s.pend_ax
     out[n_out, O_T_REPORT] = t_now
-    st[S_PEND] = 0.0
+    out[n_out, O_UNDER] = 1.0 if p.undersampled else 0.0
+    out[n_out, O_CLIP] = 1.0 if s.pend_absmax >= 0.995 * p.range_g else 0.0
+    s.pend = 0.0
     return n_out + 1
 
 
 @njit(cache=True)
-def _detect(st: np.ndarray, p: np.ndarray, ring: np.ndarray, t: float, s_now: float) -> None:
-    """A strike was detected at sample time ``t``: back-track IC and start the peak window."""
+def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
+    """The candidate peak is final: is it a strike? If so back-track IC, open the report."""
+    s = st[0]
     cap = ring.shape[1]
     mask = cap - 1
-    seg = st[S_SEG_T]
-    n_fill = int(st[S_RING_N])
-    j = (int(st[S_RING_I]) - 1) & mask  # current sample
-    # local trough: minimum of the detection signal over the last P_TROUGH_WIN seconds
-    t_lo = max(t - p[P_TROUGH_WIN], seg)
-    trough = s_now
-    k = 1
+    n_fill = int(s.ring_n)
+    j = (int(s.ring_i) - 1) & mask  # current sample
+    seg = s.seg_t
+    h = s.cand_h
+    t_pk = s.cand_t
+    if s.still_var < p.still_var or s.cand_start_t - s.still_t < p.min_moving_s:
+        return False  # standing, or not moving long enough since (first push-off, first swing)
+    per = s.period if s.period > 0.0 else p.default_period_s
+    # too close to the last strike: part of the same impact
+    if not math.isnan(s.last_pk_t) and t_pk - s.last_pk_t < p.min_iv_frac * per:
+        return False
+    # capped: the tracker lags a sudden change of gait (walk -> run), a stale long period must
+    # not hide the first strides of the new gait behind the last strike
+    t_back = t_pk - min(p.dom_frac * per, p.dom_max_s)
+    rephase = not math.isnan(s.last_pk_t) and s.last_pk_t >= t_back
+    if rephase and h < p.rephase_ratio * s.last_h:
+        return False
+    # dominance over the window before the candidate, and motion before it
+    t_mot = s.cand_start_t - p.motion_win_s
+    t_mot1 = s.cand_start_t - p.motion_gap_s
+    t_lo = min(t_back, t_mot)
+    bg = 0.0
+    mot = 0.0
+    k = 0
+    while k < n_fill:
+        jj = (j - k) & mask
+        tk = ring[R_T, jj]
+        if tk < t_lo or tk < seg:
+            break
+        if tk < s.cand_start_t:
+            if tk >= t_back and ring[R_S, jj] > bg:
+                bg = ring[R_S, jj]
+            if t_mot <= tk <= t_mot1:
+                dv = abs(ring[R_MF, jj] - 1.0)
+                if dv > mot:
+                    mot = dv
+        k += 1
+    # the first stride after standing has no strike to compare with: the candidate must
+    # dominate what came since by the re-phase ratio (terminal swing of the first swing)
+    ratio = p.rephase_ratio if s.still_t > t_back else p.dom_ratio
+    if h < ratio * bg or mot < p.motion_g:
+        return False
+    # ---- a strike: IC back-tracking on the onset signal (limbs d, trunk mf)
+    row = R_S if p.use_hp else R_MF
+    # index of the peak sample
+    kp = 0
+    while kp < n_fill:
+        jj = (j - kp) & mask
+        if ring[R_T, jj] <= t_pk:
+            break
+        kp += 1
+    jp = (j - kp) & mask
+    t_lo = max(t_pk - p.trough_win_s, seg)
+    trough = ring[row, jp]
+    k = kp
     while k < n_fill:
         jj = (j - k) & mask
         if ring[R_T, jj] < t_lo:
             break
-        if ring[R_S, jj] < trough:
-            trough = ring[R_S, jj]
+        if ring[row, jj] < trough:
+            trough = ring[row, jj]
         k += 1
-    # IC: last crossing of trough + f_ic * rise, linearly interpolated
-    level = trough + p[P_F_IC] * (s_now - trough)
-    t_ic = ring[R_T, j]
-    k = 1
+    if p.use_hp:
+        top = h
+    else:
+        top = -INF
+        for q in range(kp + 1):
+            v = ring[row, (j - q) & mask]
+            if v > top:
+                top = v
+    level = trough + p.f_ic * (top - trough)
+    t_ic = ring[R_T, jp]
+    k = kp + 1
     while k < n_fill:
         jj = (j - k) & mask
         tk = ring[R_T, jj]
         if tk < t_lo:
             break
-        vk = ring[R_S, jj]
+        vk = ring[row, jj]
         if vk <= level:
             jn = (jj + 1) & mask
-            v1 = ring[R_S, jn]
+            v1 = ring[row, jn]
             t1 = ring[R_T, jn]
             frac = (level - vk) / (v1 - vk) if v1 > vk else 0.0
             t_ic = tk + frac * (t1 - tk)
             break
         t_ic = tk
         k += 1
-    # axis for peak_axial_g
-    if p[P_AXIAL_MODE] < 0.5:
-        gn = math.sqrt(st[S_G0] ** 2 + st[S_G1] ** 2 + st[S_G2] ** 2)
-        if gn > 0.0:
-            st[S_U0] = st[S_G0] / gn
-            st[S_U1] = st[S_G1] / gn
-            st[S_U2] = st[S_G2] / gn
-        else:
-            st[S_U0] = NAN
-            st[S_U1] = NAN
-            st[S_U2] = NAN
+    # running height
+    if h > p.amp_jump * s.amp or h * p.amp_jump < s.amp:
+        s.amp = h
     else:
-        st[S_U0] = st[S_AXIS0]
-        st[S_U1] = st[S_AXIS1]
-        st[S_U2] = st[S_AXIS2]
-    # peak over [IC - pre, now]
-    t0 = t_ic - p[P_PRE]
+        s.amp += p.amp_adapt * (h - s.amp)
+    s.last_iv = t_pk - s.last_pk_t if not math.isnan(s.last_pk_t) else NAN
+    s.last_pk_t = t_pk
+    s.last_h = h
+    # axis for peak_axial_g
+    if not p.axial_mode:
+        gn = math.sqrt(s.g0 * s.g0 + s.g1 * s.g1 + s.g2 * s.g2)
+        if gn > 0.0:
+            s.u0 = s.g0 / gn
+            s.u1 = s.g1 / gn
+            s.u2 = s.g2 / gn
+        else:
+            s.u0 = NAN
+            s.u1 = NAN
+            s.u2 = NAN
+    else:
+        s.u0 = s.axis0
+        s.u1 = s.axis1
+        s.u2 = s.axis2
+    # peak window so far: [IC - pre, min(now, IC + post)]
+    t0 = t_ic - p.pre_s
+    t1 = t_ic + p.post_s
     pk = 0.0
-    pa = -np.inf
-    mfmax = -np.inf
+    pa = -INF
+    am = 0.0
     k = 0
     while k < n_fill:
         jj = (j - k) & mask
         tk = ring[R_T, jj]
         if tk < t0 or tk < seg:
             break
-        if ring[R_M, jj] > pk:
-            pk = ring[R_M, jj]
-        if ring[R_S, jj] > mfmax:
-            mfmax = ring[R_S, jj]
-        a = ring[R_AX, jj] * st[S_U0] + ring[R_AY, jj] * st[S_U1] + ring[R_AZ, jj] * st[S_U2]
-        if a > pa:
-            pa = a
+        if tk <= t1:
+            if ring[R_M, jj] > pk:
+                pk = ring[R_M, jj]
+            ax = ring[R_AX, jj]
+            ay = ring[R_AY, jj]
+            az = ring[R_AZ, jj]
+            a = ax * s.u0 + ay * s.u1 + az * s.u2
+            if a > pa:
+                pa = a
+            am = max(am, abs(ax), abs(ay), abs(az))
         k += 1
-    st[S_PEND] = 1.0
-    st[S_PEND_IC] = t_ic
-    st[S_PEND_PEAK] = pk
-    st[S_PEND_AX] = pa if not math.isnan(st[S_U0]) else NAN
-    st[S_PEND_MFMAX] = mfmax
-    st[S_PEND_TROUGH] = trough
-    # refractory from the current period estimate (updated again at emission)
-    st[S_REFR_UNTIL] = t_ic + p[P_REFR0]
-    st[S_ARMED] = 0.0
+    s.pend = 1.0
+    s.rephase = 1.0 if rephase else 0.0
+    s.pend_ic = t_ic
+    s.pend_peak = pk
+    s.pend_ax = pa if not math.isnan(s.u0) else NAN
+    s.pend_absmax = am
     # contact time bookkeeping (previous contact still open: unknown)
-    if st[S_CT_OPEN] > 0.5:
-        st[S_LAST_GCT] = NAN
-    st[S_CT_OPEN] = 1.0
-    st[S_CT_IC] = t_ic
-    st[S_CT_LEVEL] = level
-    # mid-stance accumulation (foot/shank tilt grade)
-    st[S_MS_ON] = 1.0
-    st[S_MS_IC] = t_ic
-    st[S_MS_E0] = 0.0
-    st[S_MS_E1] = 0.0
-    st[S_MS_E2] = 0.0
-    st[S_MS_EK] = 0.0
-    st[S_IMP0] = st[S_HO0]
-    st[S_IMP1] = st[S_HO1]
-    st[S_IMP2] = st[S_HO2]
+    if s.ct_open > 0.5:
+        s.last_gct = NAN
+    s.ct_open = 1.0
+    s.ct_ic = t_ic
+    # impact direction for the tilt grade's forward axis
+    if s.edge_t >= s.cand_start_t - IMP_EDGE_LEAD_S:
+        s.imp0 = s.edge_v0
+        s.imp1 = s.edge_v1
+        s.imp2 = s.edge_v2
+    else:
+        s.imp0 = 0.0
+        s.imp1 = 0.0
+        s.imp2 = 0.0
+    s.imp_amp += 0.3 * (math.sqrt(s.cand_vn) - s.imp_amp)
+    # mid-stance accumulation (foot/shank tilt grade): samples already in the ring
+    if p.axial_mode:
+        s.ms_on = 1.0
+        s.ms_ic = t_ic
+        s.ms_e0 = 0.0
+        s.ms_e1 = 0.0
+        s.ms_e2 = 0.0
+        s.ms_ek = 0.0
+        k = 0
+        while k < n_fill:
+            jj = (j - k) & mask
+            dt_ic = ring[R_T, jj] - t_ic
+            if dt_ic < p.ms_t0_s:
+                break
+            if dt_ic <= p.ms_t1_s and abs(ring[R_M, jj] - 1.0) < p.ms_tol_g:
+                s.ms_e0 += ring[R_AX, jj]
+                s.ms_e1 += ring[R_AY, jj]
+                s.ms_e2 += ring[R_AZ, jj]
+                s.ms_ek += 1.0
+            k += 1
+    return True
 
 
 @njit(cache=True)
-def _finish_midstance(st: np.ndarray, p: np.ndarray) -> None:
+def _finish_midstance(st: np.ndarray, p: KParams, tg: np.ndarray) -> None:
     """Use the mean stance vector of the last step: calibrate, or update the tilt grade.
 
-    Calibration (the first ``P_CAL_STEPS`` steps, assumed flat): the mean stance vector ``v_cal``
-    gives the up axis; the forward axis is the horizontal part of minus the impact transient
-    (the foot and the shank brake at initial contact). Afterwards the slope angle is
-    ``asin((v - v_cal) . forward)``: the stance kinematics cancel, gravity tilts with the slope.
+    Calibration (the first ``cal_steps`` steps after ``cal_skip``, assumed flat): the mean stance
+    vector ``v_cal`` gives the up axis; the forward axis is the horizontal part of minus the
+    impact transient (the foot and the shank brake at initial contact). Afterwards the slope
+    angle is ``asin((v - v_cal) . forward)``: the stance kinematics cancel, gravity tilts with
+    the slope.
     """
-    st[S_MS_ON] = 0.0
-    k = st[S_MS_EK]
+    s = st[0]
+    s.ms_on = 0.0
+    k = s.ms_ek
     if k < 3.0:
         return
-    v0 = st[S_MS_E0] / k
-    v1 = st[S_MS_E1] / k
-    v2 = st[S_MS_E2] / k
-    if st[S_CAL_OK] < 0.5:
-        st[S_CAL_SEEN] += 1.0
-        if st[S_CAL_SEEN] <= p[P_CAL_SKIP]:
+    v0 = s.ms_e0 / k
+    v1 = s.ms_e1 / k
+    v2 = s.ms_e2 / k
+    if s.cal_ok < 0.5:
+        s.cal_seen += 1.0
+        if s.cal_seen <= p.cal_skip:
             return
-        st[S_CAL_A0] += v0
-        st[S_CAL_A1] += v1
-        st[S_CAL_A2] += v2
-        st[S_CAL_K] += 1.0
-        st[S_FWD_A0] -= st[S_IMP0]
-        st[S_FWD_A1] -= st[S_IMP1]
-        st[S_FWD_A2] -= st[S_IMP2]
-        if st[S_CAL_K] >= p[P_CAL_STEPS]:
-            c0 = st[S_CAL_A0] / st[S_CAL_K]
-            c1 = st[S_CAL_A1] / st[S_CAL_K]
-            c2 = st[S_CAL_A2] / st[S_CAL_K]
+        s.cal_a0 += v0
+        s.cal_a1 += v1
+        s.cal_a2 += v2
+        s.cal_k += 1.0
+        s.fwd_a0 -= s.imp0
+        s.fwd_a1 -= s.imp1
+        s.fwd_a2 -= s.imp2
+        if s.cal_k >= p.cal_steps:
+            c0 = s.cal_a0 / s.cal_k
+            c1 = s.cal_a1 / s.cal_k
+            c2 = s.cal_a2 / s.cal_k
             cn = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
             if cn > 0.0:
                 u0 = c0 / cn
                 u1 = c1 / cn
                 u2 = c2 / cn
-                f0 = st[S_FWD_A0]
-                f1 = st[S_FWD_A1]
-                f2 = st[S_FWD_A2]
+                f0 = s.fwd_a0
+                f1 = s.fwd_a1
+                f2 = s.fwd_a2
                 d = f0 * u0 + f1 * u1 + f2 * u2
                 f0 -= d * u0
                 f1 -= d * u1
                 f2 -= d * u2
                 fn = math.sqrt(f0 * f0 + f1 * f1 + f2 * f2)
                 if fn > 1e-9:
-                    st[S_AXIS0] = u0
-                    st[S_AXIS1] = u1
-                    st[S_AXIS2] = u2
-                    st[S_FWD0] = f0 / fn
-                    st[S_FWD1] = f1 / fn
-                    st[S_FWD2] = f2 / fn
-                    st[S_VCAL0] = c0
-                    st[S_VCAL1] = c1
-                    st[S_VCAL2] = c2
-                    st[S_CAL_OK] = 1.0
-                    st[S_TILT_GRADE] = 0.0
+                    s.axis0 = u0
+                    s.axis1 = u1
+                    s.axis2 = u2
+                    s.fwd0 = f0 / fn
+                    s.fwd1 = f1 / fn
+                    s.fwd2 = f2 / fn
+                    s.vcal0 = c0
+                    s.vcal1 = c1
+                    s.vcal2 = c2
+                    s.cal_ok = 1.0
+                    s.tilt_grade = 0.0
         return
-    sa = (
-        (v0 - st[S_VCAL0]) * st[S_FWD0]
-        + (v1 - st[S_VCAL1]) * st[S_FWD1]
-        + (v2 - st[S_VCAL2]) * st[S_FWD2]
-    )
+    sa = (v0 - s.vcal0) * s.fwd0 + (v1 - s.vcal1) * s.fwd1 + (v2 - s.vcal2) * s.fwd2
     sa = min(max(sa, -0.9), 0.9)
     g = 100.0 * sa / math.sqrt(1.0 - sa * sa)
-    i = int(st[S_TG_I])
-    st[S_TG0 + i] = g
-    st[S_TG_I] = (i + 1) % N_TG
-    if st[S_TG_N] < N_TG:
-        st[S_TG_N] += 1.0
-    n = int(st[S_TG_N])
+    i = int(s.tg_i)
+    tg[i] = g
+    s.tg_i = float((i + 1) % N_TG)
+    if s.tg_n < N_TG:
+        s.tg_n += 1.0
+    n = int(s.tg_n)
     buf = np.empty(N_TG)
     for q in range(n):
-        buf[q] = st[S_TG0 + q]
+        buf[q] = tg[q]
     for a in range(1, n):  # insertion sort of at most N_TG values
         v = buf[a]
         b = a - 1
@@ -542,239 +897,24 @@ def _finish_midstance(st: np.ndarray, p: np.ndarray) -> None:
             b -= 1
         buf[b + 1] = v
     med = buf[n // 2] if n % 2 == 1 else 0.5 * (buf[n // 2 - 1] + buf[n // 2])
-    st[S_TILT_GRADE] += p[P_GRADE_ALPHA] * (med - st[S_TILT_GRADE])
+    s.tilt_grade += p.grade_alpha * (med - s.tilt_grade)
 
 
 @njit(cache=True)
-def _update_descent(st: np.ndarray, p: np.ndarray, t: float) -> None:
+def _update_descent(st: np.ndarray, p: KParams, t: float) -> None:
     """Descent state machine: threshold, hysteresis and minimum duration."""
-    g = st[S_GRADE]
+    s = st[0]
+    g = s.grade
     # entering: at or below the threshold (False for nan); leaving: above exit or nan
-    cond = g <= p[P_DESC_THR] if st[S_DESC] < 0.5 else not g <= p[P_DESC_EXIT]
+    cond = g <= p.desc_thr if s.desc < 0.5 else not g <= p.desc_exit
     if cond:
-        if math.isnan(st[S_DESC_T]):
-            st[S_DESC_T] = t
-        if t - st[S_DESC_T] >= p[P_DESC_MIN]:
-            st[S_DESC] = 1.0 - st[S_DESC]
-            st[S_DESC_T] = NAN
+        if math.isnan(s.desc_t):
+            s.desc_t = t
+        if t - s.desc_t >= p.desc_min_s:
+            s.desc = 1.0 - s.desc
+            s.desc_t = NAN
     else:
-        st[S_DESC_T] = NAN
-
-
-@njit(cache=True)
-def process(
-    t_s: np.ndarray,
-    acc_g: np.ndarray,
-    pressure_pa: np.ndarray,
-    has_p: bool,
-    p: np.ndarray,
-    st: np.ndarray,
-    ring: np.ndarray,
-    iv: np.ndarray,
-    baro: np.ndarray,
-    out: np.ndarray,
-) -> tuple[int, int]:
-    """Feed samples; write emitted strikes into ``out``.
-
-    Returns ``(n_out, n_consumed)``; stops early when ``out`` is full, so the caller feeds the
-    rest again.
-    """
-    n = t_s.shape[0]
-    cap = ring.shape[1]
-    mask = cap - 1
-    max_out = out.shape[0]
-    n_out = 0
-    a_lp = p[P_ALPHA_LP]
-    a_g = p[P_ALPHA_G]
-    warm_n = p[P_WARM_N]
-    gap = p[P_GAP]
-    long_gap = max(gap, p[P_LONG_GAP])
-    one_foot_tilt = p[P_AXIAL_MODE] > 0.5
-    use_gct = p[P_GCT] > 0.5
-    use_hp = p[P_HP] > 0.5
-    leak = p[P_LEAK] * p[P_DT]
-    leak_min = p[P_LEAK_MIN] * p[P_DT]
-    bg_delay = int(p[P_BG_DELAY])
-    swing_lag = int(p[P_SWING_LAG])
-    i = 0
-    while i < n:
-        if n_out >= max_out - 1:
-            break
-        t = t_s[i]
-        x = acc_g[i, 0]
-        y = acc_g[i, 1]
-        z = acc_g[i, 2]
-        i += 1
-        if not (math.isfinite(t) and math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
-            continue
-        last_t = st[S_LAST_T]
-        if st[S_N] > 0.0 and not (t > last_t):
-            continue  # repeated or out-of-order sample: ignored
-        m = math.sqrt(x * x + y * y + z * z)
-        if st[S_N] > 0.0 and t - last_t > gap:
-            st[S_GAPS] += 1.0
-        if st[S_N] == 0.0 or t - last_t > long_gap:
-            # gap (or first sample): flush, restart short filters, no detection across it
-            if st[S_PEND] > 0.5:
-                n_out = _emit(st, p, iv, out, n_out, last_t)
-            st[S_SEG_T] = t
-            st[S_MF] = m
-            st[S_ARMED] = 0.0
-            hb1 = p[P_HB1]
-            hb2 = p[P_HB2]
-            st[S_HX1] = (hb1 + hb2) * x  # high-pass at steady state for this input
-            st[S_HX2] = hb2 * x
-            st[S_HY1] = (hb1 + hb2) * y
-            st[S_HY2] = hb2 * y
-            st[S_HZ1] = (hb1 + hb2) * z
-            st[S_HZ2] = hb2 * z
-            st[S_LAST_IC] = NAN
-            st[S_CT_OPEN] = 0.0
-            st[S_MS_ON] = 0.0
-            if st[S_N] == 0.0:
-                st[S_BARO_NEXT] = t
-        st[S_N] += 1.0
-        st[S_LAST_T] = t
-        mf = st[S_MF] + a_lp * (m - st[S_MF])
-        st[S_MF] = mf
-        if use_hp:
-            # second-order high-pass of each axis, then the vector norm: impact transients
-            hb0 = p[P_HB0]
-            hb1 = p[P_HB1]
-            hb2 = p[P_HB2]
-            ha1 = p[P_HA1]
-            ha2 = p[P_HA2]
-            hx = hb0 * x + st[S_HX1]
-            st[S_HX1] = hb1 * x - ha1 * hx + st[S_HX2]
-            st[S_HX2] = hb2 * x - ha2 * hx
-            hy = hb0 * y + st[S_HY1]
-            st[S_HY1] = hb1 * y - ha1 * hy + st[S_HY2]
-            st[S_HY2] = hb2 * y - ha2 * hy
-            hz = hb0 * z + st[S_HZ1]
-            st[S_HZ1] = hb1 * z - ha1 * hz + st[S_HZ2]
-            st[S_HZ2] = hb2 * z - ha2 * hz
-            sig = math.sqrt(hx * hx + hy * hy + hz * hz)
-            st[S_HO0] = hx
-            st[S_HO1] = hy
-            st[S_HO2] = hz
-        else:
-            sig = mf
-        st[S_S] = sig
-        # gravity: cumulative mean during warm-up, then one-pole low-pass
-        gn = st[S_GN]
-        if gn < warm_n:
-            gn += 1.0
-            st[S_GN] = gn
-            ag = max(1.0 / gn, a_g)
-        else:
-            ag = a_g
-        st[S_G0] += ag * (x - st[S_G0])
-        st[S_G1] += ag * (y - st[S_G1])
-        st[S_G2] += ag * (z - st[S_G2])
-        # ring
-        w = int(st[S_RING_I])
-        ring[R_T, w] = t
-        ring[R_S, w] = sig
-        ring[R_M, w] = m
-        ring[R_AX, w] = x
-        ring[R_AY, w] = y
-        ring[R_AZ, w] = z
-        ring[R_RISE, w] = 0.0
-        ring[R_DEV, w] = abs(mf - 1.0)
-        st[S_RING_I] = (w + 1) & mask
-        if st[S_RING_N] < cap:
-            st[S_RING_N] += 1.0
-        # swing evidence (limbs): decaying maximum of the delayed deviation from 1 g
-        jd = (w - bg_delay) & mask
-        if st[S_RING_N] > bg_delay and ring[R_T, jd] >= st[S_SEG_T]:
-            st[S_SW] = max(st[S_SW] * p[P_SWING_DECAY], ring[R_DEV, jd])
-        else:
-            st[S_SW] *= p[P_SWING_DECAY]
-        # pending strike: extend the peak window, emit when complete
-        if st[S_PEND] > 0.5:
-            t_end = st[S_PEND_IC] + p[P_POST]
-            if t <= t_end:
-                if m > st[S_PEND_PEAK]:
-                    st[S_PEND_PEAK] = m
-                if sig > st[S_PEND_MFMAX]:
-                    st[S_PEND_MFMAX] = sig
-                a = x * st[S_U0] + y * st[S_U1] + z * st[S_U2]
-                if a > st[S_PEND_AX]:
-                    st[S_PEND_AX] = a
-            if t >= t_end - 0.5 * p[P_DT]:
-                n_out = _emit(st, p, iv, out, n_out, t)
-        # contact time (pelvis/chest): the vertical acceleration (about the vertical ground
-        # reaction force in body weights at the sacrum) falls back near zero: toe-off
-        if use_gct and st[S_CT_OPEN] > 0.5:
-            if t - st[S_CT_IC] > 2.0 * p[P_MAX_PER]:
-                st[S_CT_OPEN] = 0.0
-                st[S_LAST_GCT] = NAN
-            elif t > st[S_CT_IC] + p[P_POST]:
-                v = x * st[S_U0] + y * st[S_U1] + z * st[S_U2]
-                if v < p[P_TO_LEVEL]:
-                    st[S_CT_OPEN] = 0.0
-                    st[S_LAST_GCT] = 1000.0 * (t - st[S_CT_IC])
-        # mid-stance gravity (foot/shank tilt grade)
-        if one_foot_tilt and st[S_MS_ON] > 0.5:
-            dt_ic = t - st[S_MS_IC]
-            if dt_ic > p[P_MS_T1]:
-                _finish_midstance(st, p)
-            elif dt_ic >= p[P_MS_T0] and abs(m - 1.0) < p[P_MS_TOL]:
-                st[S_MS_E0] += x
-                st[S_MS_E1] += y
-                st[S_MS_E2] += z
-                st[S_MS_EK] += 1.0
-        # detection
-        if t >= st[S_REFR_UNTIL] and st[S_PEND] < 0.5:
-            if st[S_ARMED] < 0.5:
-                st[S_ARMED] = 1.0
-                st[S_ARM_T] = t
-                st[S_TROUGH] = sig
-                st[S_BG] = 0.0
-            else:
-                st[S_TROUGH] = min(sig, st[S_TROUGH] + max(leak * st[S_AMP], leak_min))
-            rise = sig - st[S_TROUGH]
-            ring[R_RISE, w] = rise
-            # background: the largest rise since arming, older than the delay, decaying
-            jd = (w - bg_delay) & mask
-            bg = st[S_BG] * p[P_BG_DECAY]
-            if st[S_RING_N] > bg_delay and ring[R_T, jd] >= st[S_ARM_T]:
-                bg = max(bg, ring[R_RISE, jd])
-            st[S_BG] = bg
-            thr = max(p[P_MIN_RISE], p[P_C_BG] * bg, p[P_K_RISE] * st[S_AMP])
-            jl = (w - swing_lag) & mask
-            ok_lag = st[S_RING_N] > swing_lag and ring[R_T, jl] >= st[S_SEG_T]
-            dev_pre = ring[R_DEV, jl] if ok_lag else np.inf
-            swing_ok = st[S_SW] >= p[P_SWING_G] and dev_pre <= p[P_SWING_END] * st[S_SW]
-            if rise >= thr and t - st[S_ARM_T] >= p[P_ARM_MIN] and swing_ok:
-                _detect(st, p, ring, t, sig)
-                if t >= st[S_PEND_IC] + p[P_POST] - 0.5 * p[P_DT]:
-                    n_out = _emit(st, p, iv, out, n_out, t)
-        # amplitude decays towards the floor once a strike is overdue (1.5 periods, else 1 s)
-        per = st[S_PERIOD]
-        if not (t - st[S_LAST_IC] < (1.5 * per if per > 0.0 else 1.0)):
-            st[S_AMP] = max(st[S_AMP] * p[P_AMP_FAST], p[P_MIN_RISE])
-        # barometric grade on a decimated clock
-        if has_p:
-            pr = pressure_pa[i - 1]
-            if math.isfinite(pr) and pr > 0.0:
-                h = 44330.77 * (1.0 - (pr / 101325.0) ** 0.190263)
-                if math.isnan(st[S_H]):
-                    st[S_H] = h
-                else:
-                    ah = 1.0 - math.exp(-(t - st[S_H_T]) / p[P_TAU_H])
-                    st[S_H] += ah * (h - st[S_H])
-                st[S_H_T] = t
-        if t >= st[S_BARO_NEXT]:
-            _baro_tick(st, p, baro, t)
-        if one_foot_tilt and not has_p:
-            st[S_GRADE] = st[S_TILT_GRADE]
-        elif not has_p:
-            st[S_GRADE] = NAN
-        else:
-            st[S_GRADE] = st[S_BARO_GRADE]
-        _update_descent(st, p, t)
-    return n_out, i
+        s.desc_t = NAN
 
 
 @njit(cache=True)
@@ -789,25 +929,279 @@ def step_length_m(cadence_spm: float, run_len_m: float) -> float:
 
 
 @njit(cache=True)
-def _baro_tick(st: np.ndarray, p: np.ndarray, baro: np.ndarray, t: float) -> None:
-    """Every ``P_BARO_DT`` seconds: integrate distance, store (altitude, distance), grade."""
-    dtb = p[P_BARO_DT]
-    cad = st[S_CAD]
-    if not math.isnan(cad) and t - st[S_LAST_IC] < 2.0:
-        st[S_DIST] += dtb * cad / 60.0 * step_length_m(cad, p[P_STEP_LEN])
-    st[S_BARO_NEXT] += dtb
-    if st[S_BARO_NEXT] <= t:  # after a gap: re-anchor the clock
-        st[S_BARO_NEXT] = t + dtb
+def _baro_tick(st: np.ndarray, p: KParams, baro: np.ndarray, t: float) -> None:
+    """Every ``baro_dt_s``: integrate distance, store (altitude, distance), grade."""
+    s = st[0]
+    dtb = p.baro_dt_s
+    cad = s.cad
+    if not math.isnan(cad) and t - s.last_ic < 2.0:
+        s.dist += dtb * cad / 60.0 * step_length_m(cad, p.step_len_m)
+    s.baro_next += dtb
+    if s.baro_next <= t:  # after a gap: re-anchor the clock
+        s.baro_next = t + dtb
     nb = baro.shape[1]
-    i = int(st[S_BARO_I])
-    baro[0, i] = st[S_H]
-    baro[1, i] = st[S_DIST]
-    st[S_BARO_I] = (i + 1) % nb
-    if st[S_BARO_N] < nb:
-        st[S_BARO_N] += 1.0
-    if st[S_BARO_N] >= nb and not math.isnan(st[S_H]):
-        j = int(st[S_BARO_I])  # oldest entry
+    i = int(s.baro_i)
+    baro[0, i] = s.h
+    baro[1, i] = s.dist
+    s.baro_i = float((i + 1) % nb)
+    if s.baro_n < nb:
+        s.baro_n += 1.0
+    if s.baro_n >= nb and not math.isnan(s.h):
+        j = int(s.baro_i)  # oldest entry
         dh = baro[0, i] - baro[0, j]
         ds = baro[1, i] - baro[1, j]
-        if ds >= p[P_MIN_DS] and not math.isnan(dh):
-            st[S_BARO_GRADE] = 100.0 * dh / ds
+        if ds >= p.min_ds_m and not math.isnan(dh):
+            s.baro_grade = 100.0 * dh / ds
+
+
+# ------------------------------------------------------------------------------ main loop
+@njit(cache=True)
+def process(
+    t_s: np.ndarray,
+    acc_g: np.ndarray,
+    pressure_pa: np.ndarray,
+    has_p: bool,
+    prm: np.ndarray,
+    st: np.ndarray,
+    ring: np.ndarray,
+    acf_x: np.ndarray,
+    acf_r: np.ndarray,
+    iv: np.ndarray,
+    baro: np.ndarray,
+    tg: np.ndarray,
+    out: np.ndarray,
+) -> tuple[int, int]:
+    """Feed samples; write emitted strikes into ``out``.
+
+    Returns ``(n_out, n_consumed)``; stops early when ``out`` is nearly full, so the caller
+    feeds the rest again. ``prm`` is :func:`params_record` of the :class:`KParams`.
+    """
+    p = prm[0]
+    s = st[0]
+    n = t_s.shape[0]
+    cap = ring.shape[1]
+    mask = cap - 1
+    max_out = out.shape[0]
+    n_out = 0
+    a_lp = p.alpha_lp
+    i = 0
+    while i < n:
+        if n_out >= max_out - 1:
+            break
+        t = t_s[i]
+        x = acc_g[i, 0]
+        y = acc_g[i, 1]
+        z = acc_g[i, 2]
+        i += 1
+        if not (math.isfinite(t) and math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+            continue
+        last_t = s.last_t
+        if s.n > 0.0 and not (t > last_t):
+            continue  # repeated or out-of-order sample: ignored
+        m = math.sqrt(x * x + y * y + z * z)
+        if s.n > 0.0 and t - last_t > p.gap_s:
+            s.gaps += 1.0
+        if s.n == 0.0 or t - last_t > p.long_gap_s:
+            # gap (or first sample): flush, restart short filters, no detection across it
+            if s.pend > 0.5:
+                n_out = _emit(st, p, iv, out, n_out, last_t)
+            s.seg_t = t
+            s.mf = m
+            s.hx_prev0 = x
+            s.hx_prev1 = y
+            s.hx_prev2 = z
+            s.hy0 = 0.0
+            s.hy1 = 0.0
+            s.hy2 = 0.0
+            s.bx1 = (p.hb1 + p.hb2) * x  # biquad at steady state for this input
+            s.bx2 = p.hb2 * x
+            s.by1 = (p.hb1 + p.hb2) * y
+            s.by2 = p.hb2 * y
+            s.bz1 = (p.hb1 + p.hb2) * z
+            s.bz2 = p.hb2 * z
+            s.cand_on = 0.0
+            s.last_ic = NAN  # no interval across a gap (the last strike still re-phases)
+            s.prev_ic = NAN
+            s.ct_open = 0.0
+            s.ms_on = 0.0
+            if s.n == 0.0 or t - last_t > p.acf_reset_gap_s:
+                _acf_reset(st, acf_r)
+                s.x_lp1 = m
+                s.x_lp2 = m
+                s.acc_sum = 0.0
+                s.acc_k = 0.0
+                s.still_mean = m
+                s.still_var = 0.0
+            if s.n == 0.0:
+                s.baro_next = t
+        s.n += 1.0
+        s.last_t = t
+        mf = s.mf + a_lp * (m - s.mf)
+        s.mf = mf
+        w = int(s.ring_i)
+        if p.use_hp:
+            # first-order high-pass of each axis, then the vector norm: impact transients
+            a = p.hp_a
+            hx = a * (s.hy0 + x - s.hx_prev0)
+            hy = a * (s.hy1 + y - s.hx_prev1)
+            hz = a * (s.hy2 + z - s.hx_prev2)
+            s.hy0 = hx
+            s.hy1 = hy
+            s.hy2 = hz
+            s.hx_prev0 = x
+            s.hx_prev1 = y
+            s.hx_prev2 = z
+            sig = math.sqrt(hx * hx + hy * hy + hz * hz)
+            # biquad high-pass (25 Hz): direction of the impact transient
+            bo = p.hb0 * x + s.bx1
+            s.bx1 = p.hb1 * x - p.ha1 * bo + s.bx2
+            s.bx2 = p.hb2 * x - p.ha2 * bo
+            s.bo0 = bo
+            bo = p.hb0 * y + s.by1
+            s.by1 = p.hb1 * y - p.ha1 * bo + s.by2
+            s.by2 = p.hb2 * y - p.ha2 * bo
+            s.bo1 = bo
+            bo = p.hb0 * z + s.bz1
+            s.bz1 = p.hb1 * z - p.ha1 * bo + s.bz2
+            s.bz2 = p.hb2 * z - p.ha2 * bo
+            s.bo2 = bo
+        else:
+            # rise of the low-passed magnitude over the slope lag
+            jl = (w - p.slope_lag_n) & mask
+            if s.ring_n >= p.slope_lag_n and ring[R_T, jl] >= s.seg_t:
+                sig = max(0.0, mf - ring[R_MF, jl])
+            else:
+                sig = 0.0
+        s.sig = sig
+        # gravity: cumulative mean during warm-up, then one-pole low-pass
+        gn = s.gn
+        if gn < p.warm_n:
+            gn += 1.0
+            s.gn = gn
+            ag = max(1.0 / gn, p.alpha_g)
+        else:
+            ag = p.alpha_g
+        s.g0 += ag * (x - s.g0)
+        s.g1 += ag * (y - s.g1)
+        s.g2 += ag * (z - s.g2)
+        # ring
+        ring[R_T, w] = t
+        ring[R_S, w] = sig
+        ring[R_M, w] = m
+        ring[R_AX, w] = x
+        ring[R_AY, w] = y
+        ring[R_AZ, w] = z
+        ring[R_MF, w] = mf
+        s.ring_i = float((w + 1) & mask)
+        if s.ring_n < cap:
+            s.ring_n += 1.0
+        # stillness: short running variance of the low-passed magnitude
+        dm = mf - s.still_mean
+        s.still_mean += p.still_alpha * dm
+        s.still_var = (1.0 - p.still_alpha) * (s.still_var + p.still_alpha * dm * dm)
+        if s.still_var < p.still_var:
+            s.still_t = t
+        # period tracker: two-pole low-pass of |acc|, box decimation, autocorrelation
+        s.x_lp1 += p.acf_lp_a * (m - s.x_lp1)
+        s.x_lp2 += p.acf_lp_a * (s.x_lp1 - s.x_lp2)
+        s.acc_sum += s.x_lp2
+        s.acc_k += 1.0
+        if s.acc_k >= p.dec_n:
+            xd = s.acc_sum / s.acc_k
+            s.acc_sum = 0.0
+            s.acc_k = 0.0
+            if s.still_var < p.still_var:
+                _acf_reset(st, acf_r)  # standing: no period, no cadence
+                s.cad = NAN
+            else:
+                _acf_push(st, p, acf_x, acf_r, xd)
+        # pending strike: extend the peak window, emit when complete
+        if s.pend > 0.5:
+            t_end = s.pend_ic + p.post_s
+            if t <= t_end:
+                if m > s.pend_peak:
+                    s.pend_peak = m
+                a = x * s.u0 + y * s.u1 + z * s.u2
+                if a > s.pend_ax:
+                    s.pend_ax = a
+                s.pend_absmax = max(s.pend_absmax, abs(x), abs(y), abs(z))
+            if t >= t_end - 0.5 * p.dt_s:
+                n_out = _emit(st, p, iv, out, n_out, t)
+        # contact time (pelvis/chest): the vertical acceleration (about the vertical ground
+        # reaction force in body weights at the sacrum) falls back near zero: toe-off
+        if p.use_gct and s.ct_open > 0.5:
+            if t - s.ct_ic > 2.0 * p.max_iv_s:
+                s.ct_open = 0.0
+                s.last_gct = NAN
+            elif t > s.ct_ic + p.post_s:
+                v = x * s.u0 + y * s.u1 + z * s.u2
+                if v < p.to_level_g:
+                    s.ct_open = 0.0
+                    s.last_gct = 1000.0 * (t - s.ct_ic)
+        # mid-stance gravity (foot/shank tilt grade)
+        if p.axial_mode and s.ms_on > 0.5:
+            dt_ic = t - s.ms_ic
+            if dt_ic > p.ms_t1_s:
+                _finish_midstance(st, p, tg)
+            elif dt_ic >= p.ms_t0_s and abs(m - 1.0) < p.ms_tol_g:
+                s.ms_e0 += x
+                s.ms_e1 += y
+                s.ms_e2 += z
+                s.ms_ek += 1.0
+        # candidates and strikes
+        thr = max(p.floor_g, p.amp_frac * s.amp)
+        # impact direction: the vector where the 25 Hz high-pass norm last rose through
+        # imp_edge_frac x its running peak (the rising edge: the foot and the tibia brake)
+        bn = s.bo0 * s.bo0 + s.bo1 * s.bo1 + s.bo2 * s.bo2
+        e2 = (p.imp_edge_frac * s.imp_amp) ** 2
+        if bn >= e2 and s.prev_bn < e2:
+            s.edge_t = t
+            s.edge_v0 = s.bo0
+            s.edge_v1 = s.bo1
+            s.edge_v2 = s.bo2
+        s.prev_bn = bn
+        if s.cand_on > 0.5:
+            s.cand_vn = max(s.cand_vn, bn)
+            if sig > s.cand_h:
+                s.cand_h = sig
+                s.cand_t = t
+            elif (
+                t - s.cand_t >= p.confirm_s - 0.5 * p.dt_s
+                or t - s.cand_start_t >= p.max_wait_s - 0.5 * p.dt_s
+            ):
+                s.cand_on = 0.0
+                if s.pend > 0.5:  # a new strike while one is pending: report the old one
+                    n_out = _emit(st, p, iv, out, n_out, t)
+                if _decide(st, p, ring, t) and t >= s.pend_ic + p.post_s - 0.5 * p.dt_s:
+                    n_out = _emit(st, p, iv, out, n_out, t)
+        elif sig >= thr:
+            s.cand_on = 1.0
+            s.cand_start_t = t
+            s.cand_t = t
+            s.cand_h = sig
+            s.cand_vn = bn
+        # running height decays towards the floor once a strike is overdue
+        per = s.period if s.period > 0.0 else p.default_period_s
+        if not (t - s.last_pk_t < 1.5 * per):
+            s.amp = max(s.amp * p.amp_fast, p.floor_g)
+        # barometric grade on a decimated clock
+        if has_p:
+            pr = pressure_pa[i - 1]
+            if math.isfinite(pr) and pr > 0.0:
+                hh = 44330.77 * (1.0 - (pr / 101325.0) ** 0.190263)
+                if math.isnan(s.h):
+                    s.h = hh
+                else:
+                    ah = 1.0 - math.exp(-(t - s.h_t) / p.tau_h_s)
+                    s.h += ah * (hh - s.h)
+                s.h_t = t
+        if t >= s.baro_next:
+            _baro_tick(st, p, baro, t)
+        if p.axial_mode and not has_p:
+            s.grade = s.tilt_grade
+        elif not has_p:
+            s.grade = NAN
+        else:
+            s.grade = s.baro_grade
+        _update_descent(st, p, t)
+    return n_out, i

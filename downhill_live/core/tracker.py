@@ -14,121 +14,68 @@ from collections.abc import Sequence
 import numpy as np
 
 from downhill_live.core import _kernels as kern
+from downhill_live.core._jit import jit_active
+from downhill_live.core.params import (
+    CADENCE_WINDOW_S,
+    NOMINAL_STEP_LEN_M,
+    UNDERSAMPLED_BELOW_HZ,
+    GaitParams,
+    acf_sizes,
+    default_params,
+    kernel_params,
+)
 from downhill_live.errors import DownhillError
 from downhill_live.types import ONE_FOOT_PLACEMENTS, PLACEMENTS, Step
 
-__all__ = ["GaitTracker", "placement_params"]
-
-#: Cadence is the median of the step (or stride) intervals that ended in the last this-many
-#: seconds (at most ``_kernels.N_IV`` of them): short, so that cues follow a change within ~2 s.
-CADENCE_WINDOW_S = 3.0
-
-#: Nominal running step length (m) turning cadence into horizontal speed for the barometric
-#: grade (walking, <= 130 spm: 0.75 m; linear in between).
-NOMINAL_STEP_LEN_M = 1.05
+__all__ = [
+    "CADENCE_WINDOW_S",
+    "NOMINAL_STEP_LEN_M",
+    "GaitParams",
+    "GaitTracker",
+    "default_params",
+    "placement_params",
+    "undersampled_warning",
+]
 
 
 def placement_params(
     rate_hz: float,
     placement: str,
     *,
+    params: GaitParams | None = None,
+    range_g: float | None = None,
     descent_threshold_pct: float = -5.0,
     descent_exit_pct: float = -3.0,
     descent_min_s: float = 5.0,
-) -> np.ndarray:
-    """Kernel parameter vector for a sample rate and a placement (see ``_kernels.P_*``).
-
-    Parameters
-    ----------
-    rate_hz : float
-        Nominal sample rate (Hz).
-    placement : str
-        One of ``downhill_live.types.PLACEMENTS``.
-    descent_threshold_pct, descent_exit_pct, descent_min_s : float
-        Descent state machine settings (see :class:`GaitTracker`).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 vector of length ``_kernels.N_PARAMS``.
-    """
-    one_foot = placement in ONE_FOOT_PLACEMENTS
-    dt_s = 1.0 / rate_hz
-    p = np.zeros(kern.N_PARAMS)
-    p[kern.P_DT] = dt_s
-    p[kern.P_GAP] = 1.5 * dt_s
-    p[kern.P_LONG_GAP] = 0.025
-    p[kern.P_ONE_FOOT] = 1.0 if one_foot else 0.0
-    # detection signal: trunk = low-passed magnitude (tau 5 ms); limb = norm of the
-    # second-order Butterworth high-pass (25 Hz, at most 0.3 x rate) of the vector
-    p[kern.P_ALPHA_LP] = 1.0 - math.exp(-dt_s / 0.005)
-    p[kern.P_HP] = 1.0 if one_foot else 0.0
-    fc_hz = min(25.0, 0.3 * rate_hz)
-    k = math.tan(math.pi * fc_hz / rate_hz)
-    norm = 1.0 / (1.0 + math.sqrt(2.0) * k + k * k)
-    p[kern.P_HB0] = norm
-    p[kern.P_HB1] = -2.0 * norm
-    p[kern.P_HB2] = norm
-    p[kern.P_HA1] = 2.0 * (k * k - 1.0) * norm
-    p[kern.P_HA2] = (1.0 - math.sqrt(2.0) * k + k * k) * norm
-    p[kern.P_ALPHA_G] = 1.0 - math.exp(-dt_s / 1.0)
-    p[kern.P_WARM_N] = round(1.0 * rate_hz)
-    # detection: rise above a leaky trough beyond the noise floor and beyond the background
-    # seen since the detector was armed (after the refractory period)
-    p[kern.P_K_RISE] = 0.3 if one_foot else 0.5
-    p[kern.P_MIN_RISE] = 0.2 if one_foot else 0.15
-    p[kern.P_C_BG] = 1.5
-    p[kern.P_BG_DECAY] = math.exp(-dt_s / 0.25)
-    p[kern.P_ARM_MIN] = 0.06
-    p[kern.P_LEAK] = 2.0
-    p[kern.P_TROUGH_WIN] = 0.1
-    p[kern.P_BG_DELAY] = max(1, round(0.04 * rate_hz))
-    p[kern.P_REFR_MAX] = 0.6 if one_foot else 0.3
-    p[kern.P_AMP_JUMP] = 2.5
-    p[kern.P_AMP_FAST] = math.exp(-dt_s / 0.3)
-    p[kern.P_LEAK_MIN] = 0.0 if one_foot else 3.0
-    p[kern.P_SWING_G] = 0.6 if one_foot else 0.0
-    p[kern.P_SWING_DECAY] = math.exp(-dt_s / 0.15)
-    p[kern.P_SWING_END] = 0.6 if one_foot else math.inf
-    p[kern.P_SWING_LAG] = max(1, round(0.02 * rate_hz))
-    p[kern.P_F_IC] = 0.25
-    p[kern.P_AMP0] = 1.5
-    p[kern.P_AMP_DECAY] = math.exp(-dt_s / 3.0)
-    p[kern.P_AMP_ADAPT] = 0.3
-    p[kern.P_REFR_FRAC] = 0.7 if one_foot else 0.6
-    p[kern.P_REFR0] = 0.4 if one_foot else 0.2
-    p[kern.P_MIN_PER] = 0.4 if one_foot else 0.2
-    p[kern.P_MAX_PER] = 3.0 if one_foot else 1.5
-    p[kern.P_CAD_WIN] = CADENCE_WINDOW_S
-    p[kern.P_PRE] = 0.010
-    p[kern.P_POST] = 0.060
-    # grade and descent
-    p[kern.P_DESC_THR] = descent_threshold_pct
-    p[kern.P_DESC_EXIT] = descent_exit_pct
-    p[kern.P_DESC_MIN] = descent_min_s
-    p[kern.P_STEP_LEN] = NOMINAL_STEP_LEN_M
-    p[kern.P_BARO_DT] = 0.25
-    p[kern.P_BARO_N] = 24  # 6 s grade window
-    p[kern.P_TAU_H] = 1.0
-    p[kern.P_MIN_DS] = 3.0
-    p[kern.P_AXIAL_MODE] = 1.0 if one_foot else 0.0
-    # tilt grade (foot/shank): mean stance vector; the foot uses its quasi-static foot-flat
-    # samples, the shank (never still in stance) all samples of a fixed window
-    p[kern.P_MS_T0] = 0.03 if placement == "foot" else 0.06
-    p[kern.P_MS_T1] = 0.25 if placement == "foot" else 0.16
-    p[kern.P_MS_TOL] = 0.06 if placement == "foot" else math.inf
-    p[kern.P_CAL_STEPS] = 10
-    p[kern.P_CAL_SKIP] = 5
-    p[kern.P_GRADE_ALPHA] = 0.3
-    p[kern.P_GCT] = 0.0 if one_foot else 1.0
-    p[kern.P_TO_LEVEL] = 0.5
-    return p
+) -> kern.KParams:
+    """Kernel parameters (:class:`~downhill_live.core._kernels.KParams`) for a sample rate and a
+    placement; see :func:`downhill_live.core.params.kernel_params`."""
+    return kernel_params(
+        rate_hz,
+        placement,
+        params,
+        range_g=range_g,
+        descent_threshold_pct=descent_threshold_pct,
+        descent_exit_pct=descent_exit_pct,
+        descent_min_s=descent_min_s,
+    )
 
 
 def ring_capacity(rate_hz: float) -> int:
-    """Sample ring length: a power of two covering at least 0.5 s."""
-    need = max(64, math.ceil(0.5 * rate_hz))
+    """Sample ring length: a power of two covering at least 2 s (the longest strike window)."""
+    need = max(128, math.ceil(2.0 * rate_hz))
     return 1 << (need - 1).bit_length()
+
+
+def undersampled_warning(rate_hz: float, placement: str) -> str | None:
+    """One line for the start of a run when ``peak_g`` will be under-sampled, else None."""
+    if placement in ONE_FOOT_PLACEMENTS and rate_hz < UNDERSAMPLED_BELOW_HZ:
+        return (
+            f"warning: {placement} sensor at {rate_hz:g} Hz: impacts last 10-30 ms, so peak_g is "
+            f"under-sampled below {UNDERSAMPLED_BELOW_HZ:g} Hz and reads low (steps are marked "
+            "undersampled); strikes and cadence are not affected"
+        )
+    return None
 
 
 class GaitTracker:
@@ -141,7 +88,9 @@ class GaitTracker:
     :mod:`downhill_live.core._kernels` for the algorithm.
 
     Each emitted :class:`~downhill_live.types.Step` carries ``t_s`` (estimated initial contact,
-    sensor time), ``cadence_spm``, ``peak_g`` (peak resultant in [IC - 10 ms, IC + 60 ms]),
+    sensor time), ``cadence_spm``, ``peak_g`` (peak resultant in [IC - 10 ms, IC + 40 ms] for
+    foot/shank, [IC - 10 ms, IC + 60 ms] for pelvis/chest), ``undersampled`` (foot/shank below
+    200 Hz: ``peak_g`` reads low), ``clipped`` (the peak window reached ``range_g``),
     ``peak_axial_g`` (peak along the estimated vertical: gravity for pelvis/chest, the calibrated
     mean stance axis for foot/shank, nan before calibration), ``grade_pct`` and ``on_descent`` at
     that moment, and ``gct_ms``: pelvis/chest only, the contact time of the *previous* contact
@@ -163,6 +112,10 @@ class GaitTracker:
         Leave it when the grade stays above this (or is unknown) for ``descent_min_s``.
     descent_min_s : float, default 5.0
         Minimum duration of either condition (s).
+    params : GaitParams or None
+        Detector knobs (:mod:`downhill_live.core.params`); None: the placement's defaults.
+    range_g : float or None
+        Sensor range (g), e.g. 8 or 16: a step whose peak window reaches it is ``clipped``.
 
     Attributes
     ----------
@@ -179,15 +132,21 @@ class GaitTracker:
     on_descent_ : bool
         Descent state.
     cadence_spm_ : float
-        Steps per minute (both legs): median of at most 8 intervals of the last 8 s; nan until
-        two intervals are known and after a gait change (walk <-> run) or a break.
+        Steps per minute (both legs): the mean of the strike intervals of the last 3 s that agree
+        with the autocorrelation period tracker (else the tracked period itself); nan while the
+        tracker has no period (the first ~1.5 s, standing).
     n_samples_ : int
         Samples processed (non-finite, repeated or out-of-order samples are skipped).
     n_gaps_ : int
         Gaps seen.
     latency_s_ : float
-        Report delay of a step after its estimated initial contact, in sensor time: the end of
-        the peak window (60 ms) plus at most one sample period.
+        Nominal report delay of a step after its estimated initial contact, in sensor time: the
+        end of the peak window (foot/shank 40 ms, pelvis/chest 60 ms) plus one sample period.
+        A step is reported later only when its candidate peak came later than that after the
+        contact (the peak must be final: ``confirm_s`` without a higher value).
+    warnings_ : list of str
+        Lines to show at the start of a run (e.g. ``peak_g`` under-sampled below 200 Hz on
+        foot/shank).
 
     Examples
     --------
@@ -207,6 +166,8 @@ class GaitTracker:
         descent_threshold_pct: float = -5.0,
         descent_exit_pct: float = -3.0,
         descent_min_s: float = 5.0,
+        params: GaitParams | None = None,
+        range_g: float | None = None,
     ) -> None:
         if not (math.isfinite(rate_hz) and 50.0 <= rate_hz <= 2000.0):
             raise DownhillError(f"rate_hz must be within 50-2000 Hz, got {rate_hz!r}")
@@ -221,23 +182,46 @@ class GaitTracker:
             )
         if not (math.isfinite(descent_min_s) and descent_min_s >= 0.0):
             raise DownhillError(f"descent_min_s must be >= 0, got {descent_min_s!r}")
+        if range_g is not None and not (math.isfinite(range_g) and range_g > 0.0):
+            raise DownhillError(f"range_g must be a number > 0 or None, got {range_g!r}")
+        if params is not None and not isinstance(params, GaitParams):
+            raise DownhillError(f"params must be a GaitParams, got {type(params).__name__}")
         self.rate_hz = float(rate_hz)
         self.placement = placement
         self.descent_threshold_pct = float(descent_threshold_pct)
         self.descent_exit_pct = float(descent_exit_pct)
         self.descent_min_s = float(descent_min_s)
+        self.params = params if params is not None else default_params(placement)
+        self.range_g = None if range_g is None else float(range_g)
         self._p = placement_params(
             self.rate_hz,
             placement,
+            params=self.params,
+            range_g=self.range_g,
             descent_threshold_pct=self.descent_threshold_pct,
             descent_exit_pct=self.descent_exit_pct,
             descent_min_s=self.descent_min_s,
         )
-        self._st = np.empty(kern.N_STATE)
-        kern.init_state(self._st, self._p)
+        w = undersampled_warning(self.rate_hz, placement)
+        self.warnings_: list[str] = [] if w is None else [w]
+        self._prm = kern.params_record(self._p)
+        self._st = kern.new_state()
+        if jit_active():
+            # compiled kernels take plain structured arrays (a recarray subclass is typed
+            # slowly at every call); plain Python needs the recarray's attribute access
+            self._prm_k = self._prm.view(np.ndarray)
+            self._st_k = self._st.view(np.ndarray)
+        else:
+            self._prm_k = self._prm
+            self._st_k = self._st
+        self._tg = np.zeros(kern.N_TG)
+        kern.init_state(self._st_k, self._prm_k, self._tg)
         self._ring = np.zeros((kern.N_RING, ring_capacity(self.rate_hz)))
+        acf_cap, n_lags = acf_sizes(self._p)
+        self._acf_x = np.zeros(acf_cap)
+        self._acf_r = np.zeros(n_lags)
         self._iv = np.zeros((2, kern.N_IV))
-        self._baro = np.full((2, int(self._p[kern.P_BARO_N]) + 1), np.nan)
+        self._baro = np.full((2, int(self._p.baro_n) + 1), np.nan)
         self._out = np.zeros((256, kern.N_OUT))
         self._one_t = np.zeros(1)
         self._one_acc = np.zeros((1, 3))
@@ -303,11 +287,14 @@ class GaitTracker:
                 a[start:],
                 pr[start:] if has_p else pr,
                 has_p,
-                self._p,
-                self._st,
+                self._prm_k,
+                self._st_k,
                 self._ring,
+                self._acf_x,
+                self._acf_r,
                 self._iv,
                 self._baro,
+                self._tg,
                 self._out,
             )
             steps.extend(_rows_to_steps(self._out[:n_out]))
@@ -319,32 +306,38 @@ class GaitTracker:
     @property
     def grade_pct_(self) -> float:
         """Current grade estimate (%), negative downhill; nan while unknown."""
-        return float(self._st[kern.S_GRADE])
+        return float(self._st[0].grade)
 
     @property
     def on_descent_(self) -> bool:
         """Descent state (threshold, hysteresis, minimum duration)."""
-        return bool(self._st[kern.S_DESC] > 0.5)
+        return bool(self._st[0].desc > 0.5)
 
     @property
     def cadence_spm_(self) -> float:
         """Current cadence (steps per minute, both legs); nan while unknown."""
-        return float(self._st[kern.S_CAD])
+        return float(self._st[0].cad)
 
     @property
     def n_samples_(self) -> int:
         """Number of samples processed."""
-        return int(self._st[kern.S_N])
+        return int(self._st[0].n)
 
     @property
     def n_gaps_(self) -> int:
         """Number of gaps seen (time steps above 1.5 sample periods)."""
-        return int(self._st[kern.S_GAPS])
+        return int(self._st[0].gaps)
 
     @property
     def latency_s_(self) -> float:
         """Nominal report delay after initial contact (s): peak window end + one sample."""
-        return float(self._p[kern.P_POST] + self._p[kern.P_DT])
+        return float(self._p.post_s + self._p.dt_s)
+
+    @property
+    def period_s_(self) -> float:
+        """Period tracked by the autocorrelation (s) between the strikes this placement sees
+        (foot/shank: one stride, pelvis/chest: one step); nan while unknown."""
+        return float(self._st[0].period)
 
 
 def _rows_to_steps(rows: np.ndarray) -> list[Step]:
@@ -357,6 +350,8 @@ def _rows_to_steps(rows: np.ndarray) -> list[Step]:
             on_descent=bool(r[kern.O_DESC] > 0.5),
             gct_ms=float(r[kern.O_GCT]),
             peak_axial_g=float(r[kern.O_PEAK_AX]),
+            undersampled=bool(r[kern.O_UNDER] > 0.5),
+            clipped=bool(r[kern.O_CLIP] > 0.5),
         )
         for r in rows
     ]
