@@ -85,8 +85,10 @@ def test_replay_gives_the_cues_the_truth_implies(name: str) -> None:
     assert {c.rule for c in expected.cues_} >= {"cadence_low", "impact_high", "cadence_low.praise"}
     assert [c.rule for c in actual] == [c.rule for c in expected.cues_]
     stride_s = np.median(np.diff([s.t_s for s in truth]))
+    # a cue is decided at a step: a borderline threshold crossing may move by one stride, and
+    # the step's contact time is the detector's, within the +-40 ms it is validated to
     for a, e in zip(actual, expected.cues_, strict=True):
-        assert abs(a.t_s - e.t_s) <= stride_s + 0.02, (a, e)
+        assert abs(a.t_s - e.t_s) <= stride_s + 0.04, (a, e)
         assert a.phrase == e.phrase
     # one step per stride of the instrumented foot, all of them
     assert abs(len(steps) - len(truth)) <= 2

@@ -17,15 +17,11 @@ import pytest
 from downhill_live.core import GaitTracker
 from downhill_live.core.params import GaitParams, default_params
 from downhill_live.errors import DownhillError
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import validate
-from test_core import _rotation, synth_run
+from downhill_live.tools import accuracy as validate
+from tests.unit.test_core import _rotation, synth_run
 
 HAVE_SHOE = (validate.data_dir() / "pyshoe-foot-running" / "contacts.csv").exists()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _det(steps) -> np.ndarray:
@@ -197,7 +193,7 @@ _SCRIPT = r"""
 import json, sys
 import numpy as np
 sys.path.insert(0, sys.argv[1])
-from test_core import synth_run
+from tests.unit.test_core import synth_run
 from downhill_live.core import GaitTracker
 out = {}
 for pl in ("foot", "pelvis"):
@@ -213,7 +209,7 @@ def _run_script(disable_jit: bool) -> dict:
     env = dict(os.environ)
     env["NUMBA_DISABLE_JIT"] = "1" if disable_jit else "0"
     r = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(ROOT / "tests")],
+        [sys.executable, "-c", _SCRIPT, str(ROOT)],
         capture_output=True,
         text=True,
         env=env,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,13 +12,9 @@ from hypothesis import strategies as st
 from downhill_live.core import GaitTracker
 from downhill_live.core import _kernels as kern
 from downhill_live.errors import DownhillError
+from downhill_live.tools import accuracy as validate
 from downhill_live.types import PLACEMENTS, Step
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import validate
-from naive_core import NaiveCore
+from tests.reference.naive_core import NaiveCore
 
 HAVE_REAL = (validate.data_dir() / "alcantara2022-sacral" / "contacts.csv").exists()
 
