@@ -270,7 +270,11 @@ class Session:
             sink.event(t_s, event)
 
     def close(self) -> None:
-        """Close every sink (each once, in order)."""
+        """End the rules (a descent still open gets its summary, if the profile asks for one),
+        then close every sink (each once, in order)."""
+        for cue in self.engine.finish():
+            for sink in self._cue_sinks:
+                sink.cue(cue)
         for sink in self.sinks:
             sink.close()
 
