@@ -47,23 +47,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from downhill_live.config.cue_profile import CueProfile, Rule
+from downhill_live.config.cue_profile import CueProfile, Prior, Rule
 from downhill_live.types import Cue, Step
 
 #: step intervals longer than this count as this long (pauses), as in the replay summary
 MAX_STEP_DT_S = 2.0
-
-
-@dataclass(frozen=True)
-class Prior:
-    """What a session starts from, out of the runner history (a snapshot: replay reuses it).
-
-    ``baselines`` maps a grade band name (see :data:`downhill_live.history.BANDS`) to metric ->
-    value; the ``"flat"`` band seeds the flat baseline. ``fade_level`` is the feedback fading
-    level (0 = full feedback)."""
-
-    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
-    fade_level: int = 0
 
 
 @dataclass
@@ -204,7 +192,7 @@ class CueEngine:
 
     def __init__(self, profile: CueProfile, prior: Prior | None = None) -> None:
         self.profile = profile
-        self.prior = prior or Prior()
+        self.prior = profile.prior if prior is None else prior
         self._states = [_RuleState(r, deque(maxlen=r.window_steps)) for r in profile.rules]
         # relative rules need their metrics' baselines; the summary and the history need
         # cadence and impact against the flat in any case

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from downhill_live.config.cue_profile import CueProfile
+from downhill_live.config.cue_profile import CueProfile, Prior
 from downhill_live.config.firmware import FirmwareProfile, parse_firmware_profile
 from downhill_live.config.yamlio import is_finite_number
 from downhill_live.core import GaitTracker
@@ -375,11 +375,26 @@ def session_from_recording(
             path,
             rec.dropped_tail_bytes,
         )
+    snapshot = stored_prior(rec, path)
+    if snapshot is not None and cues.prior == Prior():
+        # coached from the runner history: replay exactly what the session started from
+        cues = dataclasses.replace(cues, prior=snapshot)
     try:
         session = Session(firmware, cues, placement=placement or stored, **kwargs)
     except DownhillError as exc:  # e.g. a stored sample rate the gait core does not take
         raise RecordingError(path, str(exc)) from None
     return session, rec
+
+
+def stored_prior(rec: Recording, path: str) -> Prior | None:
+    """The runner-history snapshot a live session stored in its header (``live.history``),
+    or None."""
+    from downhill_live.history import prior_from_json
+
+    live = rec.header.get("live")
+    if not isinstance(live, dict) or "history" not in live:
+        return None
+    return prior_from_json(live["history"], f"{path}#live.history")
 
 
 def describe_skip(skip: Skip) -> str:

@@ -7,7 +7,7 @@ keys are errors, so a typo can never silently disable a cue. See docs/cue-profil
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,19 @@ class HistorySettings:
 
 
 @dataclass(frozen=True)
+class Prior:
+    """What a session starts from, out of the runner history: a snapshot, stored in the
+    recording so that replay and tune reuse exactly it (see :mod:`downhill_live.history`).
+
+    ``baselines`` maps a grade band name (``"flat"``, ``"-3..-6"``, ...) to metric -> value; the
+    ``"flat"`` band seeds the flat baseline. ``fade_level`` is the feedback fading level
+    (0 = full feedback)."""
+
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    fade_level: int = 0
+
+
+@dataclass(frozen=True)
 class CueProfile:
     path: str
     settings: Settings
@@ -123,6 +136,8 @@ class CueProfile:
     rules: tuple[Rule, ...]
     fade: FadeSettings = FadeSettings()
     history: HistorySettings = HistorySettings()
+    #: the runner-history snapshot the session starts from (not part of the YAML)
+    prior: Prior = field(default_factory=Prior)
 
 
 _RULE_KEYS = {
