@@ -33,6 +33,10 @@ step of a descent (``descent.enter``), and when ``descent.summary`` is on, a sum
 (``descent.summary``: median cadence, impact against the flat baseline) on the first step after
 a descent of at least ``summary_min_s``. Neither counts against the caps.
 
+With ``metronome.enabled``, ``descent.metronome`` cues switch a soft tick at
+``metronome.target`` (e.g. ``baseline+5%``, rounded to 0.5 spm; value ``nan``: off) on at the
+first step of a descent and off at its end; the speech worker plays it.
+
 Across sessions (:class:`Prior`, from the runner history): stored flat baselines are used until
 this session has learned its own, and the *fade level* ``L`` (consecutive recent sessions with at
 least ``fade.hold_share`` of descent time in band, at most ``fade.max_level``) multiplies the
@@ -241,13 +245,19 @@ class CueEngine:
             return []
         rec.end_t_s = t_s
         self.descents_.append(rec)
+        out: list[Cue] = []
+        if any(c.rule == "descent.metronome" and c.t_s == rec.start_t_s for c in self.cues_):
+            mt = self.profile.metronome
+            out.append(
+                Cue(t_s, "descent.metronome", "", "cadence_spm", math.nan, 0, {"volume": mt.volume})
+            )
         d = self.profile.descent
         if d.summary and rec.duration_s >= d.summary_min_s:
             phrase = summary_phrase(
                 rec, self.baseline.get("cadence_spm"), self.baseline.get("peak_g")
             )
-            return [self._moment(t_s, "descent.summary", phrase, rec.duration_s)]
-        return []
+            out.append(self._moment(t_s, "descent.summary", phrase, rec.duration_s))
+        return out
 
     def finish(self) -> list[Cue]:
         """End of the session: closes a descent still open (its summary, if any, at the last
@@ -270,6 +280,13 @@ class CueEngine:
         moments: list[Cue] = []
         if step.on_descent and self._descent is None:
             self._descent = DescentRecord(t)
+            mt = self.profile.metronome
+            target = mt.target.resolve(self.baseline.get("cadence_spm")) if mt.enabled else None
+            if target is not None:
+                spm = round(target * 2.0) / 2.0  # to 0.5 spm
+                moments.append(
+                    Cue(t, "descent.metronome", "", "cadence_spm", spm, 0, {"volume": mt.volume})
+                )
             if self.profile.descent.enter_phrase:
                 moments.append(
                     self._moment(

@@ -108,6 +108,15 @@ class FadeSettings:
 
 
 @dataclass(frozen=True)
+class MetronomeSettings:
+    """A soft tick at a target cadence on descents, mixed by the speech worker."""
+
+    enabled: bool = False
+    target: Threshold = Threshold(baseline_pct=5.0)
+    volume: float = 0.3
+
+
+@dataclass(frozen=True)
 class HistorySettings:
     """What the runner history feeds into a session."""
 
@@ -136,6 +145,7 @@ class CueProfile:
     rules: tuple[Rule, ...]
     fade: FadeSettings = FadeSettings()
     history: HistorySettings = HistorySettings()
+    metronome: MetronomeSettings = MetronomeSettings()
     #: the runner-history snapshot the session starts from (not part of the YAML)
     prior: Prior = field(default_factory=Prior)
 
@@ -179,6 +189,11 @@ _FADE_KEYS = {
     "enabled": "true/false",
     "hold_share": "0..1: share of descent time in band that counts as holding form",
     "max_level": "integer 0-5",
+}
+_METRONOME_KEYS = {
+    "enabled": "true/false",
+    "target": "cadence: number (spm) or 'baseline+5%'",
+    "volume": "0..1 (tick loudness)",
 }
 _HISTORY_KEYS = {
     "baselines": "true/false: start from the baselines stored in the runner history",
@@ -256,6 +271,7 @@ class _Parser:
                 "rules": "rules",
                 "fade": "feedback fading across sessions",
                 "history": "use of the runner history",
+                "metronome": "cadence metronome on descents",
             },
         )
         version = top.get("version", 1)
@@ -311,7 +327,15 @@ class _Parser:
                 "rules", "must be a mapping of rule name -> rule, with at least one rule"
             )
         rules = tuple(self.rule(str(name), value) for name, value in rules_raw.items())
-        return CueProfile(self.doc.path, settings, descent, rules, fade, history)
+        mt = c.mapping(top.get("metronome", {}), "metronome", _METRONOME_KEYS)
+        metronome = MetronomeSettings(
+            enabled=self.boolean(mt.get("enabled", False), "metronome.enabled"),
+            target=self.threshold(mt.get("target", "baseline+5%"), "metronome.target"),
+            volume=c.number(mt.get("volume", 0.3), "metronome.volume", lo=0.0, hi=1.0),
+        )
+        return CueProfile(
+            self.doc.path, settings, descent, rules, fade, history, metronome=metronome
+        )
 
 
 def parse_cue_profile(text: str, path: str) -> CueProfile:

@@ -4,6 +4,7 @@ missing data, descent moments, baselines and fading from the history."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -103,7 +104,7 @@ def test_reminders_come_at_growing_intervals_while_the_error_persists() -> None:
     cues = corrective(run(profile(repeat="10"), steps_from(cads)))
     t = [c.t_s for c in cues]
     assert t[0] == pytest.approx(9 * DT_S)  # window full
-    intervals = [b - a for a, b in zip(t, t[1:], strict=False)]
+    intervals = [b - a for a, b in itertools.pairwise(t)]
     assert intervals == pytest.approx([10, 20, 40, 80, 160][: len(intervals)], abs=DT_S)
     assert len(intervals) == 4  # 4.5 + 10 + 20 + 40 + 80 = 154.5; + 160 is past 300
     assert [c.rule for c in cues] == ["slow"] + ["slow.reminder"] * 4
@@ -243,7 +244,7 @@ def test_fading_thins_reminders_and_the_cap() -> None:
     full = corrective(run(profile(repeat="10"), steps_from(cads)))
     faded = corrective(run(profile(repeat="10"), steps_from(cads), Prior(fade_level=2)))
     assert len(full) == 5  # 4.5, 14.5, 34.5, 74.5, 154.5 (+160 is past the end)
-    assert [b.t_s - a.t_s for a, b in zip(faded, faded[1:], strict=False)] == pytest.approx(
+    assert [b.t_s - a.t_s for a, b in itertools.pairwise(faded)] == pytest.approx(
         [40, 80, 160], abs=DT_S
     )  # intervals x 2**2
     capped = corrective(run(profile(cap=4, repeat="5"), steps_from(cads), Prior(fade_level=2)))
