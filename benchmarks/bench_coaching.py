@@ -32,13 +32,16 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from downhill_live.config.cue_profile import CueProfile, load_cue_profile
 from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine, Prior
+from downhill_live.history import History
 from downhill_live.sim.gait import Segment, simulate
 from downhill_live.types import Cue, Step
 
@@ -277,13 +280,17 @@ def bench(profile: CueProfile, placement: str, seed: int, cache: dict[str, Run])
     score_episodes(cor, eng.cues_, fig)
     score_praise(cor, eng.cues_, fig)
     n_praised = len({c.t_s for c in eng.cues_ if c.rule.endswith(".praise")})
-    fig.corrector_praised = f"{n_praised} praise(s) over {len(times)} corrected descents"
+    fig.corrector_praised = (
+        f"{n_praised} praise(s) (cadence and impact rules) over {len(times)} corrected descents"
+    )
 
     # starts on a descent: alone, then with the baseline of a previous session (the history)
     sd = get("starts_down", starts_down(), seed + 4)
     eng_none = run_engine(profile, sd.steps)
     prev = run_engine(profile, per.steps)  # an earlier session of this runner, flat start
-    prior = Prior(baselines={"flat": dict(prev.baseline.learned)})
+    with tempfile.TemporaryDirectory() as d, History(Path(d) / "history.sqlite3") as h:
+        h.add_session("runner", prev, profile, source="bench", duration_s=per.steps[-1].t_s)
+        prior = h.prior("runner", profile)  # the real history: SQLite, median baselines
     eng = run_engine(profile, sd.steps, prior)
     score_episodes(sd, eng.cues_, fig)
     score_praise(sd, eng.cues_, fig)

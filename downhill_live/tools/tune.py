@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from downhill_live.config.cue_profile import CueProfile, Rule, Threshold
+from downhill_live.config.cue_profile import CueProfile, Prior, Rule, Threshold
 from downhill_live.cues import CueEngine
 from downhill_live.errors import ConfigError
 from downhill_live.session import session_from_recording
@@ -222,6 +222,8 @@ class RecordingSteps:
     placement: str
     steps: list[Step]
     cues: list[Cue]
+    #: the runner-history snapshot the recording was coached with (header live.history)
+    prior: Prior = dataclasses.field(default_factory=Prior)
 
     @property
     def duration_s(self) -> float:
@@ -235,7 +237,8 @@ def collect_steps(
 
     session, rec = session_from_recording(path, profile, placement=placement)
     session.process_many(rec.packets)
-    return RecordingSteps(path, session.placement, session.steps, list(session.cues))
+    prior = session.engine.profile.prior
+    return RecordingSteps(path, session.placement, session.steps, list(session.cues), prior)
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,7 @@ def tune(
 def _pooled(profile: CueProfile, recordings: Sequence[RecordingSteps]) -> Evaluation:
     total = Evaluation(0, 0, 0.0, 0.0, 0.0)
     for rec in recordings:
-        total = total + evaluate(profile, rec.steps)[0]
+        total = total + evaluate(dataclasses.replace(profile, prior=rec.prior), rec.steps)[0]
     return total
 
 
