@@ -102,7 +102,8 @@ class HistoryError(DownhillError):
 
 def default_path() -> Path:
     """The history file at the platform's data location."""
-    import platformdirs
+    import platformdirs  # lazy: only when no --history PATH is given
+
 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "history.sqlite3"
 

@@ -389,6 +389,7 @@ def session_from_recording(
 def stored_prior(rec: Recording, path: str) -> Prior | None:
     """The runner-history snapshot a live session stored in its header (``live.history``),
     or None."""
+    # lazy: sqlite3 and the history module only for recordings coached from a history
     from downhill_live.history import prior_from_json
 
     live = rec.header.get("live")

@@ -38,12 +38,12 @@ def print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
 def plot_png(rows: list[dict[str, Any]], runner: str) -> bytes:
     """Three panels over sessions (one line per grade band): cadence and impact against flat,
     and the share of descent time in band."""
-    try:
+    try:  # lazy: matplotlib is the optional 'plot' extra, and slow to import
         import matplotlib
         import matplotlib.ticker
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # after use("Agg"): no display needed
     except ImportError:
         raise DownhillError(
             "the plot needs matplotlib: pip install 'downhill-live[plot]'"

@@ -22,6 +22,7 @@ from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.errors import (
     ConfigError,
+    DownhillError,
     InputError,
 )
 from downhill_live.live import DeviceNotFoundError, LiveRunner, default_recording_path, scan
@@ -93,11 +94,13 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
         firmware, device_arg = await _pick_firmware(device_arg, args.scan_timeout)
 
     history = None
-    runner_name = args.runner or DEFAULT_RUNNER
-    if not args.no_history:  # the runner's stored baselines and fading level, as a snapshot
+    # (getattr: callers that build the namespace themselves may leave the history options out)
+    runner_name = getattr(args, "runner", None) or DEFAULT_RUNNER
+    if not getattr(args, "no_history", False):  # the runner's stored baselines and fading level, as a snapshot
+        # lazy: sqlite3 and the history module only when the history is used
         from downhill_live.history import open_history, prior_to_json
 
-        history = open_history(args.history)
+        history = open_history(getattr(args, "history", None))
         prior = history.prior(runner_name, cues)
         cues = dataclasses.replace(cues, prior=prior)
         extra = {**extra, "runner": runner_name, "history": prior_to_json(prior)}
@@ -169,8 +172,6 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
 
 def _store_history(history: Any, runner_name: str, runner: Any, result: Any, out: TextIO) -> None:
     """Store the session in the runner history; a failure is a note, never the session's end."""
-    from downhill_live.errors import DownhillError
-
     try:
         session = runner.session
         if session is None or not session.steps:

@@ -81,7 +81,7 @@ def save_history(
     args: argparse.Namespace, session: Any, started_utc: str, source: str, out: TextIO
 ) -> None:
     """Store the finished session in the runner history (``--history``/``--runner``)."""
-    from downhill_live.history import open_history
+    from downhill_live.history import open_history  # lazy: only with --save-history
 
     profile = session.engine.profile
     text = None
