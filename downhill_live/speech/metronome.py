@@ -48,7 +48,7 @@ def raw_player_command(player: Sequence[str], fs_hz: int) -> list[str] | None:
     if name == "paplay":
         # a short buffer: a tempo change or a cue is heard at once, not after prebuffering
         return [player[0], "--raw", "--format=s16le", f"--rate={fs_hz}", "--channels=1",
-                "--latency-msec=60"]  # fmt: skip
+                "--latency-msec=150"]  # fmt: skip
     if name == "aplay":
         return [player[0], "-q", "-t", "raw", "-f", "S16_LE", "-r", str(fs_hz), "-c", "1"]
     if name == "play":
@@ -84,7 +84,7 @@ class Metronome:
         fs_hz: int = STREAM_RATE_HZ,
         duck_gain: float = 0.15,
         block_s: float = 0.02,
-        lead_s: float = 0.08,
+        lead_s: float = 0.3,
     ) -> None:
         cmd = raw_player_command(player, fs_hz)
         if cmd is None:

@@ -86,9 +86,10 @@ def test_ticks_at_the_target_cadence_measured_from_the_audio(pulse: MonitorRecor
     k = np.arange(len(onsets))
     period_s = np.polyfit(k, onsets, 1)[0]
     measured_spm = 60.0 / period_s
+    print(f"metronome: target {TARGET_SPM} spm, {measured_spm:.3f} spm from {len(onsets)} ticks")
     assert abs(measured_spm - TARGET_SPM) <= 0.5, f"ticks at {measured_spm:.2f} spm"
     # and nothing after it was switched off (allow the stream's lead and the sink's latency)
-    after = tick_onsets(x[int((t_off + 0.6 - t0_mono) * fs) :], fs)
+    after = tick_onsets(x[int((t_off + 1.0 - t0_mono) * fs) :], fs)
     assert len(after) == 0
     assert enqueue_s < 1.0  # say() only enqueued (no timing goal here: see bench_speech)
 
