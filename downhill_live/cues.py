@@ -1,12 +1,46 @@
-"""Rules engine: turns the stream of steps into cues, deterministically.
+"""Rules engine: turns the stream of steps into cues, deterministically (sensor time only).
 
-Per rule the engine keeps a window of the last ``window_steps`` metric values seen while its gate
-(``when``) holds, and an *armed* flag. A rule fires when it is armed and the window mean crosses the
-threshold; it then disarms and re-arms once the mean is back past the threshold by ``hysteresis``
-(its ``praise`` phrase is then spoken, if it has one), or silently when its gate closes.
-A rule that stays in violation repeats after ``repeat_s`` when set. Cooldown per rule, a global
-cap on cues per minute and a quiet period at the start apply to everything; when several rules
-fire on one step the highest priority goes first. Time is sensor time only.
+The rules follow the motor-learning and gait-retraining evidence (bandwidth feedback, faded
+feedback; Crowell & Davis 2011, Heiderscheit 2011): say nothing while the runner is within a
+band, speak on a *persistent* error, remind with growing intervals while it persists, cap what
+one descent gets, and praise only a correction that holds.
+
+Per rule, while its gate (``when``) is open, the engine keeps the last ``window_steps`` values of
+its metric (``nan`` included: a missing value counts neither as an error nor as a correction).
+
+- **Persistent error**: at least ``min_share`` of the window is past the threshold. The first
+  error step (window full, the current value known, ``cooldown_s`` since the rule's last cue)
+  fires the cue and the rule enters its *error episode*.
+- **Reminders**: while the episode lasts and the error persists, reminders
+  (``RULE.reminder``) come ``repeat_s`` after the cue, then each interval ``repeat_backoff``
+  times the last (20, 40, 80 s, ...); ``repeat_s: null`` switches them off.
+- **Cap per descent**: cues and reminders said on one descent are at most
+  ``descent.max_cues`` (all rules together); the fade level halves it (at least 1).
+- **Praise** (``RULE.praise``): only inside an episode, only once ``min_share`` of the window has
+  been back past the threshold by ``hysteresis`` for ``praise_hold_s`` without a break, with the
+  gate open throughout and, for descent rules, the grade (when known) still at or below
+  ``descent.threshold_pct`` (leaving a slope is not a correction). The episode then ends. When
+  the gate closes, the episode ends silently and the window starts afresh.
+- **Missing data**: a step whose metric is ``nan`` never fires, reminds or praises.
+- **One moment, one count**: overstriding trips the cadence and the impact rule together.
+  Cues of other rules less than ``settings.min_gap_s`` after a spoken cue belong to its moment:
+  a first cue is said but not counted again against the cap; a reminder is merged (its
+  schedule runs on silently). The highest priority goes first.
+- A quiet period at the start and a global cap of cues per minute apply to all rule cues.
+
+Descent moments (see :class:`DescentSettings`): ``descent.enter_phrase`` is said on the first
+step of a descent (``descent.enter``), and when ``descent.summary`` is on, a summary
+(``descent.summary``: median cadence, impact against the flat baseline) on the first step after
+a descent of at least ``summary_min_s``. Neither counts against the caps.
+
+With ``metronome.enabled``, ``descent.metronome`` cues switch a soft tick at
+``metronome.target`` (e.g. ``baseline+5%``, rounded to 0.5 spm; value ``nan``: off) on at the
+first step of a descent and off at its end; the speech worker plays it.
+
+Across sessions (:class:`Prior`, from the runner history): stored flat baselines are used until
+this session has learned its own, and the *fade level* ``L`` (consecutive recent sessions with at
+least ``fade.hold_share`` of descent time in band, at most ``fade.max_level``) multiplies the
+reminder intervals by ``2**L`` and divides the per-descent cap by ``2**L`` (at least 1 cue).
 """
 
 from __future__ import annotations
@@ -17,23 +51,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from downhill_live.config.cue_profile import CueProfile, Rule
+from downhill_live.config.cue_profile import CueProfile, Prior, Rule
 from downhill_live.types import Cue, Step
+
+#: step intervals longer than this count as this long (pauses), as in the replay summary
+MAX_STEP_DT_S = 2.0
 
 
 @dataclass
 class _RuleState:
     rule: Rule
     window: deque[float]
-    armed: bool = True
+    in_episode: bool = False
     last_fired_s: float = -math.inf
+    next_remind_s: float = math.inf
+    interval_s: float = math.inf
+    cleared_since_s: float | None = None
     phrase_index: int = 0
+    error_now: bool = False
 
 
 @dataclass
 class Baseline:
     """The runner's flat-ground baseline per metric: median over flat steps in the first
-    ``duration_s`` seconds of flat running (None until learned)."""
+    ``duration_s`` seconds of flat running; until then the ``prior`` (from the runner history),
+    if any."""
 
     duration_s: float
     values: dict[str, list[float]] = field(default_factory=dict)
@@ -41,6 +83,7 @@ class Baseline:
     last_t_s: float | None = None
     learned: dict[str, float] = field(default_factory=dict)
     done: bool = False
+    prior: dict[str, float] = field(default_factory=dict)
 
     def update(self, step: Step, metrics: tuple[str, ...]) -> None:
         if self.done:
@@ -60,11 +103,77 @@ class Baseline:
             self.done = True
 
     def get(self, metric: str) -> float | None:
-        return self.learned.get(metric)
+        if metric in self.learned:
+            return self.learned[metric]
+        return self.prior.get(metric)
+
+
+@dataclass
+class DescentRecord:
+    """One descent as the engine saw it (for the summary and the runner history)."""
+
+    start_t_s: float
+    end_t_s: float = math.nan
+    time_s: float = 0.0
+    in_band_s: float = 0.0
+    cues: int = 0
+    grades: list[float] = field(default_factory=list)
+    cadences: list[float] = field(default_factory=list)
+    peaks: list[float] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_t_s - self.start_t_s
+
+    @property
+    def grade_pct(self) -> float:
+        return _median(self.grades)
+
+    @property
+    def cadence_spm(self) -> float:
+        return _median(self.cadences)
+
+    @property
+    def peak_g(self) -> float:
+        return _median(self.peaks)
+
+    @property
+    def in_band_share(self) -> float:
+        return self.in_band_s / self.time_s if self.time_s > 0 else math.nan
+
+
+def _median(x: list[float]) -> float:
+    return float(np.median(x)) if x else math.nan
+
+
+def summary_phrase(
+    record: DescentRecord, flat_cadence: float | None, flat_peak: float | None
+) -> str:
+    """What is said at the end of a descent.
+
+    >>> r = DescentRecord(0.0, 60.0, cadences=[171.6, 172.4], peaks=[5.0, 5.56])
+    >>> summary_phrase(r, 170.0, 6.0)
+    'descent done: cadence 172, impact down 12 percent'
+    >>> summary_phrase(r, None, None)
+    'descent done: cadence 172'
+    """
+    parts = ["descent done"]
+    cad = record.cadence_spm
+    if not math.isnan(cad):
+        parts.append(f"cadence {cad:.0f}")
+    peak = record.peak_g
+    if flat_peak and not math.isnan(peak):
+        pct = round(100.0 * (peak / flat_peak - 1.0))
+        parts.append(
+            "impact as on the flat"
+            if pct == 0
+            else f"impact {'up' if pct > 0 else 'down'} {abs(pct)} percent"
+        )
+    return parts[0] + (": " + ", ".join(parts[1:]) if len(parts) > 1 else "")
 
 
 class CueEngine:
-    """Evaluate a :class:`CueProfile` over steps.
+    """Evaluate a :class:`CueProfile` over steps (rule semantics: see the module docstring).
 
     Examples
     --------
@@ -72,27 +181,44 @@ class CueEngine:
     >>> prof = parse_cue_profile('''
     ... settings: {quiet_start_s: 0}
     ... rules:
-    ...   slow: {metric: cadence_spm, below: 160, window_steps: 1, phrases: [quicker]}
+    ...   slow: {metric: cadence_spm, below: 160, window_steps: 1, repeat_s: 5, phrases: [quicker]}
     ... ''', "demo.yaml")
     >>> eng = CueEngine(prof)
     >>> eng.update(Step(1.0, 170.0, 3.0, 0.0, False))
     []
     >>> [c.phrase for c in eng.update(Step(2.0, 150.0, 3.0, 0.0, False))]
     ['quicker']
-    >>> eng.update(Step(3.0, 150.0, 3.0, 0.0, False))  # still below: fires once, not every step
+    >>> eng.update(Step(3.0, 150.0, 3.0, 0.0, False))  # still below: no cue on every step...
     []
+    >>> [c.rule for c in eng.update(Step(7.0, 150.0, 3.0, 0.0, False))]  # ...a reminder after 5 s
+    ['slow.reminder']
     """
 
-    def __init__(self, profile: CueProfile) -> None:
+    def __init__(self, profile: CueProfile, prior: Prior | None = None) -> None:
         self.profile = profile
+        self.prior = profile.prior if prior is None else prior
         self._states = [_RuleState(r, deque(maxlen=r.window_steps)) for r in profile.rules]
-        metrics = tuple(sorted({r.metric for r in profile.rules if r.threshold.relative}))
+        # relative rules need their metrics' baselines; the summary and the history need
+        # cadence and impact against the flat in any case
+        relative = {r.metric for r in profile.rules if r.threshold.relative}
+        metrics = tuple(sorted(relative | {"cadence_spm", "peak_g"}))
         self._baseline_metrics = metrics
-        self.baseline = Baseline(profile.settings.baseline_s)
+        seed = self.prior.baselines.get("flat", {}) if profile.history.baselines else {}
+        self.baseline = Baseline(profile.settings.baseline_s, prior=dict(seed))
+        level = min(self.prior.fade_level, profile.fade.max_level) if profile.fade.enabled else 0
+        self.fade_level = max(0, level)
+        self.max_cues_per_descent = max(1, profile.descent.max_cues >> self.fade_level)
         self._first_t_s: float | None = None
+        self._last_t_s: float | None = None
         self._recent: deque[float] = deque()
+        # (time, rule) of the last corrective cue said
+        self._last_corrective: tuple[float, str] = (-math.inf, "")
+        self._descent: DescentRecord | None = None
+        self.descents_: list[DescentRecord] = []
         self.cues_: list[Cue] = []
         self.suppressed_ = 0
+        #: whether any rule was in persistent error on the last step (tune, history)
+        self.violating_ = False
 
     def _gate(self, rule: Rule, step: Step) -> bool:
         if rule.when == "descent":
@@ -109,65 +235,179 @@ class CueEngine:
             self._recent.popleft()
         return len(self._recent) < s.max_cues_per_min
 
+    def _moment(self, t_s: float, name: str, phrase: str, value: float) -> Cue:
+        return Cue(t_s, name, phrase, "descent", value, 10)
+
+    def _end_descent(self, t_s: float) -> list[Cue]:
+        rec = self._descent
+        self._descent = None
+        if rec is None:
+            return []
+        rec.end_t_s = t_s
+        self.descents_.append(rec)
+        out: list[Cue] = []
+        if any(c.rule == "descent.metronome" and c.t_s == rec.start_t_s for c in self.cues_):
+            mt = self.profile.metronome
+            out.append(
+                Cue(t_s, "descent.metronome", "", "cadence_spm", math.nan, 0, {"volume": mt.volume})
+            )
+        d = self.profile.descent
+        if d.summary and rec.duration_s >= d.summary_min_s:
+            phrase = summary_phrase(
+                rec, self.baseline.get("cadence_spm"), self.baseline.get("peak_g")
+            )
+            out.append(self._moment(t_s, "descent.summary", phrase, rec.duration_s))
+        return out
+
+    def finish(self) -> list[Cue]:
+        """End of the session: closes a descent still open (its summary, if any, at the last
+        step's time)."""
+        if self._descent is None or self._last_t_s is None:
+            return []
+        out = self._end_descent(self._last_t_s)
+        self.cues_.extend(out)
+        return out
+
     def update(self, step: Step) -> list[Cue]:
         """Feed one step; returns the cues to speak now, highest priority first."""
+        t = step.t_s
+        dt = 0.0 if self._last_t_s is None else min(max(t - self._last_t_s, 0.0), MAX_STEP_DT_S)
         if self._first_t_s is None:
-            self._first_t_s = step.t_s
+            self._first_t_s = t
+        self._last_t_s = t
         if self._baseline_metrics:
             self.baseline.update(step, self._baseline_metrics)
-        candidates: list[tuple[int, str, _RuleState, str, float]] = []
-        for st in self._states:
-            rule = st.rule
-            if not self._gate(rule, step):
-                # outside its gate a rule re-arms silently and its window starts afresh
-                st.window.clear()
-                st.armed = True
-                continue
-            value = getattr(step, rule.metric)
-            if not math.isnan(value):
-                st.window.append(value)
-            threshold = rule.threshold.resolve(self.baseline.get(rule.metric))
-            if threshold is None or len(st.window) < rule.window_steps:
-                continue
-            mean = sum(st.window) / len(st.window)
-            below = rule.op == "below"
-            violating = mean < threshold if below else mean > threshold
-            if st.armed:
-                if violating and step.t_s - st.last_fired_s >= rule.cooldown_s:
-                    candidates.append((rule.priority, rule.name, st, "cue", mean))
-            else:
-                cleared = (
-                    mean >= threshold + rule.hysteresis
-                    if below
-                    else mean <= threshold - rule.hysteresis
+        moments: list[Cue] = []
+        if step.on_descent and self._descent is None:
+            self._descent = DescentRecord(t)
+            mt = self.profile.metronome
+            target = mt.target.resolve(self.baseline.get("cadence_spm")) if mt.enabled else None
+            if target is not None:
+                spm = round(target * 2.0) / 2.0  # to 0.5 spm
+                moments.append(
+                    Cue(t, "descent.metronome", "", "cadence_spm", spm, 0, {"volume": mt.volume})
                 )
-                if cleared:
-                    st.armed = True
-                    if rule.praise:
-                        candidates.append((rule.priority - 1, rule.name, st, "praise", mean))
-                elif (
-                    violating
-                    and rule.repeat_s is not None
-                    and step.t_s - st.last_fired_s >= max(rule.repeat_s, rule.cooldown_s)
-                ):
-                    candidates.append((rule.priority, rule.name, st, "cue", mean))
+            if self.profile.descent.enter_phrase:
+                moments.append(
+                    self._moment(
+                        t, "descent.enter", self.profile.descent.enter_phrase, step.grade_pct
+                    )
+                )
+        elif not step.on_descent and self._descent is not None:
+            moments += self._end_descent(t)
+        candidates: list[tuple[int, str, _RuleState, str, float]] = []
+        any_error = False
+        for st in self._states:
+            kind, mean = self._rule_step(st, step)
+            any_error |= st.error_now
+            if kind:
+                candidates.append(
+                    (st.rule.priority - (kind == "praise"), st.rule.name, st, kind, mean)
+                )
+        self.violating_ = any_error
+        desc = self._descent
+        if desc is not None:
+            desc.time_s += dt
+            if not any_error:
+                desc.in_band_s += dt
+            for v, xs in (
+                (step.grade_pct, desc.grades),
+                (step.cadence_spm, desc.cadences),
+                (step.peak_g, desc.peaks),
+            ):
+                if not math.isnan(v):
+                    xs.append(v)
         candidates.sort(key=lambda c: (-c[0], c[1]))
-        out: list[Cue] = []
+        out: list[Cue] = list(moments)
+        gap_s = self.profile.settings.min_gap_s
         for priority, name, st, kind, mean in candidates:
-            if not self._allowed(step.t_s):
+            rule = st.rule
+            corrective = kind != "praise"
+            if corrective and desc is not None and desc.cues >= self.max_cues_per_descent:
+                continue  # capped on this descent (the summary says the rest)
+            last, by = self._last_corrective
+            merged = corrective and t - last < gap_s and by != rule.name
+            if not merged and not self._allowed(t):
                 self.suppressed_ += 1
                 continue
-            rule = st.rule
-            if kind == "cue":
+            if corrective:
                 phrase = rule.phrases[st.phrase_index % len(rule.phrases)]
                 st.phrase_index += 1
-                st.armed = False
-                st.last_fired_s = step.t_s
+                st.last_fired_s = t
+                if kind == "cue":
+                    st.in_episode = True
+                    st.cleared_since_s = None
+                    st.interval_s = (rule.repeat_s or math.inf) * 2.0**self.fade_level
+                else:
+                    name = f"{name}.reminder"
+                    st.interval_s *= rule.repeat_backoff
+                st.next_remind_s = t + st.interval_s
+                if merged and kind == "reminder":  # another rule has just reminded
+                    continue
+                if not merged:
+                    self._last_corrective = (t, rule.name)
+                    if desc is not None:  # cues of one moment count once
+                        desc.cues += 1
             else:
                 phrase = rule.praise or ""
                 name = f"{name}.praise"
-            self._recent.append(step.t_s)
-            cue = Cue(step.t_s, name, phrase, rule.metric, mean, priority)
-            out.append(cue)
+            self._recent.append(t)
+            out.append(Cue(t, name, phrase, rule.metric, mean, priority))
         self.cues_.extend(out)
         return out
+
+    def _rule_step(self, st: _RuleState, step: Step) -> tuple[str, float]:
+        """Advance one rule by one step: ("cue" | "reminder" | "praise" | "", window mean)."""
+        rule = st.rule
+        st.error_now = False
+        if not self._gate(rule, step):
+            # outside its gate a rule's episode ends silently and its window starts afresh
+            st.window.clear()
+            st.in_episode = False
+            st.cleared_since_s = None
+            return "", math.nan
+        value = getattr(step, rule.metric)
+        st.window.append(value)
+        threshold = rule.threshold.resolve(self.baseline.get(rule.metric))
+        if threshold is None or len(st.window) < rule.window_steps:
+            return "", math.nan
+        below = rule.op == "below"
+        n_out = n_clear = 0
+        total = 0.0
+        n_valid = 0
+        for v in st.window:
+            if v != v:  # nan: neither error nor correction
+                continue
+            n_valid += 1
+            total += v
+            if v < threshold if below else v > threshold:
+                n_out += 1
+            elif v >= threshold + rule.hysteresis if below else v <= threshold - rule.hysteresis:
+                n_clear += 1
+        need = rule.min_share * rule.window_steps - 1e-9
+        st.error_now = n_out >= need
+        if math.isnan(value):
+            return "", math.nan  # missing data never fires, reminds or praises
+        mean = total / n_valid
+        t = step.t_s
+        if not st.in_episode:
+            if st.error_now and t - st.last_fired_s >= rule.cooldown_s:
+                return "cue", mean
+            return "", mean
+        on_slope = (
+            rule.when != "descent"
+            or math.isnan(step.grade_pct)
+            or step.grade_pct <= self.profile.descent.threshold_pct
+        )
+        if n_clear >= need and on_slope:
+            if st.cleared_since_s is None:
+                st.cleared_since_s = t
+            if t - st.cleared_since_s >= rule.praise_hold_s:
+                st.in_episode = False
+                st.cleared_since_s = None
+                return ("praise" if rule.praise else ""), mean
+            return "", mean
+        st.cleared_since_s = None
+        if st.error_now and t >= st.next_remind_s:
+            return "reminder", mean
+        return "", mean

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from downhill_live.config.cue_profile import CueProfile, load_cue_profile, parse_cue_profile
+from downhill_live.config.cue_profile import CueProfile, Prior, load_cue_profile, parse_cue_profile
 from downhill_live.config.firmware import FirmwareProfile, parse_firmware_profile
 from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine
@@ -275,7 +275,11 @@ class Session:
             sink.event(t_s, event)
 
     def close(self) -> None:
-        """Close every sink (each once, in order)."""
+        """End the rules (a descent still open gets its summary, if the profile asks for one),
+        then close every sink (each once, in order)."""
+        for cue in self.engine.finish():
+            for sink in self._cue_sinks:
+                sink.cue(cue)
         for sink in self.sinks:
             sink.close()
 
@@ -392,11 +396,27 @@ def session_from_recording(
             path,
             rec.dropped_tail_bytes,
         )
+    snapshot = stored_prior(rec, path)
+    if snapshot is not None and cues.prior == Prior():
+        # coached from the runner history: replay exactly what the session started from
+        cues = dataclasses.replace(cues, prior=snapshot)
     try:
         session = Session(firmware, cues, placement=placement or stored, **kwargs)
     except DownhillError as exc:  # e.g. a stored sample rate the gait core does not take
         raise RecordingError(path, str(exc)) from None
     return session, rec
+
+
+def stored_prior(rec: Recording, path: str) -> Prior | None:
+    """The runner-history snapshot a live session stored in its header (``live.history``),
+    or None."""
+    # lazy: sqlite3 and the history module only for recordings coached from a history
+    from downhill_live.history import prior_from_json
+
+    live = rec.header.get("live")
+    if not isinstance(live, dict) or "history" not in live:
+        return None
+    return prior_from_json(live["history"], f"{path}#live.history")
 
 
 def describe_skip(skip: Skip) -> str:

@@ -28,6 +28,8 @@ rules:
     window_steps: 1
     hysteresis: 4
     cooldown_s: 0
+    repeat_s: null
+    praise_hold_s: 0
     phrases: ["quicker", "quick feet"]
     praise: "nice"
 """
@@ -114,9 +116,10 @@ rules:
 
 
 def test_repeat_reminds_while_still_violating() -> None:
-    text = BASE.replace("cooldown_s: 0", "cooldown_s: 0\n    repeat_s: 5")
+    text = BASE.replace("repeat_s: null", "repeat_s: 5\n    repeat_backoff: 1")
     cues = run(text, [step(i, 150) for i in range(12)])
     assert [c.t_s for c in cues] == [0, 5, 10]
+    assert [c.rule for c in cues] == ["slow", "slow.reminder", "slow.reminder"]
 
 
 def test_nan_metrics_are_skipped_not_averaged() -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,10 +19,12 @@ from typing import Any, TextIO
 import platformdirs
 
 from downhill_live.cli.console import ConsoleSink, prepare_detector, print_summary
+from downhill_live.cli.history import DEFAULT_RUNNER, add_history_options
 from downhill_live.config.cue_profile import DEFAULT_PROFILE, load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.errors import (
     ConfigError,
+    DownhillError,
     InputError,
 )
 from downhill_live.sinks import SpeakerSink
@@ -33,8 +37,6 @@ from downhill_live.types import PLACEMENTS
 DEFAULT_RECORD_DIR = platformdirs.user_data_path("downhill-live") / "recordings"
 #: signals that end a live session like Ctrl-C: stop command, flush, fsync, summary
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,6 +96,17 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
     else:
         firmware, device_arg = await _pick_firmware(device_arg, args.scan_timeout)
 
+    history = None
+    # (getattr: callers that build the namespace themselves may leave the history options out)
+    runner_name = getattr(args, "runner", None) or DEFAULT_RUNNER
+    if not getattr(args, "no_history", False):  # the runner's stored baselines and fading level, as a snapshot
+        # lazy: sqlite3 and the history module only when the history is used
+        from downhill_live.history import open_history, prior_to_json
+
+        history = open_history(getattr(args, "history", None))
+        prior = history.prior(runner_name, cues)
+        cues = dataclasses.replace(cues, prior=prior)
+        extra = {**extra, "runner": runner_name, "history": prior_to_json(prior)}
     record_path = default_recording_path(args.record, firmware)
     s = cues.settings
     speaker = open_profile_speaker(s, speak=not args.no_speak)
@@ -157,7 +170,35 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
             f"recorded to {result.recording} (replay: downhill-live replay {result.recording})",
             file=out,
         )
+    if history is not None:
+        _store_history(history, runner_name, runner, result, out)
     return 0
+
+
+def _store_history(history: Any, runner_name: str, runner: Any, result: Any, out: TextIO) -> None:
+    """Store the session in the runner history; a failure is a note, never the session's end."""
+    try:
+        session = runner.session
+        if session is None or not session.steps:
+            return
+        profile = session.engine.profile
+        try:
+            text = Path(profile.path).read_text(encoding="utf-8")
+        except OSError:
+            text = None
+        sid = history.add_session(
+            runner_name,
+            session.engine,
+            profile,
+            source=str(result.recording or "live"),
+            duration_s=float(result.summary.get("duration_s") or 0.0),
+            profile_yaml=text,
+        )
+        print(f"history: stored session {sid} of {runner_name} in {history.path}", file=out)
+    except (DownhillError, OSError, sqlite3.Error) as exc:
+        print(f"history: not stored ({exc})", file=out)
+    finally:
+        history.close()
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -174,14 +215,6 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # decode
-
-
-
-
-
-
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,4 +273,5 @@ def register(subparsers: Any) -> None:
         metavar="S",
         help="time to find the device (default 10 s)",
     )
+    add_history_options(lv, save=False)
     lv.set_defaults(func=cmd_live)

@@ -16,6 +16,7 @@ from downhill_live import __version__
 from downhill_live.cli import (
     analyze,
     decode,
+    history,
     live,
     profile,
     replay,
@@ -28,7 +29,7 @@ from downhill_live.cli.console import PROG
 from downhill_live.errors import DownhillError
 
 #: the commands in the order ``--help`` lists them
-COMMANDS = (replay, analyze, transfer, tune, report, profile, scan, live, decode)
+COMMANDS = (replay, analyze, transfer, tune, report, profile, history, scan, live, decode)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from downhill_live.cli.console import ConsoleSink, prepare_detector, print_summary
+from downhill_live.cli.history import DEFAULT_RUNNER, add_history_options
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
 from downhill_live.files import claim_output
@@ -54,6 +56,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         session.close()
         speaker.close()
     print_summary(session.summary(), out)
+    if args.save_history:
+        save_history(args, session, str(rec.header.get("start_time") or ""), args.recording, out)
     if args.wav:
         wav = Path(args.wav)
         part = wav.with_name(f".{wav.name}.{os.getpid()}.part.wav")
@@ -70,6 +74,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.verify:
         return print_verification(args.recording, rec.cues, session.cues, out) or damaged
     return damaged
+
+
+def save_history(
+    args: argparse.Namespace, session: Any, started_utc: str, source: str, out: TextIO
+) -> None:
+    """Store the finished session in the runner history (``--history``/``--runner``)."""
+    from downhill_live.history import open_history  # lazy: only with --save-history
+
+    profile = session.engine.profile
+    text = None
+    with contextlib.suppress(OSError):
+        text = Path(profile.path).read_text(encoding="utf-8")
+    runner = args.runner or DEFAULT_RUNNER
+    with open_history(args.history) as h:
+        sid = h.add_session(
+            runner,
+            session.engine,
+            profile,
+            source=source,
+            duration_s=float(session.summary().get("duration_s") or 0.0),
+            started_utc=started_utc or None,
+            profile_yaml=text,
+        )
+        where = h.path
+    print(f"history: stored session {sid} of {runner} in {where}", file=out)
 
 
 def report_damage(rec: Recording, out: TextIO) -> int:
@@ -119,4 +148,5 @@ def register(subparsers: Any) -> None:
         "--force", action="store_true", help="replace an existing --wav file (never an input)"
     )
     add_verify_option(r)
+    add_history_options(r, save=True)
     r.set_defaults(func=cmd_replay)

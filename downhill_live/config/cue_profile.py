@@ -7,7 +7,7 @@ keys are errors, so a typo can never silently disable a cue. See docs/cue-profil
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,11 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Rule:
-    """One coaching rule: fires when the windowed metric crosses the threshold."""
+    """One coaching rule (semantics: :mod:`downhill_live.cues`, docs/cue-profile.md).
+
+    ``min_share`` of the last ``window_steps`` steps out of band is a persistent error (a cue);
+    reminders follow after ``repeat_s``, then ``repeat_s * repeat_backoff``, ... (None: none);
+    praise needs the same share back past ``hysteresis`` for ``praise_hold_s`` on the gate."""
 
     name: str
     metric: str
@@ -63,9 +67,12 @@ class Rule:
     window_steps: int = 4
     hysteresis: float = 0.0
     cooldown_s: float = 30.0
-    repeat_s: float | None = None
+    repeat_s: float | None = 20.0
     priority: int = 1
     praise: str | None = None
+    min_share: float = 0.75
+    repeat_backoff: float = 2.0
+    praise_hold_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class Settings:
     volume: float = 1.0
     max_age_s: float = 3.0
     baseline_s: float = 45.0
+    min_gap_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,49 @@ class DescentSettings:
     threshold_pct: float = -5.0
     exit_pct: float = -3.0
     min_s: float = 5.0
+    max_cues: int = 4
+    enter_phrase: str | None = None
+    summary: bool = False
+    summary_min_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class FadeSettings:
+    """Feedback fading across sessions (needs the runner history; see docs/cue-profile.md)."""
+
+    enabled: bool = True
+    hold_share: float = 0.8
+    max_level: int = 3
+
+
+@dataclass(frozen=True)
+class MetronomeSettings:
+    """A soft tick at a target cadence on descents, mixed by the speech worker."""
+
+    enabled: bool = False
+    target: Threshold = Threshold(baseline_pct=5.0)
+    volume: float = 0.3
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    """What the runner history feeds into a session."""
+
+    baselines: bool = True
+    min_sessions: int = 1
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What a session starts from, out of the runner history: a snapshot, stored in the
+    recording so that replay and tune reuse exactly it (see :mod:`downhill_live.history`).
+
+    ``baselines`` maps a grade band name (``"flat"``, ``"-3..-6"``, ...) to metric -> value; the
+    ``"flat"`` band seeds the flat baseline. ``fade_level`` is the feedback fading level
+    (0 = full feedback)."""
+
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    fade_level: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,6 +143,11 @@ class CueProfile:
     settings: Settings
     descent: DescentSettings
     rules: tuple[Rule, ...]
+    fade: FadeSettings = FadeSettings()
+    history: HistorySettings = HistorySettings()
+    metronome: MetronomeSettings = MetronomeSettings()
+    #: the runner-history snapshot the session starts from (not part of the YAML)
+    prior: Prior = field(default_factory=Prior)
 
 
 _RULE_KEYS = {
@@ -106,6 +162,9 @@ _RULE_KEYS = {
     "priority": "integer",
     "phrases": "list of phrases (rotated)",
     "praise": "phrase when the runner corrects",
+    "min_share": "0..1: share of the window out of band that is an error",
+    "repeat_backoff": "number >= 1: each reminder interval is this times the last",
+    "praise_hold_s": "seconds a correction must hold before praise",
 }
 _SETTINGS_KEYS = {
     "max_cues_per_min": "number",
@@ -115,8 +174,31 @@ _SETTINGS_KEYS = {
     "volume": "0..1",
     "max_age_s": "seconds",
     "baseline_s": "seconds of flat running to learn the baseline",
+    "min_gap_s": "seconds: another rule's cue within this is merged (one voice per moment)",
 }
-_DESCENT_KEYS = {"threshold_pct": "grade %", "exit_pct": "grade %", "min_s": "seconds"}
+_DESCENT_KEYS = {
+    "threshold_pct": "grade %",
+    "exit_pct": "grade %",
+    "min_s": "seconds",
+    "max_cues": "corrective cues per descent (integer >= 1)",
+    "enter_phrase": "recall cue on entering a descent, or null",
+    "summary": "true/false: a spoken summary at the end of a descent",
+    "summary_min_s": "seconds: shorter descents get no summary",
+}
+_FADE_KEYS = {
+    "enabled": "true/false",
+    "hold_share": "0..1: share of descent time in band that counts as holding form",
+    "max_level": "integer 0-5",
+}
+_METRONOME_KEYS = {
+    "enabled": "true/false",
+    "target": "cadence: number (spm) or 'baseline+5%'",
+    "volume": "0..1 (tick loudness)",
+}
+_HISTORY_KEYS = {
+    "baselines": "true/false: start from the baselines stored in the runner history",
+    "min_sessions": "integer >= 1: sessions needed before a stored baseline is used",
+}
 
 
 class _Parser:
@@ -139,6 +221,11 @@ class _Parser:
             key, f"must be a number or 'baseline', 'baseline+3%', 'baseline-2'; got {value!r}"
         )
 
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.doc.error(key, f"must be true or false, got {value!r}")
+        return value
+
     def rule(self, name: str, value: Any) -> Rule:
         c, key = self.c, f"rules.{name}"
         m = c.mapping(value, key, _RULE_KEYS)
@@ -149,7 +236,7 @@ class _Parser:
         op = ops[0]
         phrases_raw = c.sequence(c.require(m, key, "phrases"), f"{key}.phrases", min_len=1)
         phrases = tuple(c.string(p, f"{key}.phrases[{i}]") for i, p in enumerate(phrases_raw))
-        repeat = m.get("repeat_s")
+        repeat = m.get("repeat_s", 20.0)
         return Rule(
             name=name,
             metric=metric,
@@ -163,6 +250,13 @@ class _Parser:
             repeat_s=None if repeat is None else c.number(repeat, f"{key}.repeat_s", lo=1.0),
             priority=c.integer(m.get("priority", 1), f"{key}.priority", lo=0, hi=100),
             praise=None if m.get("praise") is None else c.string(m["praise"], f"{key}.praise"),
+            min_share=c.number(m.get("min_share", 0.75), f"{key}.min_share", lo=0.01, hi=1.0),
+            repeat_backoff=c.number(
+                m.get("repeat_backoff", 2.0), f"{key}.repeat_backoff", lo=1.0, hi=10.0
+            ),
+            praise_hold_s=c.number(
+                m.get("praise_hold_s", 10.0), f"{key}.praise_hold_s", lo=0.0, hi=600.0
+            ),
         )
 
     def profile(self) -> CueProfile:
@@ -175,6 +269,9 @@ class _Parser:
                 "settings": "global settings",
                 "descent": "descent detection",
                 "rules": "rules",
+                "fade": "feedback fading across sessions",
+                "history": "use of the runner history",
+                "metronome": "cadence metronome on descents",
             },
         )
         version = top.get("version", 1)
@@ -195,6 +292,7 @@ class _Parser:
             volume=c.number(s.get("volume", 1.0), "settings.volume", lo=0.0, hi=1.0),
             max_age_s=c.number(s.get("max_age_s", 3.0), "settings.max_age_s", lo=0.1),
             baseline_s=c.number(s.get("baseline_s", 45.0), "settings.baseline_s", lo=5.0),
+            min_gap_s=c.number(s.get("min_gap_s", 5.0), "settings.min_gap_s", lo=0.0, hi=600.0),
         )
         d = c.mapping(top.get("descent", {}), "descent", _DESCENT_KEYS)
         descent = DescentSettings(
@@ -203,6 +301,23 @@ class _Parser:
             ),
             exit_pct=c.number(d.get("exit_pct", -3.0), "descent.exit_pct", lo=-100, hi=0),
             min_s=c.number(d.get("min_s", 5.0), "descent.min_s", lo=0.0),
+            max_cues=c.integer(d.get("max_cues", 4), "descent.max_cues", lo=1, hi=1000),
+            enter_phrase=None
+            if d.get("enter_phrase") is None
+            else c.string(d["enter_phrase"], "descent.enter_phrase"),
+            summary=self.boolean(d.get("summary", False), "descent.summary"),
+            summary_min_s=c.number(d.get("summary_min_s", 20.0), "descent.summary_min_s", lo=0.0),
+        )
+        f = c.mapping(top.get("fade", {}), "fade", _FADE_KEYS)
+        fade = FadeSettings(
+            enabled=self.boolean(f.get("enabled", True), "fade.enabled"),
+            hold_share=c.number(f.get("hold_share", 0.8), "fade.hold_share", lo=0.0, hi=1.0),
+            max_level=c.integer(f.get("max_level", 3), "fade.max_level", lo=0, hi=5),
+        )
+        h = c.mapping(top.get("history", {}), "history", _HISTORY_KEYS)
+        history = HistorySettings(
+            baselines=self.boolean(h.get("baselines", True), "history.baselines"),
+            min_sessions=c.integer(h.get("min_sessions", 1), "history.min_sessions", lo=1, hi=100),
         )
         if descent.exit_pct < descent.threshold_pct:
             raise self.doc.error("descent.exit_pct", "must be >= threshold_pct (closer to flat)")
@@ -212,7 +327,15 @@ class _Parser:
                 "rules", "must be a mapping of rule name -> rule, with at least one rule"
             )
         rules = tuple(self.rule(str(name), value) for name, value in rules_raw.items())
-        return CueProfile(self.doc.path, settings, descent, rules)
+        mt = c.mapping(top.get("metronome", {}), "metronome", _METRONOME_KEYS)
+        metronome = MetronomeSettings(
+            enabled=self.boolean(mt.get("enabled", False), "metronome.enabled"),
+            target=self.threshold(mt.get("target", "baseline+5%"), "metronome.target"),
+            volume=c.number(mt.get("volume", 0.3), "metronome.volume", lo=0.0, hi=1.0),
+        )
+        return CueProfile(
+            self.doc.path, settings, descent, rules, fade, history, metronome=metronome
+        )
 
 
 def parse_cue_profile(text: str, path: str) -> CueProfile:

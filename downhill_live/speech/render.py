@@ -179,7 +179,8 @@ def write_cues_wav(
     for cue in cues:
         if not math.isfinite(cue.t_s):
             raise SpeechError(f"cue {cue.rule!r} has no valid time (t_s={cue.t_s})")
-    ordered = sorted(cues, key=lambda c: c.t_s)
+    # metronome switches carry no speech (the ticks are not rendered into the file)
+    ordered = sorted((c for c in cues if c.phrase), key=lambda c: c.t_s)
     clips = _render_clips([c.phrase for c in ordered], voice=voice, rate_wpm=rate_wpm)
     clips = {p: _resample(x, TTS_SAMPLE_RATE_HZ, sample_rate_hz) for p, x in clips.items()}
     placed: list[tuple[int, np.ndarray]] = []

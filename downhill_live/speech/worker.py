@@ -48,6 +48,7 @@ from downhill_live.errors import DownhillError
 from downhill_live.speech.audio import _read_wav, _trim_silence, _write_wav
 from downhill_live.speech.base import SpeechError
 from downhill_live.speech.engine import _configure_engine
+from downhill_live.speech.metronome import METRONOME_RULE, Metronome, format_tempo, parse_tempo
 from downhill_live.speech.render import _render_raw
 from downhill_live.types import Cue
 
@@ -63,7 +64,8 @@ _MAX_FAILURES = 3
 @dataclass(frozen=True, slots=True)
 class SpeechEvent:
     """Something the speech worker did: ``kind`` is one of ``start`` (playback starts),
-    ``done``, ``stale`` (dropped: older than max_age_s), ``error`` (this cue failed).
+    ``done``, ``stale`` (dropped: older than max_age_s), ``error`` (this cue failed),
+    ``tempo`` (the metronome was started, retuned or stopped: ``phrase`` is ``SPM@VOLUME``).
 
     ``t_mono_s`` is ``time.monotonic()`` in the worker (same clock as the app on Linux).
     """
@@ -105,6 +107,7 @@ class _Worker:
         self.player_proc: subprocess.Popen[bytes] | None = None
         self.failures = 0
         self.parent_pid = os.getppid()
+        self.metronome: Metronome | None = None
 
     def emit(self, *event: object) -> None:
         self.events.put(event)
@@ -139,8 +142,31 @@ class _Worker:
         self.cache[phrase] = (out, x.size / fs_hz)
         return self.cache[phrase]
 
+    def set_tempo(self, phrase: str) -> None:
+        """A metronome item: start, retune or stop the ticks (never blocks the worker)."""
+        spm, volume = parse_tempo(phrase)
+        if self.metronome is None:
+            if spm is None:
+                return
+            try:
+                self.metronome = Metronome(self.cfg.player)
+            except ValueError as exc:
+                self.emit("error", -1, METRONOME_RULE, phrase, time.monotonic(), str(exc))
+                return
+        self.metronome.set_tempo(spm, volume)
+        self.emit("tempo", -1, METRONOME_RULE, phrase, time.monotonic(), "")
+
     def play(self, path: Path, duration_s: float) -> None:
-        """Play one WAV and wait until the player exits (the utterance has been heard)."""
+        """Play one WAV and wait until the player exits (the utterance has been heard).
+        While the metronome runs, the clip is mixed into its stream (ticks ducked) instead."""
+        m = self.metronome
+        if m is not None and m.running:
+            x, fs_hz = _read_wav(path)
+            wait_s = m.play_clip(x, fs_hz)
+            deadline = time.monotonic() + wait_s
+            while (left := deadline - time.monotonic()) > 0 and not self.stop.is_set():
+                time.sleep(min(left, 0.05))
+            return
         self.player_proc = subprocess.Popen(
             [*self.cfg.player, str(path)],
             stdin=subprocess.DEVNULL,
@@ -192,6 +218,9 @@ class _Worker:
 
     def push(self, item: _Item) -> None:
         seq, prio, t_said, phrase, rule = item
+        if rule == METRONOME_RULE:  # not an utterance: takes effect at once
+            self.set_tempo(phrase)
+            return
         heapq.heappush(self.heap, (-prio, seq, t_said, phrase, rule))
 
     def run(self) -> None:
@@ -220,6 +249,8 @@ class _Worker:
 
     def cleanup(self) -> None:
         self.kill_player()
+        if self.metronome is not None:
+            self.metronome.stop()
 
 
 def _worker_main(cues: Any, events: Any, stop: Any, cfg: _WorkerConfig) -> None:
@@ -383,8 +414,11 @@ class WorkerSpeaker:
         if self._failure is not None or self._closed:
             return False
         seq = next(self._seq)
+        phrase = cue.phrase
+        if cue.rule == METRONOME_RULE:  # the target cadence (nan: off) and the tick volume
+            phrase = format_tempo(cue.value, cue.extra.get("volume", 0.3))
         try:
-            self._cues.put_nowait((seq, int(cue.priority), time.monotonic(), cue.phrase, cue.rule))
+            self._cues.put_nowait((seq, int(cue.priority), time.monotonic(), phrase, cue.rule))
         except queue.Full:
             self.n_dropped_full += 1
             return False

@@ -6,9 +6,10 @@ profile's ``descent`` section); every setting combination then re-runs only the
 more than one replay.
 
 Per setting the table shows cues per hour and the time spent *in violation on descents*: descent
-time (step intervals, capped at 2 s as in the replay summary) during which at least one rule's
-windowed mean was past its threshold, evaluated exactly as the engine does (gate, window,
-baseline), whether or not a cue was allowed to fire.
+time (step intervals, capped at 2 s as in the replay summary) during which at least one rule was in
+persistent error, as the engine itself judges it (gate, window share, baseline), whether or not
+a cue was allowed to fire. Cues per hour count corrective cues and reminders (not praise, not
+the descent moments).
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import dataclasses
 import itertools
 import json
 import math
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 import numpy as np
 
-from downhill_live.config.cue_profile import CueProfile, Rule, Threshold
+from downhill_live.config.cue_profile import CueProfile, Prior, Rule, Threshold
 from downhill_live.cues import CueEngine
 from downhill_live.errors import ConfigError
 from downhill_live.session import session_from_recording
@@ -40,6 +40,9 @@ RULE_FIELDS: dict[str, str] = {
     "cooldown_s": "seconds >= 0",
     "repeat_s": "seconds >= 1 or 'none'",
     "priority": "integer 0-100",
+    "min_share": "0.01-1: share of the window out of band that is an error",
+    "repeat_backoff": "1-10: growth of the reminder intervals",
+    "praise_hold_s": "seconds a correction must hold before praise",
 }
 SETTINGS_FIELDS: dict[str, str] = {
     "max_cues_per_min": "0.1-60",
@@ -53,6 +56,9 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "cooldown_s": (0.0, math.inf),
     "repeat_s": (1.0, math.inf),
     "priority": (0, 100),
+    "min_share": (0.01, 1.0),
+    "repeat_backoff": (1.0, 10.0),
+    "praise_hold_s": (0.0, 600.0),
     "max_cues_per_min": (0.1, 60.0),
     "quiet_start_s": (0.0, math.inf),
     "baseline_s": (5.0, math.inf),
@@ -216,6 +222,8 @@ class RecordingSteps:
     placement: str
     steps: list[Step]
     cues: list[Cue]
+    #: the runner-history snapshot the recording was coached with (header live.history)
+    prior: Prior = dataclasses.field(default_factory=Prior)
 
     @property
     def duration_s(self) -> float:
@@ -229,7 +237,8 @@ def collect_steps(
 
     session, rec = session_from_recording(path, profile, placement=placement)
     session.process_all(rec.packets, progress="replaying")
-    return RecordingSteps(path, session.placement, session.steps, list(session.cues))
+    prior = session.engine.profile.prior
+    return RecordingSteps(path, session.placement, session.steps, list(session.cues), prior)
 
 
 @dataclass(frozen=True)
@@ -274,45 +283,26 @@ def evaluate(profile: CueProfile, steps: Sequence[Step]) -> tuple[Evaluation, li
         The :class:`Evaluation` and the cues the engine decided.
     """
     engine = CueEngine(profile)
-    rules = profile.rules
-    windows: list[deque[float]] = [deque(maxlen=r.window_steps) for r in rules]
-    gates = [r.when for r in rules]
-    metrics = [r.metric for r in rules]
-    below = [r.op == "below" for r in rules]
-    baseline = engine.baseline
     descent_s = violation_s = 0.0
     prev_t: float | None = None
     for step in steps:
         engine.update(step)
-        on_desc = step.on_descent
-        violating = False
-        for k, rule in enumerate(rules):
-            gate = gates[k]
-            win = windows[k]
-            if (gate == "descent" and not on_desc) or (gate == "flat" and on_desc):
-                win.clear()
-                continue
-            v = getattr(step, metrics[k])
-            if v == v:  # not nan
-                win.append(v)
-            if len(win) < rule.window_steps:
-                continue
-            thr = rule.threshold.resolve(baseline.get(metrics[k]))
-            if thr is None:
-                continue
-            mean = sum(win) / len(win)
-            if (mean < thr) if below[k] else (mean > thr):
-                violating = True
-        if prev_t is not None and on_desc:
+        # the engine's own verdict: a rule in persistent error (gate, window, share, baseline)
+        if prev_t is not None and step.on_descent:
             dt = min(step.t_s - prev_t, MAX_STEP_DT_S)
             descent_s += dt
-            if violating:
+            if engine.violating_:
                 violation_s += dt
         prev_t = step.t_s
+    engine.finish()
     cues = engine.cues_
     n_praise = sum(1 for c in cues if c.rule.endswith(".praise"))
+    n_moments = sum(1 for c in cues if c.rule.startswith("descent."))
     duration = steps[-1].t_s - steps[0].t_s if len(steps) > 1 else 0.0
-    return Evaluation(len(cues) - n_praise, n_praise, duration, descent_s, violation_s), cues
+    evaluation = Evaluation(
+        len(cues) - n_praise - n_moments, n_praise, duration, descent_s, violation_s
+    )
+    return evaluation, cues
 
 
 @dataclass(frozen=True)
@@ -345,7 +335,7 @@ def tune(
 def _pooled(profile: CueProfile, recordings: Sequence[RecordingSteps]) -> Evaluation:
     total = Evaluation(0, 0, 0.0, 0.0, 0.0)
     for rec in recordings:
-        total = total + evaluate(profile, rec.steps)[0]
+        total = total + evaluate(dataclasses.replace(profile, prior=rec.prior), rec.steps)[0]
     return total
 
 
@@ -455,6 +445,11 @@ def profile_to_yaml(profile: CueProfile, *, comments: Sequence[str] = ()) -> str
     lines.append("descent:")
     for f in dataclasses.fields(profile.descent):
         lines.append(f"  {f.name}: {_yaml_value(getattr(profile.descent, f.name))}")
+    for section in ("fade", "history"):
+        lines.append(f"{section}:")
+        obj = getattr(profile, section)
+        for f in dataclasses.fields(obj):
+            lines.append(f"  {f.name}: {_yaml_value(getattr(obj, f.name))}")
     lines.append("rules:")
     for r in profile.rules:
         t = r.threshold
@@ -463,7 +458,16 @@ def profile_to_yaml(profile: CueProfile, *, comments: Sequence[str] = ()) -> str
         lines.append(f"    metric: {r.metric}")
         lines.append(f"    {r.op}: {thr}")
         lines.append(f"    when: {r.when}")
-        for name in ("window_steps", "hysteresis", "cooldown_s", "repeat_s", "priority"):
+        for name in (
+            "window_steps",
+            "min_share",
+            "hysteresis",
+            "cooldown_s",
+            "repeat_s",
+            "repeat_backoff",
+            "praise_hold_s",
+            "priority",
+        ):
             lines.append(f"    {name}: {_yaml_value(getattr(r, name))}")
         lines.append(f"    phrases: [{', '.join(json.dumps(p) for p in r.phrases)}]")
         if r.praise is not None:
@@ -472,5 +476,3 @@ def profile_to_yaml(profile: CueProfile, *, comments: Sequence[str] = ()) -> str
 
 
 # ------------------------------------------------------------------------------ command
-
-
