@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from downhill_live import __version__
 from downhill_live.cli import (
     analyze,
+    attach,
     decode,
     live,
     profile,
     replay,
     report,
     scan,
+    segments,
     transfer,
     tune,
 )
@@ -28,7 +30,7 @@ from downhill_live.cli.console import PROG
 from downhill_live.errors import DownhillError
 
 #: the commands in the order ``--help`` lists them
-COMMANDS = (replay, analyze, transfer, tune, report, profile, scan, live, decode)
+COMMANDS = (replay, analyze, segments, transfer, attach, tune, report, profile, scan, live, decode)
 
 
 def build_parser() -> argparse.ArgumentParser:

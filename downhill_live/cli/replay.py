@@ -20,7 +20,6 @@ from downhill_live.source.replay import ReplaySource
 from downhill_live.speech import open_profile_speaker, write_cues_wav
 from downhill_live.tools.verify import add_verify_option, print_verification
 
-
 #: the fastest paced replay (0 means as fast as possible, without pacing)
 MAX_SPEED = 1000.0
 
