@@ -491,8 +491,10 @@ def attached_track(rec: Recording) -> AttachedTrack | None:
             t = np.concatenate([np.asarray(d["t_s"], dtype=np.float64) for d in docs])
             cols = {
                 c: np.concatenate(
-                    [np.array([np.nan if v is None else v for v in d[c]], dtype=np.float64)
-                     for d in docs]
+                    [
+                        np.array([np.nan if v is None else v for v in d[c]], dtype=np.float64)
+                        for d in docs
+                    ]
                 )
                 for c in names
             }
@@ -527,7 +529,7 @@ def attached_docs(
             "t_s": clean(t_s[sl], 3),
         }
         for name, values in columns.items():
-            doc[name] = clean(values[sl], 3)
+            doc[name] = clean(values[sl], 7 if name.endswith("_deg") else 3)
         if i == 0:
             doc["meta"] = meta
         docs.append(doc)
@@ -535,7 +537,7 @@ def attached_docs(
 
 
 def append_attached(path: str | Path, docs: list[dict[str, Any]]) -> Path:
-    """Add kind-4 records to a format-2 recording without changing a byte of what it holds.
+    """Add kind-4 records to a recording without changing a byte of what it holds.
 
     The new file is the old file's bytes exactly, then the new records; it is written beside
     the recording, synced, and renamed over it, so a crash leaves either the old file or the new
@@ -544,21 +546,24 @@ def append_attached(path: str | Path, docs: list[dict[str, Any]]) -> Path:
     Raises
     ------
     RecordingError
-        For a format-1 recording (no sync markers: records after a damaged tail could not be
-        found again), or when the file cannot be written.
+        For a format-1 recording with a damaged tail (no sync markers: records after it could
+        not be found again), or when the file cannot be written.
     """
     import tempfile
 
     p = Path(path)
     rec = read_recording(p)
-    if rec.format_version < 2:
+    if rec.format_version < 2 and rec.damaged:
         raise RecordingError(
-            str(p), "is a format-1 recording: attaching needs format 2 (import it again)"
+            str(p),
+            "is a format-1 recording with a damaged tail: records appended after it could not "
+            "be found again (format 1 has no sync markers)",
         )
     data = check_input(p).read_bytes()
-    extra = b"".join(
-        _frame(KIND_ATTACHED, 0.0, 0, json.dumps(doc, allow_nan=False).encode()) for doc in docs
-    )
+    frames = [_frame(KIND_ATTACHED, 0.0, 0, json.dumps(d, allow_nan=False).encode()) for d in docs]
+    if rec.format_version < 2:  # format 1 frames have no sync marker
+        frames = [f[len(RECORD_SYNC) :] for f in frames]
+    extra = b"".join(frames)
     if any(len(json.dumps(d)) > MAX_RECORD_BYTES - 64 for d in docs):  # pragma: no cover
         raise RecordingError(str(p), "attached data record too large")
     try:
@@ -577,7 +582,9 @@ def append_attached(path: str | Path, docs: list[dict[str, Any]]) -> Path:
         os.replace(tmp, p)
         ok = True
     except OSError as exc:
-        raise RecordingError(str(p), f"{exc.strerror or exc} (the recording is unchanged)") from None
+        raise RecordingError(
+            str(p), f"{exc.strerror or exc} (the recording is unchanged)"
+        ) from None
     finally:
         if not ok:
             with contextlib.suppress(OSError):

@@ -43,15 +43,34 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
 
-    if not (args.samples or args.steps):
-        raise InputError("export", "nothing to do: give --samples OUT.csv and/or --steps OUT.csv")
-    for target in (args.samples, args.steps):
-        if target:
-            claim_output(target, inputs=[args.recording, args.profile], force=args.force)
-    if args.samples and args.steps and Path(args.samples).resolve() == Path(args.steps).resolve():
-        raise InputError(args.steps, "is also the --samples output; give two files")
+    targets = [
+        (opt, t)
+        for opt, t in (
+            ("--samples", args.samples),
+            ("--steps", args.steps),
+            ("--fit", args.fit),
+            ("--tcx", args.tcx),
+            ("--gpx", args.gpx),
+        )
+        if t
+    ]
+    if not targets:
+        raise InputError(
+            "export",
+            "nothing to do: give --samples OUT.csv, --steps OUT.csv, --fit OUT.fit, "
+            "--tcx OUT.tcx and/or --gpx OUT.gpx",
+        )
+    seen: dict[Path, str] = {}
+    for opt, target in targets:
+        claim_output(target, inputs=[args.recording, args.profile], force=args.force)
+        key = Path(target).resolve()
+        if key in seen:
+            raise InputError(target, f"is also the {seen[key]} output; give two files")
+        seen[key] = opt
     if sniff_format(args.recording) != "recording":
         raise RecordingError(args.recording, "not a downhill-live recording (bad magic bytes)")
+    if args.fit or args.tcx or args.gpx:
+        _export_platform(args)
     if args.samples:
         t_s, acc, pr, bad = decode_recording(args.recording)
         write_samples_csv(args.samples, t_s, acc, pr)
@@ -65,6 +84,44 @@ def _cmd_export(args: argparse.Namespace) -> int:
         write_steps_csv(args.steps, session.steps)
         print(f"{args.steps}: {len(session.steps)} steps ({session.placement})")
     return 0
+
+
+def _export_platform(args: argparse.Namespace) -> None:
+    from downhill_live.files import atomic_write
+    from downhill_live.tools.platform_export import (
+        describe,
+        fit_bytes,
+        gpx_text,
+        run_from_recording,
+        tcx_text,
+    )
+
+    run = run_from_recording(
+        args.recording, load_cue_profile(args.profile), placement=args.placement
+    )
+    for note in run.notes:
+        print(f"note: {args.recording}: {note}")
+    d = describe(run)
+    if args.gpx and "latitude_deg" not in d["fields"]:
+        raise InputError(
+            args.gpx,
+            "GPX needs positions and this recording has none: attach a watch file with GPS "
+            "first (downhill-live attach), or export --fit/--tcx",
+        )
+    has = ", ".join(d["fields"]) or "no watch data"
+    what = (
+        f"{d['points']} points over {d['duration_s']:.0f} s, {d['laps']} laps "
+        f"({d['descents']} descents), {d['cues']} cues; {has}"
+    )
+    if args.fit:
+        atomic_write(args.fit, fit_bytes(run))
+        print(f"{args.fit}: FIT activity, {what}")
+    if args.tcx:
+        atomic_write(args.tcx, tcx_text(run))
+        print(f"{args.tcx}: TCX activity, {what}")
+    if args.gpx:
+        atomic_write(args.gpx, gpx_text(run, name=Path(args.recording).stem))
+        print(f"{args.gpx}: GPX track, {what}")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -103,13 +160,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     e = subparsers.add_parser(
         "export",
-        help="write a recording's samples or detected steps as CSV",
+        help="write a recording's samples or steps as CSV, or the run as FIT/TCX/GPX",
         description="Decode a recording to t_s,ax,ay,az[,pressure_pa] samples (--samples) and/or "
-        "run the gait core and write one row per step (--steps).",
+        "run the gait core and write one row per step (--steps), and/or write the replayed run "
+        "as a file running platforms open (--fit, --tcx, --gpx), with the attached watch data.",
     )
     e.add_argument("recording", help="recording file (.dlr)")
     e.add_argument("--samples", metavar="OUT.csv", help="write decoded samples")
     e.add_argument("--steps", metavar="OUT.csv", help="write detected steps")
+    e.add_argument(
+        "--fit",
+        metavar="OUT.fit",
+        help="write a FIT activity (Garmin Connect, Strava, intervals.icu, Runalyze, "
+        "GoldenCheetah): 1 s records, one lap per segment, developer fields for impact, grade, "
+        "descent and cues",
+    )
+    e.add_argument("--tcx", metavar="OUT.tcx", help="write a TCX activity, one lap per segment")
+    e.add_argument(
+        "--gpx", metavar="OUT.gpx", help="write a GPX track (needs attached watch positions)"
+    )
     e.add_argument(
         "--profile",
         metavar="FILE",
@@ -120,5 +189,3 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--force", action="store_true", help="replace an existing output file (never an input)"
     )
     e.set_defaults(func=_cmd_export)
-
-

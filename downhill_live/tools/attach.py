@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from downhill_live.config.cue_profile import CueProfile
+from downhill_live.core.tracker import CADENCE_WINDOW_S
 from downhill_live.errors import InputError
 from downhill_live.record import (
     Recording,
@@ -50,6 +51,8 @@ ATTACHED_COLUMNS = (
     "heart_rate_bpm",
     "cadence_spm",
     "stance_time_ms",
+    "latitude_deg",
+    "longitude_deg",
 )
 
 
@@ -122,7 +125,7 @@ def cadence_lag(
     >>> t = np.arange(0.0, 600.0)
     >>> cad = 170 + 8 * np.sin(t / 23.0) + 5 * np.sin(t / 7.0)
     >>> lag, r, _ = cadence_lag(t, cad, t - 12.0, cad, 60.0)
-    >>> lag, round(r, 3)
+    >>> round(lag, 1), round(r, 3)
     (12.0, 1.0)
     """
     if not (np.isfinite(cad_a).sum() > 10 and np.isfinite(cad_b).sum() > 10):
@@ -142,16 +145,33 @@ def cadence_lag(
         elif k < 0:
             bs[k:] = math.nan
         ok = np.isfinite(a) & np.isfinite(bs)
-        if ok.sum() < 10:
-            continue
-        x, y = a[ok] - a[ok].mean(), bs[ok] - bs[ok].mean()
-        den = math.sqrt(float((x * x).sum() * (y * y).sum()))
-        r = float((x * y).sum()) / den if den > 0 else -math.inf
-        if r > best[1]:
+        r = _corr_at(a, b, k)
+        if math.isfinite(r) and r > best[1]:
             best = (float(k), r, float(ok.sum()))
     if best[1] == -math.inf:
         return 0.0, math.nan, 0.0
-    return best
+    lag, r, n = best
+    # sub-second lag: the vertex of the parabola through the correlations around the peak
+    near = [_corr_at(a, b, int(lag) + d) for d in (-1, 0, 1)]
+    if all(math.isfinite(c) for c in near):
+        den = near[0] - 2 * near[1] + near[2]
+        if den < 0:
+            lag += max(-0.5, min(0.5, 0.5 * (near[0] - near[2]) / den))
+    return lag, r, n
+
+
+def _corr_at(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    bs = np.roll(b, k)
+    if k > 0:
+        bs[:k] = math.nan
+    elif k < 0:
+        bs[k:] = math.nan
+    ok = np.isfinite(a) & np.isfinite(bs)
+    if ok.sum() < 10:
+        return math.nan
+    x, y = a[ok] - a[ok].mean(), bs[ok] - bs[ok].mean()
+    den = math.sqrt(float((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum()) / den if den > 0 else math.nan
 
 
 def align_activity(
@@ -178,7 +198,9 @@ def align_activity(
     )
     session.process_many(rec.packets)
     off = 0.0 if math.isnan(session.rx_minus_sensor_s) else session.rx_minus_sensor_s
-    t_steps = np.array([s.t_s for s in session.steps]) + off
+    # the core's cadence is the median of the intervals of the last CADENCE_WINDOW_S: it
+    # describes the moment half a window earlier
+    t_steps = np.array([s.t_s for s in session.steps]) + off - CADENCE_WINDOW_S / 2
     cad_steps = np.array([s.cadence_spm for s in session.steps])
     rec_t0 = rec.packets[0].t_rx_s if rec.packets else 0.0
     rec_t1 = rec.packets[-1].t_rx_s if rec.packets else 0.0

@@ -134,7 +134,7 @@ class FitEncoder:
         local_hint: int,
         mesg: str | int,
         fields: Sequence[Field],
-        dev_fields: Sequence[tuple[int, str, object]] = (),
+        dev_fields: Sequence[Field] = (),
     ) -> None:
         """Append one data message (and its definition when the layout is new).
 
@@ -147,7 +147,7 @@ class FitEncoder:
         fields : sequence
             ``(field number, base type, value[, size])``.
         dev_fields : sequence
-            ``(developer field number, base type, value)`` of developer data index 0.
+            ``(developer field number, base type, value[, size])`` of developer data index 0.
         """
         del local_hint
         gnum = MESG[mesg] if isinstance(mesg, str) else int(mesg)
@@ -157,8 +157,9 @@ class FitEncoder:
             n, raw = self._value_bytes(f[1], f[2], size)
             encoded.append((f[0], n, BASE_TYPES[f[1]][0], raw))
         dev_encoded = []
-        for num, base, value in dev_fields:
-            n, raw = self._value_bytes(base, value, None)
+        for df in dev_fields:
+            n, raw = self._value_bytes(df[1], df[2], df[3] if len(df) > 3 else None)
+            num = df[0]
             dev_encoded.append((num, n, raw))
         layout = (
             gnum,

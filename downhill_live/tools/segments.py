@@ -16,6 +16,7 @@ has no grade).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -79,6 +80,8 @@ class RunSeries:
     peak_g: np.ndarray
     gct_ms: np.ndarray
     heart_rate_bpm: np.ndarray
+    latitude_deg: np.ndarray | None = None
+    longitude_deg: np.ndarray | None = None
     on_descent: np.ndarray | None = None
     cues: list[Cue] = field(default_factory=list)
     source: str = ""
@@ -127,6 +130,8 @@ def series_from_activity(act: Activity) -> RunSeries:
         peak_g=nan,
         gct_ms=act.stance_time_ms,
         heart_rate_bpm=act.heart_rate_bpm,
+        latitude_deg=act.latitude_deg,
+        longitude_deg=act.longitude_deg,
         source=act.path,
         notes=list(act.notes),
     )
@@ -205,10 +210,16 @@ def series_from_recording(
         speed_mps=at("speed_mps"),
         cadence_spm=np.array([s.cadence_spm for s in steps]),
         peak_g=np.array([s.peak_g for s in steps]),
-        gct_ms=np.array([s.gct_ms for s in steps]),
+        # the sensor's contact time where it has one (pelvis/chest), else the watch's
+        gct_ms=np.where(
+            np.isnan(gct := np.array([s.gct_ms for s in steps])), at("stance_time_ms"), gct
+        ),
         heart_rate_bpm=at("heart_rate_bpm"),
+        latitude_deg=at("latitude_deg"),
+        longitude_deg=at("longitude_deg"),
         on_descent=np.array([s.on_descent for s in steps], dtype=bool),
-        cues=list(session.cues),
+        # cue times are sensor times: put them on the steps' clock
+        cues=[dataclasses.replace(c, t_s=c.t_s + off) for c in session.cues],
         source=path,
         notes=notes,
     )
