@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,60 +63,19 @@ def read_fit(path: str | Path) -> Activity:
     import fitdecode
 
     p = str(check_input(path, max_bytes=MAX_ACTIVITY_BYTES))
-    rows: list[dict[str, float]] = []
-    notes: list[str] = []
-    file_type = ""
-    sport = ""
-    device = ""
-    messages = 0
-    try:
-        fh = open(p, "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(p, exc.strerror or str(exc)) from None
-    with fh, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fitdecode warns about unknown fields; we raise
-        try:
-            reader = fitdecode.FitReader(
-                fh,
-                check_crc=fitdecode.CrcCheck.RAISE,
-                error_handling=fitdecode.ErrorHandling.RAISE,
-            )
-            for frame in reader:
-                if not isinstance(frame, fitdecode.FitDataMessage):
-                    continue
-                messages += 1
-                name = frame.name
-                if name == "record":
-                    rows.append(_record_row(frame))
-                elif name == "file_id" and not file_type:
-                    file_type = _text(frame, "type")
-                    device = " ".join(
-                        x for x in (_text(frame, "manufacturer"), _text(frame, "product")) if x
-                    )
-                elif name in ("sport", "session") and not sport:
-                    sport = _text(frame, "sport")
-        except fitdecode.FitHeaderError as exc:
-            if not rows:
-                raise InputError(p, f"not a readable FIT file: corrupt header ({exc})") from None
-            notes.append(
-                f"a second FIT header is corrupt ({exc}); kept {len(rows)} records before it"
-            )
-        except fitdecode.FitCRCError:
-            notes.append(
-                f"FIT checksum does not match (the file was changed or damaged); kept all "
-                f"{len(rows)} records decoded"
-            )
-        except fitdecode.FitEOFError:
-            notes.append(
-                f"FIT file is truncated at byte {fh.tell()}; kept the {len(rows)} records before "
-                "the cut"
-            )
-        except Exception as exc:
-            what = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            notes.append(
-                f"FIT decoding stopped near byte {fh.tell()} ({what}); kept the {len(rows)} "
-                "records before it"
-            )
+    first = _decode(p, fitdecode.CrcCheck.RAISE)
+    if first.crc_failed and not first.messages:
+        # the header's checksum: decode anyway, the messages carry their own structure
+        second = _decode(p, fitdecode.CrcCheck.DISABLED)
+        if not second.rows:
+            raise InputError(p, "not a readable FIT file: corrupt header (checksum mismatch)")
+        second.notes.insert(
+            0,
+            f"FIT header checksum does not match; decoded anyway: kept {len(second.rows)} records",
+        )
+        first = second
+    rows, notes, file_type = first.rows, first.notes, first.file_type
+    sport, device, messages = first.sport, first.device, first.messages
     if file_type and file_type != "activity":
         raise InputError(
             p,
@@ -126,6 +86,73 @@ def read_fit(path: str | Path) -> Activity:
             p, "FIT file has no record messages: " + ("; ".join(notes) or "nothing to read")
         )
     return build_activity(p, "fit", rows, sport=sport, device=device, notes=notes)
+
+
+@dataclass
+class _Decoded:
+    rows: list[dict[str, float]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    file_type: str = ""
+    sport: str = ""
+    device: str = ""
+    messages: int = 0
+    crc_failed: bool = False
+
+
+def _decode(p: str, check_crc: Any) -> _Decoded:
+    """Decode the messages of interest up to the first break (noted in ``notes``)."""
+    import fitdecode
+
+    out = _Decoded()
+    rows, notes = out.rows, out.notes
+    try:
+        fh = open(p, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(p, exc.strerror or str(exc)) from None
+    with fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fitdecode warns about unknown fields; we raise
+        try:
+            reader = fitdecode.FitReader(
+                fh, check_crc=check_crc, error_handling=fitdecode.ErrorHandling.RAISE
+            )
+            for frame in reader:
+                if not isinstance(frame, fitdecode.FitDataMessage):
+                    continue
+                out.messages += 1
+                name = frame.name
+                if name == "record":
+                    rows.append(_record_row(frame))
+                elif name == "file_id" and not out.file_type:
+                    out.file_type = _text(frame, "type")
+                    out.device = " ".join(
+                        x for x in (_text(frame, "manufacturer"), _text(frame, "product")) if x
+                    )
+                elif name in ("sport", "session") and not out.sport:
+                    out.sport = _text(frame, "sport")
+        except fitdecode.FitHeaderError as exc:
+            if not rows:
+                raise InputError(p, f"not a readable FIT file: corrupt header ({exc})") from None
+            notes.append(
+                f"a second FIT header is corrupt ({exc}); kept {len(rows)} records before it"
+            )
+        except fitdecode.FitCRCError:
+            out.crc_failed = True
+            notes.append(
+                f"FIT checksum does not match (the file was changed or damaged); kept all "
+                f"{len(rows)} records decoded"
+            )
+        except fitdecode.FitEOFError:
+            notes.append(
+                f"FIT file is truncated at byte {fh.tell()}; kept the {len(rows)} records before "
+                "the cut"
+            )
+        except Exception as exc:  # a library that chokes must not cost the file
+            what = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            notes.append(
+                f"FIT decoding stopped near byte {fh.tell()} ({what}); kept the {len(rows)} "
+                "records before it"
+            )
+    return out
 
 
 def _record_row(frame: Any) -> dict[str, float]:
