@@ -21,8 +21,62 @@ from downhill_live.tools.transfer import (
 from downhill_live.types import PLACEMENTS
 
 
+def _import_phone(args: argparse.Namespace) -> int:
+    """A Sensor Logger zip or a phyphox export: accelerometer (+ barometer) -> recording;
+    Sensor Logger's location -> attached data of the recording."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from downhill_live.record import append_attached, attached_docs
+    from downhill_live.tools.attach import track_columns
+    from downhill_live.tools.transfer import ImportedSamples
+    from downhill_live.tools.watch.phone import read_phone_log
+
+    log = read_phone_log(args.input)
+    for note in log.notes:
+        print(f"note: {args.input}: {note}")
+    start = (
+        None
+        if log.start_utc_s is None
+        else datetime.fromtimestamp(log.start_utc_s, UTC).isoformat().replace("+00:00", "Z")
+    )
+    samples = ImportedSamples(log.t_s, log.acc_g, log.pressure_pa, log.source_format)
+    n_rec, n_smp, rate = import_samples(
+        samples,
+        args.output,
+        rate_hz=args.rate,
+        placement=args.placement,
+        source_name=args.input,
+        start_time=start,
+    )
+    baro = ", barometer as pressure" if log.pressure_pa is not None else ""
+    print(
+        f"{args.output}: {n_smp} samples at {rate:g} Hz ({n_smp / rate:.1f} s) from "
+        f"{len(log.t_s)} {log.source_format} accelerometer rows{baro}, {n_rec} records, "
+        f"placement {args.placement}"
+    )
+    loc = log.location
+    if loc is not None and log.start_utc_s is not None:
+        # the phone's own clock: no alignment needed
+        cols = {c: v for c, v in track_columns(loc).items() if np.isfinite(v).any()}
+        meta = {"source": Path(args.input).name, "format": log.source_format,
+                "device": loc.device, "sport": "", "notes": loc.notes,
+                "method": "same device", "lag_s": 0.0, "correlation": None,
+                "overlap_s": round(float(loc.t_s[-1]), 1)}  # fmt: skip
+        append_attached(args.output, attached_docs(loc.t_utc_s - log.start_utc_s, cols, meta, 1))
+        print(f"{args.output}: attached {len(loc)} location points ({', '.join(cols)})")
+    return 0
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
+    from downhill_live.tools.watch.phone import is_phone_log
+
     claim_output(args.output, inputs=[args.input], force=args.force)
+    if args.format in (None, "sensor-logger", "phyphox") and is_phone_log(args.input):
+        return _import_phone(args)
+    if args.format in ("sensor-logger", "phyphox"):
+        raise InputError(args.input, f"is not a {args.format} export")
     fmt = args.format or sniff_format(args.input)
     if fmt == "recording":
         raise InputError(args.input, "is already a recording; nothing to import")
@@ -128,18 +182,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``import`` and ``export`` commands."""
     i = subparsers.add_parser(
         "import",
-        help="turn a CSV or a Polar Sensor Logger ACC file into a recording",
+        help="turn a CSV, a Polar Sensor Logger ACC file, a Sensor Logger zip or a phyphox "
+        "export into a recording",
         description="Write a recording from a CSV with header t_s,ax,ay,az[,pressure_pa] or a "
         "Polar Sensor Logger accelerometer file (Phone timestamp;sensor timestamp [ns];X [mg];"
-        "Y [mg];Z [mg]). Samples are put on a uniform grid at the nominal rate; the recording "
-        "replays like a live one.",
+        "Y [mg];Z [mg]), a Sensor Logger app zip export (TotalAcceleration or Accelerometer + "
+        "Gravity, Barometer, Location) or a phyphox 'Acceleration (with g)' CSV/zip export. "
+        "Samples are put on a uniform grid at the nominal rate; the recording replays like a "
+        "live one. A phone's barometer becomes the recording's pressure, its location attached "
+        "data (as 'attach' stores a watch file).",
     )
-    i.add_argument("input", help="CSV or Polar Sensor Logger *_ACC.txt file")
+    i.add_argument(
+        "input", help="CSV, Polar Sensor Logger *_ACC.txt, Sensor Logger .zip or phyphox export"
+    )
     i.add_argument("-o", "--output", required=True, metavar="OUT.dlr", help="recording to write")
     i.add_argument(
         "--format",
-        choices=("csv", "polar"),
-        help="input format (default: from the header line)",
+        choices=("csv", "polar", "sensor-logger", "phyphox"),
+        help="input format (default: from the content)",
     )
     i.add_argument(
         "--placement", choices=PLACEMENTS, default="foot", help="sensor placement (default foot)"
