@@ -35,11 +35,14 @@ import json
 import math
 import os
 import struct
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import numpy as np
 
 from downhill_live import __version__
 from downhill_live.errors import InputError, RecordingError
@@ -473,8 +476,6 @@ def attached_track(rec: Recording) -> AttachedTrack | None:
     A set is the kind-4 records of one ``attach_id``; an incomplete set (a part lost to damage)
     is not used, an earlier complete one is.
     """
-    import numpy as np
-
     sets: dict[int, dict[int, dict[str, Any]]] = {}
     for doc in rec.attached:
         aid, part = doc.get("attach_id"), doc.get("part")
@@ -549,8 +550,6 @@ def append_attached(path: str | Path, docs: list[dict[str, Any]]) -> Path:
         For a format-1 recording with a damaged tail (no sync markers: records after it could
         not be found again), or when the file cannot be written.
     """
-    import tempfile
-
     p = Path(path)
     rec = read_recording(p)
     if rec.format_version < 2 and rec.damaged:

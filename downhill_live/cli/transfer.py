@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
 
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError, RecordingError
-from downhill_live.files import claim_output
+from downhill_live.files import atomic_write, claim_output
+from downhill_live.record import append_attached, attached_docs
 from downhill_live.session import session_from_recording
+from downhill_live.tools.attach import track_columns
+from downhill_live.tools.platform_export import (
+    describe,
+    fit_bytes,
+    gpx_text,
+    run_from_recording,
+    tcx_text,
+)
 from downhill_live.tools.transfer import (
+    ImportedSamples,
     decode_recording,
     import_samples,
     read_import_csv,
@@ -18,21 +31,13 @@ from downhill_live.tools.transfer import (
     write_samples_csv,
     write_steps_csv,
 )
+from downhill_live.tools.watch.phone import is_phone_log, read_phone_log
 from downhill_live.types import PLACEMENTS
 
 
 def _import_phone(args: argparse.Namespace) -> int:
     """A Sensor Logger zip or a phyphox export: accelerometer (+ barometer) -> recording;
     Sensor Logger's location -> attached data of the recording."""
-    from datetime import UTC, datetime
-
-    import numpy as np
-
-    from downhill_live.record import append_attached, attached_docs
-    from downhill_live.tools.attach import track_columns
-    from downhill_live.tools.transfer import ImportedSamples
-    from downhill_live.tools.watch.phone import read_phone_log
-
     log = read_phone_log(args.input)
     for note in log.notes:
         print(f"note: {args.input}: {note}")
@@ -70,8 +75,6 @@ def _import_phone(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from downhill_live.tools.watch.phone import is_phone_log
-
     claim_output(args.output, inputs=[args.input], force=args.force)
     if args.format in (None, "sensor-logger", "phyphox") and is_phone_log(args.input):
         return _import_phone(args)
@@ -102,9 +105,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         for opt, t in (
             ("--samples", args.samples),
             ("--steps", args.steps),
-            ("--fit", args.fit),
-            ("--tcx", args.tcx),
-            ("--gpx", args.gpx),
+            ("--fit", getattr(args, "fit", None)),
+            ("--tcx", getattr(args, "tcx", None)),
+            ("--gpx", getattr(args, "gpx", None)),
         )
         if t
     ]
@@ -123,7 +126,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         seen[key] = opt
     if sniff_format(args.recording) != "recording":
         raise RecordingError(args.recording, "not a downhill-live recording (bad magic bytes)")
-    if args.fit or args.tcx or args.gpx:
+    if any(opt in ("--fit", "--tcx", "--gpx") for opt, _ in targets):
         _export_platform(args)
     if args.samples:
         t_s, acc, pr, bad = decode_recording(args.recording)
@@ -141,15 +144,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _export_platform(args: argparse.Namespace) -> None:
-    from downhill_live.files import atomic_write
-    from downhill_live.tools.platform_export import (
-        describe,
-        fit_bytes,
-        gpx_text,
-        run_from_recording,
-        tcx_text,
-    )
-
     run = run_from_recording(
         args.recording, load_cue_profile(args.profile), placement=args.placement
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,10 @@ from downhill_live.record import (
     Recording,
     append_attached,
     attached_docs,
+    attached_track,
     read_recording,
 )
+from downhill_live.session import session_from_recording
 from downhill_live.tools.watch import Activity
 
 __all__ = ["Alignment", "align_activity", "attach", "track_columns"]
@@ -91,6 +94,26 @@ class Alignment:
             "correlation": None if math.isnan(self.correlation) else round(self.correlation, 3),
             "overlap_s": round(self.overlap_s, 1),
         }
+
+
+def recording_start_utc_s(header: dict[str, Any]) -> float | None:
+    """POSIX seconds of a recording header's ``start_time`` (None when absent or unreadable).
+
+    Examples
+    --------
+    >>> recording_start_utc_s({"start_time": "2026-06-01T07:00:00Z"})
+    1780297200.0
+    """
+    text = header.get("start_time")
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
 
 
 def track_columns(act: Activity) -> dict[str, np.ndarray]:
@@ -189,9 +212,6 @@ def align_activity(
     InputError
         When the two files do not overlap in time (not the same run).
     """
-    from downhill_live.session import session_from_recording
-    from downhill_live.tools.segments import recording_start_utc_s
-
     start = recording_start_utc_s(rec.header)
     session, _ = session_from_recording(
         str(rec.path), profile, placement=placement, use_attached=False
@@ -262,8 +282,6 @@ def attach(
     InputError
         When data is attached already and ``replace`` is false, or the files do not overlap.
     """
-    from downhill_live.record import attached_track
-
     rec = read_recording(recording)
     old = attached_track(rec)
     if old is not None and not replace:

@@ -27,6 +27,9 @@ import numpy as np
 
 from downhill_live.config.cue_profile import CueProfile, DescentSettings
 from downhill_live.errors import InputError
+from downhill_live.record import attached_track
+from downhill_live.session import session_from_recording
+from downhill_live.tools.attach import align_activity, recording_start_utc_s, track_columns
 from downhill_live.tools.watch import Activity
 from downhill_live.types import Cue
 
@@ -137,20 +140,6 @@ def series_from_activity(act: Activity) -> RunSeries:
     )
 
 
-def recording_start_utc_s(header: dict[str, Any]) -> float | None:
-    """POSIX seconds of a recording header's ``start_time`` (None when absent or unreadable)."""
-    text = header.get("start_time")
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
-
-
 def series_from_recording(
     path: str,
     profile: CueProfile,
@@ -164,10 +153,6 @@ def series_from_recording(
     the fly (absolute time, refined by cadence cross-correlation), give altitude, distance,
     speed and heart rate at each step, and the grade from altitude over distance.
     """
-    from downhill_live.record import attached_track
-    from downhill_live.session import session_from_recording
-    from downhill_live.tools.attach import align_activity, track_columns
-
     session, rec = session_from_recording(path, profile, placement=placement)
     notes: list[str] = []
     track = attached_track(rec)

@@ -226,15 +226,16 @@ def read_activity(path: str | Path) -> Activity:
         When the file is none of these formats or holds no usable point.
     """
     fmt = sniff_activity(path)
+    # the readers import this package (Activity, build_activity): imported here, not on top
     if fmt == "fit":
         from downhill_live.tools.watch.fit import read_fit
 
         return read_fit(path)
-    if fmt == "gpx":
+    if fmt == "gpx":  # (as above)
         from downhill_live.tools.watch.gpx import read_gpx
 
         return read_gpx(path)
-    if fmt == "tcx":
+    if fmt == "tcx":  # (as above)
         from downhill_live.tools.watch.tcx import read_tcx
 
         return read_tcx(path)

@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import fitdecode
+
 from downhill_live.errors import InputError
 from downhill_live.files import check_input
 from downhill_live.tools.watch import MAX_ACTIVITY_BYTES, Activity, build_activity
@@ -60,8 +62,6 @@ def read_fit(path: str | Path) -> Activity:
         For a file whose header is unreadable, a FIT file that is not an activity (settings,
         course, ...) or one with no time-stamped record.
     """
-    import fitdecode
-
     p = str(check_input(path, max_bytes=MAX_ACTIVITY_BYTES))
     first = _decode(p, fitdecode.CrcCheck.RAISE)
     if first.crc_failed and not first.messages:
@@ -101,8 +101,6 @@ class _Decoded:
 
 def _decode(p: str, check_crc: Any) -> _Decoded:
     """Decode the messages of interest up to the first break (noted in ``notes``)."""
-    import fitdecode
-
     out = _Decoded()
     rows, notes = out.rows, out.notes
     try:

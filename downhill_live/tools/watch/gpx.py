@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import gpxpy
+
 from downhill_live.errors import InputError
 from downhill_live.files import check_input
 from downhill_live.tools.watch import MAX_ACTIVITY_BYTES, Activity, build_activity
@@ -26,9 +28,6 @@ _EXT_FIELDS = {"hr": "heart_rate_bpm", "cad": "cadence_spm", "speed": "speed_mps
 
 
 def _parse(text: str) -> Any:
-    import gpxpy
-    import gpxpy.gpx
-
     return gpxpy.parse(text)
 
 
