@@ -104,7 +104,8 @@ class RecordingWriter:
         self.path = Path(path)
         self.streams = list(streams)
         self._index = {name: i for i, name in enumerate(self.streams)}
-        full = {"format_version": FORMAT_VERSION, **header, "streams": self.streams}
+        # the layout written is always the current one, whatever a copied header says
+        full = {**header, "format_version": FORMAT_VERSION, "streams": self.streams}
 
         full.setdefault("app_version", __version__)
         head = json.dumps(full, sort_keys=True).encode()

@@ -34,7 +34,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     cue_profile = load_cue_profile(args.profile)
     s = cue_profile.settings
 
-    session, rec = session_from_recording(args.recording, cue_profile, placement=args.placement)
+    # --verify compares with the live session, which had no watch data: no attached grade then
+    session, rec = session_from_recording(
+        args.recording,
+        cue_profile,
+        placement=args.placement,
+        use_attached=not getattr(args, "verify", False),
+    )
     speaker = open_profile_speaker(s, speak=not args.no_speak)
     session.attach(ConsoleSink(out), SpeakerSink(speaker))
     device = rec.header.get("device") or {}

@@ -292,3 +292,31 @@ def test_bad_watch_files_are_one_line_each(
         rc, out, err = run_cli(capsys, "segments", str(path))
         assert rc != 0 and not out
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_replay_verify_ignores_attached_data(
+    attached: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from downhill_live.record import RecordingWriter
+    from downhill_live.types import Cue
+
+    # a "live" recording with the cues its live session spoke, then a watch file attached
+    rec = read_recording(attached["plain"])
+    live = tmp_path / "live.dlr"
+    rc = main(["replay", str(attached["plain"]), "--no-speak"])
+    lines = [x for x in capsys.readouterr().out.splitlines() if "] cue " in x]
+    assert rc == 0 and lines
+    from downhill_live.config.cue_profile import load_cue_profile
+    from downhill_live.session import session_from_recording
+
+    session, _ = session_from_recording(str(attached["plain"]), load_cue_profile(None))
+    session.process_many(rec.packets)
+    header = {k: v for k, v in rec.header.items() if k not in ("format_version", "streams")}
+    with RecordingWriter(live, header, streams=rec.header["streams"]) as w:
+        for p in rec.packets:
+            w.write_packet(p)
+        for c in session.cues:
+            w.write_cue(Cue(c.t_s, c.rule, c.phrase, c.metric, c.value))
+    assert main(["attach", str(live), str(attached["watch"])]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(live), "--no-speak", "--verify"]) == 0
