@@ -56,8 +56,11 @@ def truth_track(clock_offset_s: float = 0.0) -> dict[str, np.ndarray]:
         "speed_mps": v,
         "heart_rate_bpm": hr,
         "grade_pct": g,
-        "latitude_deg": 46.43 + dist * 0.5 / 111_320.0,
-        "longitude_deg": 13.74 + dist * 0.5 / 76_000.0,
+        # heading 53 degrees: 0.6 of the distance north, 0.8 east (a metre of latitude and of
+        # longitude as the great-circle formula counts them)
+        "latitude_deg": 46.43 + np.degrees(0.6 * dist / 6_371_008.8),
+        "longitude_deg": 13.74
+        + np.degrees(0.8 * dist / (6_371_008.8 * math.cos(math.radians(46.43)))),
     }
 
 

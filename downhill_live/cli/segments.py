@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
-from downhill_live.config.cue_profile import load_cue_profile
+from downhill_live.config.cue_profile import CueProfile, load_cue_profile
 from downhill_live.errors import InputError
 from downhill_live.files import check_input
 from downhill_live.record import MAGIC
@@ -16,6 +19,7 @@ from downhill_live.tools.segments import (
     write_segments,
 )
 from downhill_live.tools.watch import read_activity
+from downhill_live.tools.watch.phone import is_phone_log, phone_to_recording, read_phone_log
 from downhill_live.types import PLACEMENTS
 
 
@@ -28,9 +32,38 @@ def _is_recording(path: str) -> bool:
         raise InputError(path, exc.strerror or str(exc)) from None
 
 
+def _phone_segments(args: argparse.Namespace, profile: CueProfile) -> int:
+    """A phone log: imported into a temporary recording (the gait core gives cadence and
+    impact, the barometer the grade, the location the distance), then cut like a recording."""
+    if args.with_file:
+        raise InputError("--with", "needs a recording as FILE (FILE is a phone log)")
+    log = read_phone_log(args.file)
+    for note in log.notes:
+        print(f"note: {args.file}: {note}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="downhill-segments-") as tmp:
+        rec = Path(tmp) / "phone.dlr"
+        phone_to_recording(log, rec, placement=args.placement or "foot", source_name=args.file)
+        series = series_from_recording(str(rec), profile, placement=args.placement)
+    rows = segment_rows(series, profile.descent)
+    write_segments(rows, sys.stdout, args.format)
+    _summary(args.file, rows)
+    return 0
+
+
+def _summary(name: str, rows: list[dict[str, Any]]) -> None:
+    n = {k: sum(r["kind"] == k for r in rows) for k in ("flat", "descent", "climb")}
+    print(
+        f"{name}: {len(rows)} segments ({n['descent']} descent, {n['climb']} climb, "
+        f"{n['flat']} flat)",
+        file=sys.stderr,
+    )
+
+
 def cmd_segments(args: argparse.Namespace) -> int:
     """Print the segments; notes about the inputs go to stderr."""
     profile = load_cue_profile(args.profile)
+    if not _is_recording(args.file) and is_phone_log(args.file):
+        return _phone_segments(args, profile)
     if _is_recording(args.file):
         watch = read_activity(args.with_file) if args.with_file else None
         for note in watch.notes if watch is not None else ():
@@ -54,12 +87,7 @@ def cmd_segments(args: argparse.Namespace) -> int:
         print(f"note: {args.file}: {note}", file=sys.stderr)
     rows = segment_rows(series, profile.descent)
     write_segments(rows, sys.stdout, args.format)
-    n = {k: sum(r["kind"] == k for r in rows) for k in ("flat", "descent", "climb")}
-    print(
-        f"{args.file}: {len(rows)} segments ({n['descent']} descent, {n['climb']} climb, "
-        f"{n['flat']} flat)",
-        file=sys.stderr,
-    )
+    _summary(args.file, rows)
     return 0
 
 
@@ -73,7 +101,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "segment: kind, t0_s, t1_s, start_utc, grade_pct (mean), distance_m, and medians of "
         "cadence_spm (steps per minute), peak_g, gct_ms and heart_rate_bpm where known.",
     )
-    s.add_argument("file", metavar="FILE", help="recording (.dlr) or FIT/GPX/TCX file")
+    s.add_argument(
+        "file",
+        metavar="FILE",
+        help="recording (.dlr), FIT/GPX/TCX file, Sensor Logger zip or phyphox export",
+    )
     s.add_argument(
         "--with",
         dest="with_file",

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from pathlib import Path
-
-import numpy as np
 
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError, RecordingError
 from downhill_live.files import atomic_write, claim_output
-from downhill_live.record import append_attached, attached_docs
 from downhill_live.session import session_from_recording
-from downhill_live.tools.attach import track_columns
 from downhill_live.tools.platform_export import (
     describe,
     fit_bytes,
@@ -22,7 +17,6 @@ from downhill_live.tools.platform_export import (
     tcx_text,
 )
 from downhill_live.tools.transfer import (
-    ImportedSamples,
     decode_recording,
     import_samples,
     read_import_csv,
@@ -31,7 +25,7 @@ from downhill_live.tools.transfer import (
     write_samples_csv,
     write_steps_csv,
 )
-from downhill_live.tools.watch.phone import is_phone_log, read_phone_log
+from downhill_live.tools.watch.phone import is_phone_log, phone_to_recording, read_phone_log
 from downhill_live.types import PLACEMENTS
 
 
@@ -41,19 +35,8 @@ def _import_phone(args: argparse.Namespace) -> int:
     log = read_phone_log(args.input)
     for note in log.notes:
         print(f"note: {args.input}: {note}")
-    start = (
-        None
-        if log.start_utc_s is None
-        else datetime.fromtimestamp(log.start_utc_s, UTC).isoformat().replace("+00:00", "Z")
-    )
-    samples = ImportedSamples(log.t_s, log.acc_g, log.pressure_pa, log.source_format)
-    n_rec, n_smp, rate = import_samples(
-        samples,
-        args.output,
-        rate_hz=args.rate,
-        placement=args.placement,
-        source_name=args.input,
-        start_time=start,
+    n_rec, n_smp, rate, n_loc, cols = phone_to_recording(
+        log, args.output, rate_hz=args.rate, placement=args.placement, source_name=args.input
     )
     baro = ", barometer as pressure" if log.pressure_pa is not None else ""
     print(
@@ -61,16 +44,8 @@ def _import_phone(args: argparse.Namespace) -> int:
         f"{len(log.t_s)} {log.source_format} accelerometer rows{baro}, {n_rec} records, "
         f"placement {args.placement}"
     )
-    loc = log.location
-    if loc is not None and log.start_utc_s is not None:
-        # the phone's own clock: no alignment needed
-        cols = {c: v for c, v in track_columns(loc).items() if np.isfinite(v).any()}
-        meta = {"source": Path(args.input).name, "format": log.source_format,
-                "device": loc.device, "sport": "", "notes": loc.notes,
-                "method": "same device", "lag_s": 0.0, "correlation": None,
-                "overlap_s": round(float(loc.t_s[-1]), 1)}  # fmt: skip
-        append_attached(args.output, attached_docs(loc.t_utc_s - log.start_utc_s, cols, meta, 1))
-        print(f"{args.output}: attached {len(loc)} location points ({', '.join(cols)})")
+    if n_loc:
+        print(f"{args.output}: attached {n_loc} location points ({', '.join(cols)})")
     return 0
 
 

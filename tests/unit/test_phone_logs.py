@@ -153,3 +153,21 @@ def test_broken_zip_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
     rc = main(["import", str(p), "-o", str(tmp_path / "o.dlr")])
     err = capsys.readouterr().err
     assert rc != 0 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_segments_of_a_phone_log_on_its_own(
+    samples: tuple[np.ndarray, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    t, acc = samples
+    z = sensor_logger_zip(tmp_path / "log.zip", t, acc)
+    assert main(["segments", str(z)]) == 0
+    out, err = capsys.readouterr()
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["kind"] for r in rows] == ["flat", "descent", "flat"], err
+    desc = rows[1]
+    assert desc["grade_pct"] == pytest.approx(-10.0, abs=0.7)
+    assert desc["cadence_spm"] == pytest.approx(170, abs=4) and desc["peak_g"] > 0
+    assert desc["t0_s"] == pytest.approx(60, abs=4)  # the course's descent starts at 60 s
+    assert desc["start_utc"].startswith("2026-06-01T07:0")

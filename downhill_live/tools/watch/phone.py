@@ -28,6 +28,7 @@ import io
 import math
 import zipfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -37,7 +38,7 @@ from downhill_live.files import MAX_INPUT_BYTES, check_input
 from downhill_live.tools.watch import Activity, build_activity
 from downhill_live.types import G_MPS2
 
-__all__ = ["PhoneLog", "is_phone_log", "read_phone_log"]
+__all__ = ["PhoneLog", "is_phone_log", "phone_to_recording", "read_phone_log"]
 
 
 @dataclass
@@ -297,3 +298,57 @@ def _phyphox(p: str) -> PhoneLog:
     return PhoneLog(
         t_s - t0, acc, pressure, None if start is None else start + t0, None, "phyphox", notes
     )
+
+
+def phone_to_recording(
+    log: PhoneLog,
+    out: str | Path,
+    *,
+    rate_hz: float | None = None,
+    placement: str = "foot",
+    source_name: str = "",
+) -> tuple[int, int, float, int, list[str]]:
+    """Write ``log`` as a recording (see ``downhill-live import``): samples, pressure,
+    ``start_time``, and the location as attached data (kind 4, method ``same device``).
+
+    Returns
+    -------
+    tuple
+        (records, grid samples, rate in Hz, location points attached, their columns).
+    """
+    # tools.transfer and tools.attach import the session and record stack: only needed here
+    from downhill_live.record import append_attached, attached_docs
+    from downhill_live.tools.attach import track_columns
+    from downhill_live.tools.transfer import ImportedSamples, import_samples
+
+    start = (
+        None
+        if log.start_utc_s is None
+        else datetime.fromtimestamp(log.start_utc_s, UTC).isoformat().replace("+00:00", "Z")
+    )
+    samples = ImportedSamples(log.t_s, log.acc_g, log.pressure_pa, log.source_format)
+    n_rec, n_smp, rate = import_samples(
+        samples,
+        out,
+        rate_hz=rate_hz,
+        placement=placement,
+        source_name=source_name,
+        start_time=start,
+    )
+    loc = log.location
+    if loc is None or log.start_utc_s is None:
+        return n_rec, n_smp, rate, 0, []
+    cols = {c: v for c, v in track_columns(loc).items() if np.isfinite(v).any()}
+    meta = {
+        "source": Path(source_name).name,
+        "format": log.source_format,
+        "device": loc.device,
+        "sport": "",
+        "notes": loc.notes,
+        "method": "same device",  # the phone's own clock: no alignment needed
+        "lag_s": 0.0,
+        "correlation": None,
+        "overlap_s": round(float(loc.t_s[-1]), 1),
+    }
+    append_attached(out, attached_docs(loc.t_utc_s - log.start_utc_s, cols, meta, 1))
+    return n_rec, n_smp, rate, len(loc), list(cols)
