@@ -13,7 +13,9 @@ Layout, format version 2 (all integers little-endian; see docs/recording-format.
 
 ``kind`` 1 is a raw notification (``t_s`` = receive time in seconds since the session start,
 ``stream`` = index into ``header["streams"]``), kind 2 a spoken cue (``t_s`` = sensor time,
-payload = JSON), kind 3 an event such as "link lost" (payload = JSON).
+payload = JSON), kind 3 an event such as "link lost" (payload = JSON), kind 4 data attached
+later from another device of the same run, e.g. a watch's altitude (payload = JSON, see
+:func:`append_attached`; readers before it skip the kind).
 
 A record is only ever appended whole. A reader that meets a damaged record (a flipped byte, a
 lost sector) skips to the next sync marker that starts a record with a valid CRC, and reports
@@ -33,11 +35,14 @@ import json
 import math
 import os
 import struct
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import numpy as np
 
 from downhill_live import __version__
 from downhill_live.errors import InputError, RecordingError
@@ -55,6 +60,9 @@ READABLE_VERSIONS = (1, 2)
 KIND_PACKET = 1
 KIND_CUE = 2
 KIND_EVENT = 3
+KIND_ATTACHED = 4
+#: rows of attached data per kind-4 record (keeps each record far below MAX_RECORD_BYTES)
+ATTACHED_ROWS_PER_RECORD = 400
 _LEN = struct.Struct("<I")
 _BODY_HEAD = struct.Struct("<BdB")
 MAX_HEADER_BYTES = 1 << 20
@@ -96,7 +104,8 @@ class RecordingWriter:
         self.path = Path(path)
         self.streams = list(streams)
         self._index = {name: i for i, name in enumerate(self.streams)}
-        full = {**header, "format_version": FORMAT_VERSION, "streams": self.streams}  # ours wins
+        # the layout written is always the current one, whatever a copied header says
+        full = {**header, "format_version": FORMAT_VERSION, "streams": self.streams}
 
         full.setdefault("app_version", __version__)
         head = json.dumps(full, sort_keys=True).encode()
@@ -251,6 +260,8 @@ class Recording:
     dropped_tail_bytes: int = 0
     skipped: list[Skip] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
+    #: kind-4 records (attached data) in file order, decoded JSON objects
+    attached: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def damaged(self) -> bool:
@@ -446,6 +457,10 @@ def read_recording(path: str | Path) -> Recording:
         elif kind == KIND_EVENT:
             rec.events.append((t_s, _json_record(p, rec_start, "event", payload)))
             times.append((rec_start, t_s))
+        elif kind == KIND_ATTACHED:
+            doc = _json_record(p, rec_start, "attached-data", payload)
+            if isinstance(doc, dict):
+                rec.attached.append(doc)
     rec.dropped_tail_bytes = len(data) - end
     for offset, n_bytes in gaps:
         k = bisect.bisect_left(times, (offset, -math.inf))
@@ -453,3 +468,140 @@ def read_recording(path: str | Path) -> Recording:
         before = times[k][1] if k < len(times) else math.nan
         rec.skipped.append(Skip(offset, n_bytes, after, before))
     return rec
+
+
+# --------------------------------------------------------------------------- attached data
+@dataclass
+class AttachedTrack:
+    """Data of the same run from another device (a watch), attached with ``downhill-live attach``.
+
+    ``t_s`` (N,) is on the clock of the recording's raw records (receive time, seconds since the
+    session start); ``columns`` maps a name with its unit (``altitude_m``, ``distance_m``,
+    ``speed_mps``, ``heart_rate_bpm``, ``cadence_spm``, ``stance_time_ms``) to an (N,) array,
+    nan where unknown; ``meta`` says where it came from and how it was aligned.
+    """
+
+    t_s: Any
+    columns: dict[str, Any]
+    meta: dict[str, Any]
+
+
+def attached_track(rec: Recording) -> AttachedTrack | None:
+    """The latest complete set of attached data in ``rec`` (None when there is none).
+
+    A set is the kind-4 records of one ``attach_id``; an incomplete set (a part lost to damage)
+    is not used, an earlier complete one is.
+    """
+    sets: dict[int, dict[int, dict[str, Any]]] = {}
+    for doc in rec.attached:
+        aid, part = doc.get("attach_id"), doc.get("part")
+        if isinstance(aid, int) and isinstance(part, int):
+            sets.setdefault(aid, {})[part] = doc
+    for aid in sorted(sets, reverse=True):
+        parts = sets[aid]
+        n = parts.get(0, {}).get("parts")
+        if not isinstance(n, int) or sorted(parts) != list(range(n)):
+            continue
+        docs = [parts[i] for i in range(n)]
+        names = [c for c in docs[0].get("columns", []) if isinstance(c, str)]
+        try:
+            t = np.concatenate([np.asarray(d["t_s"], dtype=np.float64) for d in docs])
+            cols = {
+                c: np.concatenate(
+                    [
+                        np.array([np.nan if v is None else v for v in d[c]], dtype=np.float64)
+                        for d in docs
+                    ]
+                )
+                for c in names
+            }
+        except (KeyError, TypeError, ValueError):
+            continue
+        if any(len(v) != len(t) for v in cols.values()):
+            continue
+        meta = docs[0].get("meta")
+        return AttachedTrack(t, cols, meta if isinstance(meta, dict) else {})
+    return None
+
+
+def attached_docs(
+    t_s: Any, columns: dict[str, Any], meta: dict[str, Any], attach_id: int
+) -> list[dict[str, Any]]:
+    """Cut attached data into kind-4 record payloads (see :func:`append_attached`)."""
+    n = len(t_s)
+    rows = ATTACHED_ROWS_PER_RECORD
+    parts = max(1, math.ceil(n / rows))
+
+    def clean(x: Any, nd: int) -> list[float | None]:
+        return [None if not math.isfinite(float(v)) else round(float(v), nd) for v in x]
+
+    docs = []
+    for i in range(parts):
+        sl = slice(i * rows, (i + 1) * rows)
+        doc: dict[str, Any] = {
+            "attach_id": attach_id,
+            "part": i,
+            "parts": parts,
+            "columns": list(columns),
+            "t_s": clean(t_s[sl], 3),
+        }
+        for name, values in columns.items():
+            doc[name] = clean(values[sl], 7 if name.endswith("_deg") else 3)
+        if i == 0:
+            doc["meta"] = meta
+        docs.append(doc)
+    return docs
+
+
+def append_attached(path: str | Path, docs: list[dict[str, Any]]) -> Path:
+    """Add kind-4 records to a recording without changing a byte of what it holds.
+
+    The new file is the old file's bytes exactly, then the new records; it is written beside
+    the recording, synced, and renamed over it, so a crash leaves either the old file or the new
+    one, never a mix. Returns the path.
+
+    Raises
+    ------
+    RecordingError
+        For a format-1 recording with a damaged tail (no sync markers: records after it could
+        not be found again), or when the file cannot be written.
+    """
+    p = Path(path)
+    rec = read_recording(p)
+    if rec.format_version < 2 and rec.damaged:
+        raise RecordingError(
+            str(p),
+            "is a format-1 recording with a damaged tail: records appended after it could not "
+            "be found again (format 1 has no sync markers)",
+        )
+    data = check_input(p).read_bytes()
+    frames = [_frame(KIND_ATTACHED, 0.0, 0, json.dumps(d, allow_nan=False).encode()) for d in docs]
+    if rec.format_version < 2:  # format 1 frames have no sync marker
+        frames = [f[len(RECORD_SYNC) :] for f in frames]
+    extra = b"".join(frames)
+    if any(len(json.dumps(d)) > MAX_RECORD_BYTES - 64 for d in docs):  # pragma: no cover
+        raise RecordingError(str(p), "attached data record too large")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    except OSError as exc:
+        raise RecordingError(str(p), exc.strerror or str(exc)) from None
+    ok = False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.write(extra)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, p.stat().st_mode & 0o7777)
+        os.replace(tmp, p)
+        ok = True
+    except OSError as exc:
+        raise RecordingError(
+            str(p), f"{exc.strerror or exc} (the recording is unchanged)"
+        ) from None
+    finally:
+        if not ok:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return p

@@ -41,7 +41,7 @@ from downhill_live.errors import (
     DownhillError,
     RecordingError,
 )
-from downhill_live.record import Recording, Skip, read_recording
+from downhill_live.record import AttachedTrack, Recording, Skip, attached_track, read_recording
 from downhill_live.sinks import Sink, overrides
 from downhill_live.source import Source
 from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
@@ -158,6 +158,31 @@ class Session:
         self.stats = SessionStats()
         self.steps: list[Step] = []
         self._error_kinds_logged: set[str] = set()
+        #: receive time minus sensor time (s), from the first decoded packet; nan before
+        self.rx_minus_sensor_s = math.nan
+        self._alt_track: tuple[np.ndarray, np.ndarray] | None = None
+
+    def use_altitude(self, t_rx_s: np.ndarray, altitude_m: np.ndarray) -> None:
+        """Give the core a grade source from another device of the same run (a watch's
+        barometric altitude, attached to the recording): samples that carry no pressure of their
+        own get the ISA pressure of the altitude interpolated at their time (``t_rx_s`` on the
+        receive-time clock of the raw packets). Call before the first packet."""
+        t = np.asarray(t_rx_s, dtype=np.float64)
+        alt = np.asarray(altitude_m, dtype=np.float64)
+        ok = np.isfinite(t) & np.isfinite(alt)
+        self._alt_track = (t[ok], alt[ok]) if ok.sum() >= 2 else None
+
+    def _clock(self, packet: Packet, samples: Samples) -> None:
+        if math.isnan(self.rx_minus_sensor_s) and len(samples.t_s):
+            self.rx_minus_sensor_s = float(packet.t_rx_s - samples.t_s[-1])
+
+    def _with_pressure(self, samples: Samples) -> Samples:
+        if self._alt_track is None or samples.pressure_pa is not None or not len(samples.t_s):
+            return samples
+        t, alt = self._alt_track
+        off = 0.0 if math.isnan(self.rx_minus_sensor_s) else self.rx_minus_sensor_s
+        h = np.interp(samples.t_s + off, t, alt, left=np.nan, right=np.nan)
+        return dataclasses.replace(samples, pressure_pa=isa_pressure_pa(h))
 
     def process(self, packet: Packet) -> list[Cue]:
         """Run one raw packet through decode -> core -> cues. Malformed packets are counted and
@@ -180,6 +205,7 @@ class Session:
         except DecodeError as exc:
             self._decode_error(exc)
             return []
+        self._clock(packet, samples)
         return self._feed(packet.stream, samples)
 
     def process_many(self, packets: Sequence[Packet], *, max_run: int = 4096) -> list[Cue]:
@@ -214,6 +240,7 @@ class Session:
                 for packet in packets[i:j] if self._packet_sinks else ():
                     for sink in self._packet_sinks:
                         sink.packet(packet)
+                self._clock(packets[j - 1], samples)
                 out += self._feed(first.stream, samples)
             i = j
         return out
@@ -242,6 +269,7 @@ class Session:
         """Decoded samples of ``stream`` -> core -> cues (callbacks fire in order)."""
         self.stats.samples += len(samples.t_s)
         self.stats.lost_samples += samples.lost
+        samples = self._with_pressure(samples)
         out: list[Cue] = []
         steps = (
             self.tracker.update_many(samples.t_s, samples.acc_g, samples.pressure_pa)
@@ -335,6 +363,18 @@ class Session:
         }
 
 
+def isa_pressure_pa(altitude_m: np.ndarray) -> np.ndarray:
+    """ISA standard-atmosphere pressure (Pa) at an altitude (m); nan stays nan. The core turns
+    it back into the same altitude (its inverse formula), so only altitude differences matter.
+
+    Examples
+    --------
+    >>> round(float(isa_pressure_pa(np.array([0.0]))[0]))
+    101325
+    """
+    return 101325.0 * (1.0 - 2.25577e-5 * np.asarray(altitude_m, dtype=np.float64)) ** 5.25588
+
+
 async def run_source(source: Source, session: Session) -> None:
     """Feed everything ``source`` yields to ``session``, in order: packets to
     :meth:`Session.process`, events to :meth:`Session.event`. Live mode and paced replay both
@@ -372,12 +412,18 @@ def recording_cue_profile(rec: Recording, path: str) -> CueProfile | None:
 
 
 def session_from_recording(
-    path: str, cues: CueProfile | None, *, placement: str | None = None, **kwargs: Any
+    path: str,
+    cues: CueProfile | None,
+    *,
+    placement: str | None = None,
+    use_attached: bool = True,
+    **kwargs: Any,
 ) -> tuple[Session, Recording]:
     """Read a recording and build the session that replays it: the firmware profile snapshot
-    and stream settings stored in its header, the placement it names (unless overridden), and
+    and stream settings stored in its header, the placement it names (unless overridden),
     ``cues``, or when None the cue profile the live session used (stored in the header), else
-    the bundled one."""
+    the bundled one, and (``use_attached``) the grade from altitude attached with
+    ``downhill-live attach``."""
     rec = read_recording(path)
     firmware = recording_firmware(rec, path)
     if cues is None:
@@ -404,6 +450,10 @@ def session_from_recording(
         session = Session(firmware, cues, placement=placement or stored, **kwargs)
     except DownhillError as exc:  # e.g. a stored sample rate the gait core does not take
         raise RecordingError(path, str(exc)) from None
+    track = attached_track(rec)
+    if use_attached and track is not None and "altitude_m" in track.columns:
+        session.use_altitude(track.t_s, track.columns["altitude_m"])
+        log.info("%s: grade from the attached %s altitude", path, track.meta.get("format", ""))
     return session, rec
 
 
@@ -417,6 +467,11 @@ def stored_prior(rec: Recording, path: str) -> Prior | None:
     if not isinstance(live, dict) or "history" not in live:
         return None
     return prior_from_json(live["history"], f"{path}#live.history")
+
+
+def recording_track(rec: Recording) -> AttachedTrack | None:
+    """The data attached to a recording (see :func:`downhill_live.record.attached_track`)."""
+    return attached_track(rec)
 
 
 def describe_skip(skip: Skip) -> str:

@@ -210,7 +210,7 @@ def test_profile_init_then_check_then_typo(tmp_path: Path) -> None:
     ok = _cli("check", "mine.yaml", cwd=tmp_path)
     assert ok.returncode == 0 and "OK, 2 rule(s)" in ok.stdout
     again = _cli("init", "mine.yaml", cwd=tmp_path)
-    assert again.returncode != 0 and "exists already" in again.stderr
+    assert again.returncode == 2 and "exists already" in again.stderr
     (tmp_path / "mine.yaml").write_text(text.replace("cooldown_s: 30", "coldown_s: 30", 1))
     bad = _cli("check", "mine.yaml", cwd=tmp_path)
     assert bad.returncode == 2

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from downhill_live import __version__
 from downhill_live.cli import (
     analyze,
+    attach,
     decode,
     history,
     live,
@@ -22,6 +23,7 @@ from downhill_live.cli import (
     replay,
     report,
     scan,
+    segments,
     transfer,
     tune,
 )
@@ -29,7 +31,20 @@ from downhill_live.cli.console import PROG
 from downhill_live.errors import DownhillError
 
 #: the commands in the order ``--help`` lists them
-COMMANDS = (replay, analyze, transfer, tune, report, profile, history, scan, live, decode)
+COMMANDS = (
+    replay,
+    analyze,
+    segments,
+    transfer,
+    attach,
+    tune,
+    report,
+    profile,
+    history,
+    scan,
+    live,
+    decode,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,7 +35,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         claim_output(args.wav, inputs=[args.recording, args.profile], force=args.force)
     prepare_detector(sys.stderr)  # compiles once, says so on the first run
     given = load_cue_profile(args.profile) if args.profile else None  # None: as recorded
-    session, rec = session_from_recording(args.recording, given, placement=args.placement)
+    # --verify compares with the live session, which had no watch data: no attached grade then
+    session, rec = session_from_recording(
+        args.recording,
+        given,
+        placement=args.placement,
+        use_attached=not getattr(args, "verify", False),
+    )
     s = session.cue_profile.settings
     speaker = open_profile_speaker(s, speak=not args.no_speak)
     session.attach(ConsoleSink(out), SpeakerSink(speaker))

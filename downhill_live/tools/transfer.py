@@ -287,6 +287,7 @@ def import_samples(
     rate_hz: float | None = None,
     placement: str = "foot",
     source_name: str = "",
+    start_time: str | None = None,
 ) -> tuple[int, int, float]:
     """Write ``samples`` as a recording at ``out``.
 
@@ -324,7 +325,7 @@ def import_samples(
         "firmware": {"name": prof.name, "yaml": prof.source_text},
         "settings": {"rate_hz": rate},
         "placement": placement,
-        "start_time": None,
+        "start_time": start_time,
         "import": {
             "source": Path(source_name).name if source_name else "",
             "format": samples.source_format,
