@@ -25,6 +25,7 @@ def jit_active() -> bool:
     """True when the kernels are compiled (numba present and ``NUMBA_DISABLE_JIT`` unset)."""
     if not HAVE_NUMBA:
         return False
+    # lazy: numba may be absent (the plain-Python build); it is only asked when present
     from numba import config
 
     return not bool(getattr(config, "DISABLE_JIT", False))
