@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from downhill_live.files import atomic_write, claim_output
@@ -34,11 +35,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps help text at spaces only, so that a file name like PAGE-cadence.png stays whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``report`` command."""
     r = subparsers.add_parser(
         "report",
         help="write a self-contained HTML report of a recording",
+        formatter_class=_HelpFormatter,
         description="Replay a recording (no speech) and write one HTML page: cadence, peak "
         "impact and grade over time (time as m:ss, descents shaded, cues numbered), a table and "
         "a small chart per descent (cadence and impact against the flat baseline) and the cues; "
@@ -52,7 +61,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="output page (default: the recording's name with .html, in this folder); the "
         f"charts go next to it as {PNG_HELP}",
     )
-    r.add_argument("--profile", metavar="FILE", help="cue profile YAML (default: bundled)")
+    r.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="cue profile YAML (default: the one stored in the recording, else the bundled one)",
+    )
     r.add_argument("--placement", choices=PLACEMENTS, help="override the sensor placement")
     r.add_argument(
         "--force", action="store_true", help="replace an existing output file (never an input)"

@@ -34,7 +34,7 @@ from downhill_live.tools.descents import mmss
 
 DESCENT_FILL = "#f6d7b8"
 FONT_PT = 9.0
-LABEL_PT = 7.5  # the cue lane's labels
+LABEL_PT = 8.0  # the cue lane's labels
 _RC: Any = {  # Any: matplotlib types rc keys as one Literal of ~400 names
     "svg.fonttype": "none",  # real <text>: selectable, sharp, small files
     "svg.hashsalt": "downhill-live",  # the same page for the same run (ids are prefixed per chart)
@@ -157,7 +157,7 @@ def time_ticks(t0: float, t1: float, max_ticks: int) -> float:
     """The tick interval (s) of a time axis from ``t0`` to ``t1``: a round ``m:ss`` step.
 
     >>> time_ticks(0, 244, 12), time_ticks(0, 244, 4), time_ticks(0, 3600, 4)
-    (30, 120, 1200)
+    (30, 120, 900)
     """
     span = max(t1 - t0, 1e-9)
     return next((s for s in _TIME_STEPS_S if span / s <= max_ticks), _TIME_STEPS_S[-1])

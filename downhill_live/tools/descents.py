@@ -43,7 +43,14 @@ from downhill_live.config.cue_profile import CueProfile
 from downhill_live.cues import Baseline
 from downhill_live.types import Cue, Step
 
-__all__ = ["DescentStats", "FlatBaseline", "descent_stats", "flat_baseline", "mmss"]
+__all__ = [
+    "DescentStats",
+    "FlatBaseline",
+    "descent_stats",
+    "flat_baseline",
+    "mmss",
+    "rule_threshold",
+]
 
 
 def mmss(t_s: float, decimals: int = 0) -> str:
@@ -181,10 +188,11 @@ class DescentStats:
         }
 
 
-def _rule_threshold(
+def rule_threshold(
     profile: CueProfile | None, metric: str, op: str, baseline: float | None
 ) -> float | None:
-    """The threshold of the profile's first ``op`` rule on ``metric`` (None: none)."""
+    """The threshold of ``profile``'s first ``op`` (``"below"``/``"above"``) rule on ``metric``,
+    resolved against ``baseline`` (None: no such rule, or a relative one without a baseline)."""
     if profile is None:
         return None
     for rule in profile.rules:
@@ -210,8 +218,8 @@ def descent_stats(
     if baseline is None:
         baseline_s = profile.settings.baseline_s if profile is not None else 45.0
         baseline = flat_baseline(steps, baseline_s)
-    cad_thr = _rule_threshold(profile, "cadence_spm", "below", baseline.cadence_spm)
-    peak_thr = _rule_threshold(profile, "peak_g", "above", baseline.peak_g)
+    cad_thr = rule_threshold(profile, "cadence_spm", "below", baseline.cadence_spm)
+    peak_thr = rule_threshold(profile, "peak_g", "above", baseline.peak_g)
     desc = np.array([s.on_descent for s in steps], dtype=bool)
     if not desc.any():
         return []

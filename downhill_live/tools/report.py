@@ -13,8 +13,8 @@ The page replays the recording through the normal pipeline (no speech) and shows
 * the cues, numbered as on the charts.
 
 It is one HTML file (inline CSS and SVG, no scripts, nothing fetched) and reads on a phone:
-charts are drawn in a wide and a narrow layout and the page shows the one that fits, scaled to
-the viewport; tables turn into one labelled block per row on narrow screens. The three
+charts are drawn in a wide and a narrow layout and the page shows the one that fits (narrow up
+to 960 px), scaled to the viewport; tables turn into one labelled block per row there too. The three
 over-time charts are also written as PNG files next to the page (:func:`png_paths`).
 """
 
@@ -30,7 +30,13 @@ import numpy as np
 
 from downhill_live.config.cue_profile import CueProfile, load_cue_profile
 from downhill_live.session import session_from_recording
-from downhill_live.tools.descents import DescentStats, descent_stats, flat_baseline, mmss
+from downhill_live.tools.descents import (
+    DescentStats,
+    descent_stats,
+    flat_baseline,
+    mmss,
+    rule_threshold,
+)
 from downhill_live.types import Cue, Step
 
 PALETTE = ("#7b3294", "#008837", "#e66101", "#0571b0", "#ca0020", "#404040")
@@ -123,10 +129,9 @@ class _Run:
             CueMark(i + 1, c.t_s, self.colours[c.rule], _cue_text(i + 1, c, self.cue_descent[i]))
             for i, c in enumerate(cues)
         ]
-        d0 = self.descents[0] if self.descents else None
         self.thresholds = {
-            "cadence_spm": d0.cadence_threshold_spm if d0 else None,
-            "peak_g": d0.peak_threshold_g if d0 else None,
+            "cadence_spm": rule_threshold(profile, "cadence_spm", "below", self.flat.cadence_spm),
+            "peak_g": rule_threshold(profile, "peak_g", "above", self.flat.peak_g),
             "grade_pct": profile.descent.threshold_pct if profile is not None else None,
         }
         self.baselines = {
@@ -232,7 +237,7 @@ figure { margin: 0 0 10px; }
 table { border-collapse: collapse; font-size: 14px; }
 th, td { border-bottom: 1px solid #ddd; padding: 5px 10px; text-align: right; vertical-align: top; }
 th.text, td.text, #summary th { text-align: left; }
-td:not(.text) { white-space: nowrap; }
+table.rows td:not(.text), table.many td:not(.text) { white-space: nowrap; }
 .scroll { overflow-x: auto; }
 thead th { background: #f3f3f3; font-weight: 600; }
 #summary td { text-align: left; }
@@ -248,32 +253,46 @@ tr.flat td { color: #555; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 16px; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 10px; min-width: 0; }
 .card p { margin: 0 0 6px; font-size: 14px; }
+/* up to 960 px: the narrow charts (the wide ones would show text under 10 px) */
+@media (max-width: 960px) {
+  .wide { display: none; } .narrow { display: block; }
+  .narrow svg.chart { max-width: 480px; }
+  .cards { grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); }
+}
 @media (max-width: 640px) {
   body { padding: 12px 12px 32px; }
-  .wide { display: none; } .narrow { display: block; }
   #summary, #summary tbody, #summary tr, #summary th, #summary td { display: block; }
   #summary tr { border-bottom: 1px solid #ddd; padding: 4px 0; }
   #summary th, #summary td { border: 0; padding: 0 2px; white-space: normal; }
   #summary th { font-size: 13px; color: #555; font-weight: 600; }
-  .cards { grid-template-columns: minmax(0, 1fr); }
-  table.rows, table.rows tbody, table.rows tr, table.rows td { display: block; width: 100%; }
-  table.rows thead { display: none; }
-  table.rows tr { border: 1px solid #ddd; border-radius: 6px; margin: 0 0 10px; padding: 4px 0; }
-  table.rows td { display: flex; justify-content: space-between; gap: 12px; border: 0;
-                  padding: 3px 10px; text-align: right; }
-  table.rows td::before { content: attr(data-label); font-weight: 600; color: #444;
-                          text-align: left; }
-  table.rows td.text { text-align: right; }
-  table.rows td:empty { display: none; }
 }
 """
+#: tables as one labelled block per row: the descents table (about 950 px wide) up to 960 px,
+#: the others up to 640 px
+_CSS += "".join(
+    f"""
+@media (max-width: {px}px) {{
+  table.{cls}, table.{cls} tbody, table.{cls} tr, table.{cls} td {{ display: block; width: 100%; }}
+  table.{cls} thead {{ display: none; }}
+  table.{cls} tr {{ border: 1px solid #ddd; border-radius: 6px; margin: 0 0 10px; padding: 4px 0; }}
+  table.{cls} td, table.{cls} td:not(.text) {{ display: flex; justify-content: space-between;
+                  gap: 12px; border: 0;
+                  padding: 3px 10px; text-align: right; white-space: normal; }}
+  table.{cls} td::before {{ content: attr(data-label); font-weight: 600; color: #444;
+                          text-align: left; }}
+  table.{cls} td:empty {{ display: none; }}
+}}"""
+    for cls, px in (("many", 960), ("rows", 640))
+)
 
 
-def _rows_table(table_id: str, head: Sequence[tuple[str, str]], rows: Sequence[Any]) -> str:
+def _rows_table(
+    table_id: str, head: Sequence[tuple[str, str]], rows: Sequence[Any], *, many: bool = False
+) -> str:
     """A table that becomes one labelled block per row on narrow screens. ``head`` is
     ``(label, css class)``; each row is ``(tr class, [cell html, ...])``."""
     esc = html.escape
-    out = [f'<table id="{table_id}" class="rows"><thead><tr>']
+    out = [f'<table id="{table_id}" class="{"many" if many else "rows"}"><thead><tr>']
     out += [f'<th class="{cls}">{esc(lab)}</th>' for lab, cls in head]
     out.append("</tr></thead><tbody>")
     for tr_class, cells in rows:
@@ -386,6 +405,9 @@ def render_report(
         body.append('<p id="descents">No descents.</p>')
     else:
         show_dist = any(d.distance_m is not None for d in run.descents)
+        cad_thr, peak_thr = run.thresholds["cadence_spm"], run.thresholds["peak_g"]
+        below = f"steps below {cad_thr:.1f} spm" if cad_thr is not None else "steps below threshold"
+        above = f"steps above {peak_thr:.2f} g" if peak_thr is not None else "steps above threshold"
         head = [
             ("descent", "text"),
             ("from", ""),
@@ -396,10 +418,10 @@ def render_report(
             ("steps", ""),
             ("cadence", ""),
             ("cadence vs flat", ""),
-            ("steps below cadence threshold", ""),
+            (below, ""),
             ("impact", ""),
             ("impact vs flat", ""),
-            ("steps above impact threshold", ""),
+            (above, ""),
             ("cues", "text"),
         ]
         table_rows = []
@@ -423,20 +445,10 @@ def render_report(
                         str(d.steps),
                         _num(d.cadence_median_spm, 1, " spm"),
                         _num(d.cadence_vs_flat_pct, 1, " %", True),
-                        _share(d.cadence_below_share)
-                        + (
-                            f" (&lt; {d.cadence_threshold_spm:.1f})"
-                            if d.cadence_threshold_spm is not None
-                            else ""
-                        ),
+                        _share(d.cadence_below_share),
                         _num(d.peak_median_g, 2, " g"),
                         _num(d.peak_vs_flat_pct, 1, " %", True),
-                        _share(d.peak_above_share)
-                        + (
-                            f" (&gt; {d.peak_threshold_g:.2f})"
-                            if d.peak_threshold_g is not None
-                            else ""
-                        ),
+                        _share(d.peak_above_share),
                         f'<span class="nums">{" ".join(cue_nums)}</span>' if cue_nums else "none",
                     ],
                 )
@@ -463,10 +475,11 @@ def render_report(
             )
         )
         # wide screens narrower than the table scroll it, never the page
-        body.append(f'<div class="scroll">{_rows_table("descents", head, table_rows)}</div>')
+        body.append(f'<div class="scroll">{_rows_table("descents", head, table_rows, many=True)}</div>')
         body.append(
             f'<p class="note">Medians over each descent\'s steps (grade: mean); against the flat '
-            f"baseline ({esc(flat.source)}). Thresholds are the cue profile's rules.</p>"
+            f"baseline ({esc(flat.source)}); the thresholds are the cue profile's rules "
+            "(per step, not the rules' windows).</p>"
         )
         body.append('<div class="cards">')
         for d in run.descents:
@@ -533,10 +546,13 @@ def render_report(
 def report_inputs(
     recording: str, *, profile: str | None = None, placement: str | None = None
 ) -> dict[str, Any]:
-    """Replay ``recording`` (no speech): the keyword arguments of :func:`render_report`."""
-    cue_profile = load_cue_profile(profile)
-    session, rec = session_from_recording(recording, cue_profile, placement=placement)
-    session.process_many(rec.packets)
+    """Replay ``recording`` (no speech): the keyword arguments of :func:`render_report`.
+    The cue profile is ``profile`` if given, else the one the recording stored (the one that
+    coached live), else the bundled one."""
+    given = load_cue_profile(profile) if profile else None
+    session, rec = session_from_recording(recording, given, placement=placement)
+    session.process_all(rec.packets, progress="replaying")
+    cue_profile = session.cue_profile
     device = rec.header.get("device") or {}
     meta = {
         "device": f"{device.get('name', '?')} ({session.firmware.name})",
