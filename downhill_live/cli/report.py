@@ -7,13 +7,7 @@ import textwrap
 from pathlib import Path
 
 from downhill_live.files import atomic_write, claim_output
-from downhill_live.tools.report import (
-    PNG_NAMES,
-    chart_pngs,
-    png_paths,
-    render_report,
-    report_inputs,
-)
+from downhill_live.tools.report_files import PNG_NAMES, png_paths
 from downhill_live.types import PLACEMENTS
 
 PNG_HELP = ", ".join(f"PAGE-{name}.png" for name in PNG_NAMES)
@@ -26,6 +20,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     sources = [args.recording, args.profile]
     for target in (out, *paths.values()):  # checked before the (long) replay
         claim_output(target, inputs=sources, force=args.force)
+    # here, not at the top: matplotlib takes half a second to import, which the other commands
+    # (and --help) need not pay
+    from downhill_live.tools.report import chart_pngs, render_report, report_inputs
+
     inputs = report_inputs(args.recording, profile=args.profile, placement=args.placement)
     atomic_write(out, render_report(**inputs))
     print(f"wrote {out}")

@@ -199,8 +199,12 @@ def draw(
     t0, t1 = t_range
     if not t1 > t0:
         t1 = t0 + 1.0
-    plot_w = layout.width_in - layout.left_in - layout.right_in
-    gap_s = _label_width_in(len(cues)) * (t1 - t0) / plot_w
+    label_w = _label_width_in(len(cues))
+    # room for half a label right of the plot (a cue at the very end); the same whether or not
+    # this chart has the lane, so that charts drawn with the same cues line up
+    right_in = max(layout.right_in, label_w / 2 + 0.02) if cues else layout.right_in
+    plot_w = layout.width_in - layout.left_in - right_in
+    gap_s = label_w * (t1 - t0) / plot_w
     guides = place_markers(cues, gap_s) if cues else []
     markers = guides if lane else []
     lanes = 1 + max((m.lane for m in markers), default=-1)

@@ -15,7 +15,8 @@ The page replays the recording through the normal pipeline (no speech) and shows
 It is one HTML file (inline CSS and SVG, no scripts, nothing fetched) and reads on a phone:
 charts are drawn in a wide and a narrow layout and the page shows the one that fits (narrow up
 to 960 px), scaled to the viewport; tables turn into one labelled block per row there too. The three
-over-time charts are also written as PNG files next to the page (:func:`png_paths`).
+over-time charts are also written as PNG files next to the page
+(:func:`downhill_live.tools.report_files.png_paths`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import numpy as np
 
 from downhill_live.config.cue_profile import CueProfile, load_cue_profile
 from downhill_live.session import session_from_recording
+from downhill_live.tools import charts
+from downhill_live.tools.charts import Chart, CueMark, Layout, Panel, Ref
 from downhill_live.tools.descents import (
     DescentStats,
     descent_stats,
@@ -37,6 +40,7 @@ from downhill_live.tools.descents import (
     mmss,
     rule_threshold,
 )
+from downhill_live.tools.report_files import PNG_NAMES
 from downhill_live.types import Cue, Step
 
 PALETTE = ("#7b3294", "#008837", "#e66101", "#0571b0", "#ca0020", "#404040")
@@ -49,20 +53,7 @@ SERIES: tuple[tuple[str, str, str, str, str], ...] = (
     ("impact", "peak_g", "Peak impact", "g", "#c0392b"),
     ("grade", "grade_pct", "Grade", "%", "#2e7d32"),
 )
-PNG_NAMES: tuple[str, ...] = tuple(s[0] for s in SERIES)
-"""The PNG files next to ``PAGE.html``: ``PAGE-cadence.png``, ``PAGE-impact.png``,
-``PAGE-grade.png`` (see :func:`png_paths`; the ``--help`` text and the README name the same)."""
-
-
-def png_paths(html_out: str | Path) -> dict[str, Path]:
-    """Where the chart PNGs of a report page go.
-
-    >>> [str(p) for p in png_paths("out/run.html").values()]
-    ['out/run-cadence.png', 'out/run-impact.png', 'out/run-grade.png']
-    """
-    p = Path(html_out)
-    stem = p.stem if p.suffix.lower() in (".html", ".htm") else p.name
-    return {name: p.with_name(f"{stem}-{name}.png") for name in PNG_NAMES}
+assert tuple(s[0] for s in SERIES) == PNG_NAMES  # the files written are the files named
 
 
 def rule_colours(cues: Sequence[Cue]) -> dict[str, str]:
@@ -123,8 +114,6 @@ class _Run:
             next((d.number for d in self.descents if any(c is x for x in d.cues)), None)
             for c in cues
         ]
-        from downhill_live.tools.charts import CueMark
-
         self.marks = [
             CueMark(i + 1, c.t_s, self.colours[c.rule], _cue_text(i + 1, c, self.cue_descent[i]))
             for i, c in enumerate(cues)
@@ -140,9 +129,7 @@ class _Run:
             "grade_pct": None,
         }
 
-    def refs(self, attr: str, unit: str) -> tuple[Any, ...]:
-        from downhill_live.tools.charts import Ref
-
+    def refs(self, attr: str, unit: str) -> tuple[Ref, ...]:
         out = []
         b, thr = self.baselines[attr], self.thresholds[attr]
         if b is not None:
@@ -152,9 +139,9 @@ class _Run:
             out.append(Ref(thr, f"{what} {thr:.1f} {unit}", THRESHOLD_COLOUR, ":"))
         return tuple(out)
 
-    def panel(self, attr: str, label: str, unit: str, colour: str, idx: slice = slice(None)) -> Any:
-        from downhill_live.tools.charts import Panel
-
+    def panel(
+        self, attr: str, label: str, unit: str, colour: str, idx: slice = slice(None)
+    ) -> Panel:
         y = np.array([getattr(s, attr) for s in self.steps[idx]], dtype=np.float64)
         return Panel(
             self.t[idx], y, f"{label} ({unit})", unit, colour, self.refs(attr, unit),
@@ -170,10 +157,8 @@ class _Run:
         out += [("--", f"cue {r}", c) for r, c in self.colours.items()]
         return out
 
-    def over_time(self, key: str, layout: Any, *, standalone: bool = False) -> Any:
+    def over_time(self, key: str, layout: Layout, *, standalone: bool = False) -> Chart:
         """One over-time chart; the cadence chart (the first) carries the cue labels."""
-        from downhill_live.tools import charts
-
         _, attr, label, unit, colour = next(s for s in SERIES if s[0] == key)
         return charts.draw(
             [self.panel(attr, label, unit, colour)],
@@ -186,10 +171,8 @@ class _Run:
             legend=self.legend() if standalone else (),
         )
 
-    def descent_chart(self, d: DescentStats, layout: Any) -> Any:
+    def descent_chart(self, d: DescentStats, layout: Layout) -> Chart:
         """Cadence and impact over one descent (with some flat running either side)."""
-        from downhill_live.tools import charts
-
         pad = max(0.1 * d.duration_s, 5.0)
         lo, hi = d.t_start_s - pad, d.t_end_s + pad
         idx = slice(int(np.searchsorted(self.t, lo)), int(np.searchsorted(self.t, hi, "right")))
@@ -212,8 +195,6 @@ def chart_pngs(
 ) -> dict[str, bytes]:
     """The over-time charts as standalone PNGs (title and legend inside), by
     :data:`PNG_NAMES`."""
-    from downhill_live.tools import charts
-
     run = _Run(steps, cues, profile)
     out = {}
     for key in PNG_NAMES:
@@ -316,8 +297,6 @@ def render_report(
     profile: CueProfile | None = None,
 ) -> str:
     """The report page as one HTML string (inline CSS and SVG only)."""
-    from downhill_live.tools import charts
-
     esc = html.escape
     run = _Run(steps, cues, profile)
     flat = run.flat
