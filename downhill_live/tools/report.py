@@ -365,8 +365,9 @@ def render_report(
     body.append(f'<div class="legend">{"".join(legend)}</div>')
     if cues:
         body.append(
-            '<p class="note">Numbered labels are the cues (see the cue table below; hover or '
-            "tap for the text); dashed lines mark when they were said.</p>"
+            '<p class="note">Numbered labels are the cues, numbered as in the cue table below '
+            "(hover a label for its text; a label N+ holds cue N and the ones just after it); "
+            "dashed lines mark when they were said.</p>"
         )
     for key, _attr, label, unit, _colour in SERIES:
         body.append(f'<figure id="chart-{key}"><h3>{esc(label)} ({esc(unit)})</h3>')
