@@ -1,318 +1,290 @@
 """``downhill-live report``: one self-contained HTML page about a recorded run.
 
-The page holds three charts drawn as inline SVG (no scripts, no external files): cadence, peak
-impact and grade over time, with descents shaded and cues marked, then a table per segment
-(alternating flat and descent stretches, as the core's descent state saw them) and the list of
-cues. It replays the recording through the normal pipeline (no speech) to get steps and cues.
-The same charts are also written as PNG files next to the page (``report-cadence.png``,
-``report-peak.png``, ``report-grade.png``; drawn by :mod:`downhill_live.tools.png`).
+The page replays the recording through the normal pipeline (no speech) and shows:
+
+* a summary (duration and time on descents as ``m:ss``, distance when the steps carry one, the
+  flat baseline, cadence and impact flat against descent, cues said);
+* cadence, peak impact and grade over time (matplotlib, inline SVG): descents shaded, the flat
+  baseline and the cue rules' thresholds drawn, every cue marked with a numbered label that
+  never overlaps another (:func:`downhill_live.tools.charts.place_markers`; hover for its text);
+* a table of the descents (:func:`downhill_live.tools.descents.descent_stats`: duration, grade,
+  cadence and impact against flat, the share of steps beyond the rules' thresholds, cues) and a
+  small chart per descent;
+* the cues, numbered as on the charts.
+
+It is one HTML file (inline CSS and SVG, no scripts, nothing fetched) and reads on a phone:
+charts are drawn in a wide and a narrow layout and the page shows the one that fits (narrow up
+to 960 px), scaled to the viewport; tables turn into one labelled block per row there too. The three
+over-time charts are also written as PNG files next to the page
+(:func:`downhill_live.tools.report_files.png_paths`).
 """
 
 from __future__ import annotations
 
 import html
-import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from downhill_live.config.cue_profile import load_cue_profile
+from downhill_live.config.cue_profile import CueProfile, load_cue_profile
 from downhill_live.session import session_from_recording
-from downhill_live.tools import png
+from downhill_live.tools import charts
+from downhill_live.tools.charts import Chart, CueMark, Layout, Panel, Ref
+from downhill_live.tools.descents import (
+    DescentStats,
+    descent_stats,
+    flat_baseline,
+    mmss,
+    rule_threshold,
+)
+from downhill_live.tools.report_files import PNG_NAMES
 from downhill_live.types import Cue, Step
 
-CHART_W, CHART_H = 960, 190
-_M_LEFT, _M_RIGHT, _M_TOP, _M_BOTTOM = 64, 16, 14, 30
+PALETTE = ("#7b3294", "#008837", "#e66101", "#0571b0", "#ca0020", "#404040")
 DESCENT_FILL = "#f6d7b8"
-_PALETTE = ("#7b3294", "#008837", "#e66101", "#0571b0", "#ca0020", "#404040")
-SERIES: tuple[tuple[str, str, str, str], ...] = (
-    # attribute, title, unit, colour
-    ("cadence_spm", "Cadence", "spm", "#1f5fa8"),
-    ("peak_g", "Peak impact", "g", "#c0392b"),
-    ("grade_pct", "Grade", "%", "#2e7d32"),
+BASELINE_COLOUR = "#555555"
+THRESHOLD_COLOUR = "#b2182b"
+#: the over-time charts: (key in :data:`PNG_NAMES`, Step attribute, title, unit, colour)
+SERIES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("cadence", "cadence_spm", "Cadence", "spm", "#1f5fa8"),
+    ("impact", "peak_g", "Peak impact", "g", "#c0392b"),
+    ("grade", "grade_pct", "Grade", "%", "#2e7d32"),
 )
-PNG_NAMES = {"cadence_spm": "cadence", "peak_g": "peak", "grade_pct": "grade"}
-"""File name suffix of each chart's PNG (see :func:`png_paths`)."""
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of consecutive steps that are all on a descent, or all not."""
-
-    kind: str  # "flat" | "descent"
-    t_start_s: float
-    t_end_s: float
-    steps: tuple[Step, ...]
-    cues: tuple[Cue, ...]
-
-    @property
-    def duration_s(self) -> float:
-        return self.t_end_s - self.t_start_s
-
-    def median(self, attr: str) -> float:
-        v = np.array([getattr(s, attr) for s in self.steps], dtype=np.float64)
-        v = v[~np.isnan(v)]
-        return float(np.median(v)) if len(v) else math.nan
-
-
-def segments(steps: Sequence[Step], cues: Sequence[Cue]) -> list[Segment]:
-    """Split steps into flat/descent segments; a segment runs from its first step to the next
-    segment's first step (the last one to its last step). Cues go to the segment they fall in."""
-    out: list[Segment] = []
-    if not steps:
-        return out
-    starts = [0] + [
-        i for i in range(1, len(steps)) if steps[i].on_descent != steps[i - 1].on_descent
-    ]
-    bounds = [*starts, len(steps)]
-    for a, b in itertools.pairwise(bounds):
-        t0 = steps[a].t_s
-        t1 = steps[b].t_s if b < len(steps) else steps[-1].t_s
-        last = b == len(steps)
-        inside = tuple(c for c in cues if t0 <= c.t_s < t1 or (last and c.t_s >= t0))
-        out.append(
-            Segment("descent" if steps[a].on_descent else "flat", t0, t1, tuple(steps[a:b]), inside)
-        )
-    return out
-
-
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return [lo] if math.isfinite(lo) else []
-    raw = (hi - lo) / n
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    first = math.ceil(lo / step) * step
-    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
-
-
-def _fmt_tick(v: float) -> str:
-    return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:g}"
-
-
-@dataclass(frozen=True)
-class ChartData:
-    """What one over-time chart shows; the SVG (page) and PNG renderers both draw from it."""
-
-    attr: str
-    title: str
-    unit: str
-    colour: str
-    t_s: np.ndarray  # step times
-    y: np.ndarray  # the step attribute, NaN where unknown
-    t_range: tuple[float, float]
-    y_range: tuple[float, float]  # padded data range
-    y_ticks: tuple[float, ...]
-    t_div: float  # time ticks are in seconds / t_div ...
-    t_unit: str  # ... named t_unit ("s" or "min")
-    t_ticks: tuple[float, ...]  # in t_unit
-    descents: tuple[tuple[float, float], ...]  # (t_start_s, t_end_s)
-    cues: tuple[tuple[Cue, str], ...]  # (cue, colour of its rule)
-
-    @property
-    def ok(self) -> np.ndarray:
-        """Where ``y`` is known."""
-        return ~np.isnan(self.y)
+assert tuple(s[0] for s in SERIES) == PNG_NAMES  # the files written are the files named
 
 
 def rule_colours(cues: Sequence[Cue]) -> dict[str, str]:
     """A colour per cue rule (sorted by name, from the palette)."""
     rules = sorted({c.rule for c in cues})
-    return {r: _PALETTE[i % len(_PALETTE)] for i, r in enumerate(rules)}
+    return {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(rules)}
 
 
-def chart_data(
-    steps: Sequence[Step],
-    cues: Sequence[Cue],
-    *,
-    segs: Sequence[Segment] | None = None,
-    colours: dict[str, str] | None = None,
-) -> list[ChartData]:
-    """The series of the three over-time charts (cadence, peak impact, grade), in order."""
-    segs = segments(steps, cues) if segs is None else segs
-    colours = rule_colours(cues) if colours is None else colours
-    t_range = (steps[0].t_s, steps[-1].t_s) if len(steps) > 1 else (0.0, 1.0)
-    t0, t1 = t_range
-    t_div, t_unit = (60.0, "min") if t1 - t0 > 900.0 else (1.0, "s")
-    t = np.array([s.t_s for s in steps], dtype=np.float64)
-    descents = tuple((s.t_start_s, s.t_end_s) for s in segs if s.kind == "descent")
-    marks = tuple((c, colours[c.rule]) for c in cues)
-    out = []
-    for attr, title, unit, colour in SERIES:
-        y = np.array([getattr(s, attr) for s in steps], dtype=np.float64)
-        ok = ~np.isnan(y)
-        if ok.any():
-            lo, hi = float(np.min(y[ok])), float(np.max(y[ok]))
-            pad = 0.08 * (hi - lo) if hi > lo else 1.0
-            lo, hi = lo - pad, hi + pad
-        else:
-            lo, hi = 0.0, 1.0
-        if attr == "grade_pct":
-            lo, hi = min(lo, -1.0), max(hi, 1.0)
-        out.append(
-            ChartData(
-                attr,
-                title,
-                unit,
-                colour,
-                t,
-                y,
-                t_range,
-                (lo, hi),
-                tuple(_nice_ticks(lo, hi, 4)),
-                t_div,
-                t_unit,
-                tuple(_nice_ticks(t0 / t_div, t1 / t_div, 8)),
-                descents,
-                marks,
-            )
+def _num(v: float | None, digits: int = 1, unit: str = "", signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    s = f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+    return f"{s}{unit}"
+
+
+def _share(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.0f} %"
+
+
+def _distance(steps: Sequence[Step]) -> float | None:
+    """Distance covered (m) when the steps carry ``distance_m`` (no source gives it yet)."""
+    d = np.array([getattr(s, "distance_m", math.nan) for s in steps], dtype=np.float64)
+    d = d[np.isfinite(d)]
+    return float(d[-1] - d[0]) if len(d) > 1 else None
+
+
+def _cue_text(number: int, c: Cue, descent: int | None) -> str:
+    where = f"descent {descent}" if descent else "flat"
+    return (
+        f"#{number} {mmss(c.t_s, 1)} ({where}) {c.rule}: \u201c{c.phrase}\u201d "
+        f"({c.metric} {c.value:.2f})"
+    )
+
+
+def _descent_title(d: DescentStats) -> str:
+    return (
+        f"Descent {d.number}: {d.start}\u2013{d.end} ({d.duration}), grade "
+        f"{_num(d.grade_mean_pct, 1, ' %')}, cadence {_num(d.cadence_median_spm, 1, ' spm')} "
+        f"({_num(d.cadence_vs_flat_pct, 1, ' %', True)} vs flat), impact "
+        f"{_num(d.peak_median_g, 2, ' g')} ({_num(d.peak_vs_flat_pct, 1, ' %', True)} vs flat)"
+    )
+
+
+class _Run:
+    """Everything the page and the PNGs draw from, computed once."""
+
+    def __init__(
+        self, steps: Sequence[Step], cues: Sequence[Cue], profile: CueProfile | None
+    ) -> None:
+        self.steps, self.cues, self.profile = steps, cues, profile
+        self.t = np.array([s.t_s for s in steps], dtype=np.float64)
+        self.t_range = (float(self.t[0]), float(self.t[-1])) if len(steps) > 1 else (0.0, 1.0)
+        baseline_s = profile.settings.baseline_s if profile is not None else 45.0
+        self.flat = flat_baseline(steps, baseline_s)
+        self.descents = descent_stats(steps, cues, profile=profile, baseline=self.flat)
+        self.colours = rule_colours(cues)
+        self.cue_descent: list[int | None] = [
+            next((d.number for d in self.descents if any(c is x for x in d.cues)), None)
+            for c in cues
+        ]
+        self.marks = [
+            CueMark(i + 1, c.t_s, self.colours[c.rule], _cue_text(i + 1, c, self.cue_descent[i]))
+            for i, c in enumerate(cues)
+        ]
+        self.thresholds = {
+            "cadence_spm": rule_threshold(profile, "cadence_spm", "below", self.flat.cadence_spm),
+            "peak_g": rule_threshold(profile, "peak_g", "above", self.flat.peak_g),
+            "grade_pct": profile.descent.threshold_pct if profile is not None else None,
+        }
+        self.baselines = {
+            "cadence_spm": self.flat.cadence_spm,
+            "peak_g": self.flat.peak_g,
+            "grade_pct": None,
+        }
+
+    def refs(self, attr: str, unit: str) -> tuple[Ref, ...]:
+        out = []
+        b, thr = self.baselines[attr], self.thresholds[attr]
+        if b is not None:
+            out.append(Ref(b, f"flat baseline {b:.1f} {unit}", BASELINE_COLOUR, "--"))
+        if thr is not None:
+            what = "descent from" if attr == "grade_pct" else "cue threshold"
+            out.append(Ref(thr, f"{what} {thr:.1f} {unit}", THRESHOLD_COLOUR, ":"))
+        return tuple(out)
+
+    def panel(
+        self, attr: str, label: str, unit: str, colour: str, idx: slice = slice(None)
+    ) -> Panel:
+        y = np.array([getattr(s, attr) for s in self.steps[idx]], dtype=np.float64)
+        return Panel(
+            self.t[idx], y, f"{label} ({unit})", unit, colour, self.refs(attr, unit),
+            zero_line=attr == "grade_pct",
+        )  # fmt: skip
+
+    def spans(self) -> list[tuple[float, float, str]]:
+        return [(d.t_start_s, d.t_end_s, _descent_title(d)) for d in self.descents]
+
+    def legend(self) -> list[tuple[str, str, str]]:
+        out = [("patch", "descent", DESCENT_FILL)]
+        out += [("--", "flat baseline", BASELINE_COLOUR), (":", "threshold", THRESHOLD_COLOUR)]
+        out += [("--", f"cue {r}", c) for r, c in self.colours.items()]
+        return out
+
+    def over_time(self, key: str, layout: Layout, *, standalone: bool = False) -> Chart:
+        """One over-time chart; the cadence chart (the first) carries the cue labels."""
+        _, attr, label, unit, colour = next(s for s in SERIES if s[0] == key)
+        return charts.draw(
+            [self.panel(attr, label, unit, colour)],
+            t_range=self.t_range,
+            layout=layout,
+            descents=self.spans(),
+            cues=self.marks,
+            lane=key == PNG_NAMES[0] or standalone,
+            title=f"{label} ({unit}) over time" if standalone else None,
+            legend=self.legend() if standalone else (),
         )
+
+    def descent_chart(self, d: DescentStats, layout: Layout) -> Chart:
+        """Cadence and impact over one descent (with some flat running either side)."""
+        pad = max(0.1 * d.duration_s, 5.0)
+        lo, hi = d.t_start_s - pad, d.t_end_s + pad
+        idx = slice(int(np.searchsorted(self.t, lo)), int(np.searchsorted(self.t, hi, "right")))
+        marks = [m for m in self.marks if lo <= m.t_s <= hi]
+        return charts.draw(
+            [
+                self.panel("cadence_spm", "Cadence", "spm", SERIES[0][4], idx),
+                self.panel("peak_g", "Peak impact", "g", SERIES[1][4], idx),
+            ],
+            t_range=(max(lo, self.t_range[0]), min(hi, self.t_range[1])),
+            layout=layout,
+            descents=[(d.t_start_s, d.t_end_s, _descent_title(d))],
+            cues=marks,
+            lane=True,
+        )
+
+
+def chart_pngs(
+    steps: Sequence[Step], cues: Sequence[Cue], profile: CueProfile | None = None
+) -> dict[str, bytes]:
+    """The over-time charts as standalone PNGs (title and legend inside), by
+    :data:`PNG_NAMES`."""
+    run = _Run(steps, cues, profile)
+    out = {}
+    for key in PNG_NAMES:
+        chart = run.over_time(key, charts.WIDE, standalone=True)
+        out[key] = charts.png(chart)
     return out
 
 
-def _chart(cd: ChartData) -> str:
-    """One chart as inline SVG."""
-    attr, title, unit, colour = cd.attr, cd.title, cd.unit, cd.colour
-    t, y, ok = cd.t_s, cd.y, cd.ok
-    pw = CHART_W - _M_LEFT - _M_RIGHT
-    ph = CHART_H - _M_TOP - _M_BOTTOM
-    t0, t1 = cd.t_range
-    lo, hi = cd.y_range
-
-    def x_of(v: float) -> float:
-        return _M_LEFT + (v - t0) / (t1 - t0) * pw if t1 > t0 else _M_LEFT
-
-    def y_of(v: float) -> float:
-        return _M_TOP + (hi - v) / (hi - lo) * ph
-
-    parts = [
-        f'<svg id="chart-{attr}" class="chart" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{CHART_W}" height="{CHART_H}" viewBox="0 0 {CHART_W} {CHART_H}" '
-        f'role="img" aria-label="{html.escape(title)} over time" data-points="{int(ok.sum())}">',
-        f"<title>{html.escape(title)} ({unit}) over time</title>",
-        f'<rect x="{_M_LEFT}" y="{_M_TOP}" width="{pw}" height="{ph}" fill="#ffffff" '
-        'stroke="#999" stroke-width="1"/>',
-    ]
-    for d0, d1 in cd.descents:
-        x0, x1 = x_of(d0), x_of(d1)
-        parts.append(
-            f'<rect class="descent" x="{x0:.1f}" y="{_M_TOP}" width="{max(x1 - x0, 1):.1f}" '
-            f'height="{ph}" fill="{DESCENT_FILL}"><title>descent {d0:.0f}-'
-            f"{d1:.0f} s</title></rect>"
-        )
-    for v in cd.y_ticks:
-        yy = y_of(v)
-        parts.append(
-            f'<line x1="{_M_LEFT}" x2="{_M_LEFT + pw}" y1="{yy:.1f}" y2="{yy:.1f}" '
-            'stroke="#e3e3e3" stroke-width="1"/>'
-            f'<text x="{_M_LEFT - 6}" y="{yy + 4:.1f}" text-anchor="end" class="tick">'
-            f"{_fmt_tick(v)}</text>"
-        )
-    for v in cd.t_ticks:
-        xx = x_of(v * cd.t_div)
-        parts.append(
-            f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{_M_TOP + ph}" y2="{_M_TOP + ph + 4}" '
-            'stroke="#666"/>'
-            f'<text x="{xx:.1f}" y="{_M_TOP + ph + 16}" text-anchor="middle" class="tick">'
-            f"{_fmt_tick(v)}</text>"
-        )
-    parts.append(
-        f'<text x="{_M_LEFT + pw}" y="{CHART_H - 2}" text-anchor="end" class="axis">'
-        f"time ({cd.t_unit})</text>"
-        f'<text x="14" y="{_M_TOP + ph / 2:.1f}" text-anchor="middle" class="axis" '
-        f'transform="rotate(-90 14 {_M_TOP + ph / 2:.1f})">{html.escape(unit)}</text>'
-    )
-    # the series: one polyline per run of known values
-    runs: list[list[str]] = []
-    prev_ok = False
-    for ti, yi, oki in zip(t, y, ok, strict=True):
-        if oki:
-            if not prev_ok:
-                runs.append([])
-            runs[-1].append(f"{x_of(ti):.1f},{y_of(yi):.1f}")
-        prev_ok = bool(oki)
-    for r in runs:
-        if len(r) == 1:
-            x_, y_ = r[0].split(",")
-            parts.append(f'<circle class="series" cx="{x_}" cy="{y_}" r="1.5" fill="{colour}"/>')
-        else:
-            parts.append(
-                f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="1.4" '
-                f'points="{" ".join(r)}"/>'
-            )
-    for c, col in cd.cues:
-        xx = x_of(c.t_s)
-        parts.append(
-            f'<line class="cue" data-rule="{html.escape(c.rule)}" x1="{xx:.1f}" x2="{xx:.1f}" '
-            f'y1="{_M_TOP}" y2="{_M_TOP + ph}" stroke="{col}" stroke-width="2" '
-            f'stroke-dasharray="5 3"><title>{c.t_s:.1f} s {html.escape(c.rule)}: '
-            f"&quot;{html.escape(c.phrase)}&quot;</title></line>"
-        )
-    if not ok.any():
-        parts.append(
-            f'<text x="{_M_LEFT + pw / 2}" y="{_M_TOP + ph / 2}" text-anchor="middle" '
-            f'class="axis">no {html.escape(title.lower())} data</text>'
-        )
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
-def chart_png(cd: ChartData) -> bytes:
-    """One chart as a PNG image (same series, shading and cue marks as the page's SVG)."""
-    img = png.render_chart(
-        x=cd.t_s,
-        y=cd.y,
-        x_range=cd.t_range,
-        y_range=cd.y_range,
-        colour=cd.colour,
-        x_ticks=[(v * cd.t_div, _fmt_tick(v)) for v in cd.t_ticks],
-        y_ticks=[(v, _fmt_tick(v)) for v in cd.y_ticks],
-        title=f"{cd.title} ({cd.unit})",
-        x_label=f"time ({cd.t_unit})",
-        y_label=cd.unit,
-        shaded=cd.descents,
-        shade_colour=DESCENT_FILL,
-        markers=[(c.t_s, col) for c, col in cd.cues],
-        legend=[
-            ("descent", DESCENT_FILL),
-            *{f"cue {c.rule}": col for c, col in sorted(cd.cues, key=lambda m: m[0].rule)}.items(),
-        ],
-        empty_text=f"no {cd.title.lower()} data",
-    )
-    return png.encode_png(img, text={"Title": f"{cd.title} ({cd.unit}) over time"})
-
-
-def png_paths(html_out: str | Path) -> dict[str, Path]:
-    """Where the chart PNGs of a report page go: ``report.html`` -> ``report-cadence.png`` ..."""
-    p = Path(html_out)
-    return {attr: p.with_name(f"{p.stem}-{short}.png") for attr, short in PNG_NAMES.items()}
-
-
-def _num(v: float | None, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{v:.{digits}f}"
-
-
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #222;
-       max-width: 1000px; }
-h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 24px 0 8px; }
-p.meta { color: #555; margin: 0 0 12px; }
-svg.chart { display: block; margin: 0 0 6px; }
-svg text { font-size: 11px; fill: #333; } svg text.axis { fill: #555; }
-table { border-collapse: collapse; font-size: 13px; }
-th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }
-th:first-child, td:first-child, td.text, th.text { text-align: left; }
-tr.descent td { background: #fbeadb; }
-tfoot th, tfoot td { border-top: 2px solid #999; font-weight: 600; }
-.legend span { display: inline-block; margin-right: 16px; font-size: 13px; }
-.swatch { display: inline-block; width: 14px; height: 10px; margin-right: 4px; vertical-align: middle; }
+*, *::before, *::after { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto;
+       padding: 16px 20px 40px; color: #222; max-width: 1100px; line-height: 1.4; }
+h1 { font-size: 22px; margin: 0 0 4px; overflow-wrap: anywhere; }
+h2 { font-size: 18px; margin: 28px 0 8px; } h3 { font-size: 15px; margin: 14px 0 4px; }
+p.meta, p.note { color: #555; margin: 0 0 12px; font-size: 14px; overflow-wrap: anywhere; }
+svg.chart { display: block; width: 100%; height: auto; }
+.narrow { display: none; }
+#summary th { white-space: nowrap; }
+figure { margin: 0 0 10px; }
+table { border-collapse: collapse; font-size: 14px; }
+th, td { border-bottom: 1px solid #ddd; padding: 5px 10px; text-align: right; vertical-align: top; }
+th.text, td.text, #summary th { text-align: left; }
+table.rows td:not(.text), table.many td:not(.text) { white-space: nowrap; }
+.scroll { overflow-x: auto; }
+thead th { background: #f3f3f3; font-weight: 600; }
+#summary td { text-align: left; }
+tr.flat td { color: #555; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 16px; font-size: 13px; margin: 0 0 6px; }
+.swatch { display: inline-block; width: 16px; height: 10px; margin-right: 5px;
+          vertical-align: middle; }
+.dash { display: inline-block; width: 18px; margin-right: 5px; vertical-align: middle;
+        border-top: 2px dashed; }
+.dot { border-top-style: dotted; }
+.num { display: inline-block; min-width: 20px; padding: 0 4px; border-radius: 4px;
+       color: #fff; font-weight: 700; font-size: 12px; text-align: center; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 16px; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 10px; min-width: 0; }
+.card p { margin: 0 0 6px; font-size: 14px; }
+/* up to 960 px: the narrow charts (the wide ones would show text under 10 px) */
+@media (max-width: 960px) {
+  .wide { display: none; } .narrow { display: block; }
+  .narrow svg.chart { max-width: 480px; }
+  .cards { grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); }
+}
+@media (max-width: 640px) {
+  body { padding: 12px 12px 32px; }
+  #summary, #summary tbody, #summary tr, #summary th, #summary td { display: block; }
+  #summary tr { border-bottom: 1px solid #ddd; padding: 4px 0; }
+  #summary th, #summary td { border: 0; padding: 0 2px; white-space: normal; }
+  #summary th { font-size: 13px; color: #555; font-weight: 600; }
+}
 """
+#: tables as one labelled block per row: the descents table (about 950 px wide) up to 960 px,
+#: the others up to 640 px
+_CSS += "".join(
+    f"""
+@media (max-width: {px}px) {{
+  table.{cls}, table.{cls} tbody, table.{cls} tr, table.{cls} td {{ display: block; width: 100%; }}
+  table.{cls} thead {{ display: none; }}
+  table.{cls} tr {{ border: 1px solid #ddd; border-radius: 6px; margin: 0 0 10px; padding: 4px 0; }}
+  table.{cls} td, table.{cls} td:not(.text) {{ display: flex; justify-content: space-between;
+                  gap: 12px; border: 0;
+                  padding: 3px 10px; text-align: right; white-space: normal; }}
+  table.{cls} td::before {{ content: attr(data-label); font-weight: 600; color: #444;
+                          text-align: left; }}
+  table.{cls} td:empty {{ display: none; }}
+}}"""
+    for cls, px in (("many", 960), ("rows", 640))
+)
+
+
+def _rows_table(
+    table_id: str, head: Sequence[tuple[str, str]], rows: Sequence[Any], *, many: bool = False
+) -> str:
+    """A table that becomes one labelled block per row on narrow screens. ``head`` is
+    ``(label, css class)``; each row is ``(tr class, [cell html, ...])``."""
+    esc = html.escape
+    out = [f'<table id="{table_id}" class="{"many" if many else "rows"}"><thead><tr>']
+    out += [f'<th class="{cls}">{esc(lab)}</th>' for lab, cls in head]
+    out.append("</tr></thead><tbody>")
+    for tr_class, cells in rows:
+        out.append(f'<tr class="{tr_class}">')
+        out += [
+            f'<td class="{cls}" data-label="{esc(lab)}">{cell}</td>'
+            for (lab, cls), cell in zip(head, cells, strict=True)
+        ]
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
 
 
 def render_report(
@@ -322,12 +294,12 @@ def render_report(
     steps: Sequence[Step],
     cues: Sequence[Cue],
     summary: dict[str, Any],
+    profile: CueProfile | None = None,
 ) -> str:
     """The report page as one HTML string (inline CSS and SVG only)."""
-    segs = segments(steps, cues)
-    colours = rule_colours(cues)
-    rules = sorted(colours)
     esc = html.escape
+    run = _Run(steps, cues, profile)
+    flat = run.flat
     body = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -339,85 +311,212 @@ def render_report(
         + " · ".join(f"{esc(k)}: {esc(str(v))}" for k, v in meta.items())
         + "</p>",
     ]
-    cad_f, cad_d = summary.get("cadence_flat_spm"), summary.get("cadence_descent_spm")
-    body.append(
-        '<table id="summary"><tbody>'
-        f"<tr><th>steps</th><td>{summary.get('steps', 0)}</td></tr>"
-        f"<tr><th>duration</th><td>{_num(summary.get('duration_s'))} s</td></tr>"
-        f"<tr><th>time on descents</th><td>{_num(summary.get('descent_time_s'))} s</td></tr>"
-        f"<tr><th>cadence flat / descent</th><td>{_num(cad_f)} / {_num(cad_d)} spm</td></tr>"
-        f"<tr><th>peak impact flat / descent (median)</th><td>{_num(summary.get('peak_flat_g'), 2)}"
-        f" / {_num(summary.get('peak_descent_g'), 2)} g</td></tr>"
-        f"<tr><th>cues</th><td>{len(cues)}</td></tr>"
-        "</tbody></table>"
-    )
-    legend = [
-        f'<span><i class="swatch" style="background:{DESCENT_FILL}"></i>descent</span>',
-        *(
-            f'<span><i class="swatch" style="background:{colours[r]}"></i>cue {esc(r)}</span>'
-            for r in rules
+    # ------------------------------------------------------------------ summary
+    duration = summary.get("duration_s") or 0.0
+    on_desc = summary.get("descent_time_s") or 0.0
+    share = f" ({100 * on_desc / duration:.0f} %)" if duration else ""
+    per_rule = summary.get("cues") or {}
+    rows = [
+        ("duration", f"{mmss(duration)} ({summary.get('steps', 0)} steps)"),
+        ("distance", f"{km / 1000:.2f} km" if (km := _distance(steps)) is not None else None),
+        ("on descents", f"{mmss(on_desc)}{share} in {len(run.descents)} descent(s)"),
+        (
+            "flat baseline",
+            f"cadence {_num(flat.cadence_spm, 1, ' spm')}, impact {_num(flat.peak_g, 2, ' g')} "
+            f"({esc(flat.source)})",
         ),
+        (
+            "cadence flat / descent",
+            f"{_num(summary.get('cadence_flat_spm'))} / "
+            f"{_num(summary.get('cadence_descent_spm'))} spm (medians)",
+        ),
+        (
+            "impact flat / descent",
+            f"{_num(summary.get('peak_flat_g'), 2)} / {_num(summary.get('peak_descent_g'), 2)} g "
+            "(medians)",
+        ),
+        (
+            "cues said",
+            f"{len(cues)}"
+            + (
+                " (" + ", ".join(f"{esc(r)} \u00d7{n}" for r, n in per_rule.items()) + ")"
+                if per_rule
+                else ""
+            ),
+        ),
+    ]
+    body.append('<table id="summary"><tbody>')
+    body += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v is not None]
+    body.append("</tbody></table>")
+    # ------------------------------------------------------------------ over time
+    legend = [f'<span><i class="swatch" style="background:{DESCENT_FILL}"></i>descent</span>']
+    legend.append(
+        f'<span><i class="dash" style="border-color:{BASELINE_COLOUR}"></i>flat baseline</span>'
+    )
+    legend.append(
+        f'<span><i class="dash dot" style="border-color:{THRESHOLD_COLOUR}"></i>'
+        "cue threshold</span>"
+    )
+    legend += [
+        f'<span><i class="num" style="background:{c}">#</i>{esc(r)}</span>'
+        for r, c in run.colours.items()
     ]
     body.append("<h2>Over time</h2>")
     body.append(f'<div class="legend">{"".join(legend)}</div>')
-    for cd in chart_data(steps, cues, segs=segs, colours=colours):
-        body.append(
-            f"<h3 style='font-size:14px;margin:10px 0 2px'>{esc(cd.title)} ({esc(cd.unit)})</h3>"
-        )
-        body.append(_chart(cd))
-    body.append("<h2>Segments</h2>")
-    body.append(
-        '<table id="segments"><thead><tr><th>segment</th><th>from (s)</th><th>to (s)</th>'
-        "<th>duration (s)</th><th>steps</th><th>cadence (spm)</th><th>peak impact (g)</th>"
-        "<th>contact time (ms)</th><th>grade (%)</th><th>cues</th></tr></thead><tbody>"
-    )
-    for s in segs:
-        body.append(
-            f'<tr class="{s.kind}"><td>{s.kind}</td><td>{s.t_start_s:.1f}</td>'
-            f"<td>{s.t_end_s:.1f}</td><td>{s.duration_s:.1f}</td><td>{len(s.steps)}</td>"
-            f"<td>{_num(s.median('cadence_spm'))}</td><td>{_num(s.median('peak_g'), 2)}</td>"
-            f"<td>{_num(s.median('gct_ms'), 0)}</td><td>{_num(s.median('grade_pct'))}</td>"
-            f"<td>{len(s.cues)}</td></tr>"
-        )
-    body.append("</tbody><tfoot>")
-    for kind in ("flat", "descent"):
-        group = [s for s in segs if s.kind == kind]
-        if not group:
-            continue
-        allk = Segment(
-            kind,
-            group[0].t_start_s,
-            group[-1].t_end_s,
-            tuple(st for g in group for st in g.steps),
-            tuple(c for g in group for c in g.cues),
-        )
-        body.append(
-            f'<tr class="total-{kind}"><th>all {kind}</th><td></td><td></td>'
-            f"<td>{sum(g.duration_s for g in group):.1f}</td><td>{len(allk.steps)}</td>"
-            f"<td>{_num(allk.median('cadence_spm'))}</td><td>{_num(allk.median('peak_g'), 2)}</td>"
-            f"<td>{_num(allk.median('gct_ms'), 0)}</td><td>{_num(allk.median('grade_pct'))}</td>"
-            f"<td>{len(allk.cues)}</td></tr>"
-        )
-    body.append("</tfoot></table>")
-    body.append(
-        "<p class='meta'>Values are medians over the segment's steps; n/a where the core does "
-        "not measure it (contact time needs a trunk sensor, grade a barometer or a foot/shank "
-        "sensor).</p>"
-    )
-    body.append("<h2>Cues</h2>")
     if cues:
         body.append(
-            '<table id="cues"><thead><tr><th>time (s)</th><th class="text">rule</th>'
-            '<th class="text">phrase</th><th class="text">metric</th><th>value</th></tr>'
-            "</thead><tbody>"
+            '<p class="note">Numbered labels are the cues, numbered as in the cue table below '
+            "(hover a label for its text; a label N+ holds cue N and the ones just after it); "
+            "dashed lines mark when they were said.</p>"
         )
-        for c in cues:
+    for key, _attr, label, unit, _colour in SERIES:
+        body.append(f'<figure id="chart-{key}"><h3>{esc(label)} ({esc(unit)})</h3>')
+        for layout in (charts.WIDE, charts.NARROW):
+            chart = run.over_time(key, layout)
             body.append(
-                f"<tr><td>{c.t_s:.2f}</td><td class='text'>{esc(c.rule)}</td>"
-                f"<td class='text'>{esc(c.phrase)}</td><td class='text'>{esc(c.metric)}</td>"
-                f"<td>{c.value:.2f}</td></tr>"
+                f'<div class="{layout.name}">'
+                + charts.svg(chart, f"{key}-{layout.name}-", label=f"{label} over time")
+                + "</div>"
             )
-        body.append("</tbody></table>")
+        body.append("</figure>")
+    # ------------------------------------------------------------------ descents
+    body.append("<h2>Descents</h2>")
+    if not run.descents:
+        body.append('<p id="descents">No descents.</p>')
+    else:
+        show_dist = any(d.distance_m is not None for d in run.descents)
+        cad_thr, peak_thr = run.thresholds["cadence_spm"], run.thresholds["peak_g"]
+        below = f"steps below {cad_thr:.1f} spm" if cad_thr is not None else "steps below threshold"
+        above = f"steps above {peak_thr:.2f} g" if peak_thr is not None else "steps above threshold"
+        head = [
+            ("descent", "text"),
+            ("from", ""),
+            ("to", ""),
+            ("duration", ""),
+            *([("distance", "")] if show_dist else []),
+            ("grade", ""),
+            ("steps", ""),
+            ("cadence", ""),
+            ("cadence vs flat", ""),
+            (below, ""),
+            ("impact", ""),
+            ("impact vs flat", ""),
+            (above, ""),
+            ("cues", "text"),
+        ]
+        table_rows = []
+        for d in run.descents:
+            cue_nums = [
+                f'<span class="num" style="background:{run.colours[c.rule]}" '
+                f'title="{esc(run.marks[i].text)}">{i + 1}</span>'
+                for i, c in enumerate(cues)
+                if run.cue_descent[i] == d.number
+            ]
+            table_rows.append(
+                (
+                    "descent",
+                    [
+                        f'<a href="#descent-{d.number}">{d.number}</a>',
+                        d.start,
+                        d.end,
+                        d.duration,
+                        *([_num(d.distance_m, 0, " m")] if show_dist else []),
+                        _num(d.grade_mean_pct, 1, " %"),
+                        str(d.steps),
+                        _num(d.cadence_median_spm, 1, " spm"),
+                        _num(d.cadence_vs_flat_pct, 1, " %", True),
+                        _share(d.cadence_below_share),
+                        _num(d.peak_median_g, 2, " g"),
+                        _num(d.peak_vs_flat_pct, 1, " %", True),
+                        _share(d.peak_above_share),
+                        f'<span class="nums">{" ".join(cue_nums)}</span>' if cue_nums else "none",
+                    ],
+                )
+            )
+        table_rows.append(
+            (
+                "flat",
+                [
+                    "flat baseline",
+                    "",
+                    "",
+                    "",
+                    *([""] if show_dist else []),
+                    "",
+                    "",
+                    _num(flat.cadence_spm, 1, " spm"),
+                    "",
+                    "",
+                    _num(flat.peak_g, 2, " g"),
+                    "",
+                    "",
+                    "",
+                ],
+            )
+        )
+        # wide screens narrower than the table scroll it, never the page
+        body.append(f'<div class="scroll">{_rows_table("descents", head, table_rows, many=True)}</div>')
+        body.append(
+            f'<p class="note">Medians over each descent\'s steps (grade: mean); against the flat '
+            f"baseline ({esc(flat.source)}); the thresholds are the cue profile's rules "
+            "(per step, not the rules' windows).</p>"
+        )
+        body.append('<div class="cards">')
+        for d in run.descents:
+            body.append(
+                f'<section class="card" id="descent-{d.number}">'
+                f"<h3>Descent {d.number} · {d.start}\u2013{d.end} ({d.duration})</h3>"
+                f"<p>cadence {_num(d.cadence_median_spm, 1, ' spm')} "
+                f"({_num(d.cadence_vs_flat_pct, 1, ' %', True)}), "
+                f"impact {_num(d.peak_median_g, 2, ' g')} "
+                f"({_num(d.peak_vs_flat_pct, 1, ' %', True)}) against flat; "
+                f"{len(d.cues)} cue(s)</p>"
+                + "".join(
+                    f'<div class="{layout.name}">'
+                    + charts.svg(
+                        run.descent_chart(d, layout),
+                        f"d{d.number}-{layout.name}-",
+                        label=f"descent {d.number}: cadence and impact",
+                    )
+                    + "</div>"
+                    for layout in (charts.CARD, charts.NARROW)
+                )
+                + "</section>"
+            )
+        body.append("</div>")
+    # ------------------------------------------------------------------ cues
+    body.append("<h2>Cues</h2>")
+    if cues:
+        rows_c = []
+        for i, c in enumerate(cues):
+            where = run.cue_descent[i]
+            rows_c.append(
+                (
+                    "cue",
+                    [
+                        f'<span class="num" style="background:{run.colours[c.rule]}">{i + 1}</span>',
+                        mmss(c.t_s, 1),
+                        f'<a href="#descent-{where}">descent {where}</a>' if where else "flat",
+                        esc(c.rule),
+                        f"\u201c{esc(c.phrase)}\u201d",
+                        f"{esc(c.metric)} {c.value:.2f}",
+                    ],
+                )
+            )
+        body.append(
+            _rows_table(
+                "cues",
+                [
+                    ("#", ""),
+                    ("time", ""),
+                    ("where", "text"),
+                    ("rule", "text"),
+                    ("phrase", "text"),
+                    ("value", ""),
+                ],
+                rows_c,
+            )
+        )
     else:
         body.append('<p id="cues">No cues.</p>')
     body.append("</body></html>")
@@ -427,11 +526,13 @@ def render_report(
 def report_inputs(
     recording: str, *, profile: str | None = None, placement: str | None = None
 ) -> dict[str, Any]:
-    """Replay ``recording`` (no speech): the keyword arguments of :func:`render_report`."""
-
-    cue_profile = load_cue_profile(profile)
-    session, rec = session_from_recording(recording, cue_profile, placement=placement)
-    session.process_many(rec.packets)
+    """Replay ``recording`` (no speech): the keyword arguments of :func:`render_report`.
+    The cue profile is ``profile`` if given, else the one the recording stored (the one that
+    coached live), else the bundled one."""
+    given = load_cue_profile(profile) if profile else None
+    session, rec = session_from_recording(recording, given, placement=placement)
+    session.process_all(rec.packets, progress="replaying")
+    cue_profile = session.cue_profile
     device = rec.header.get("device") or {}
     meta = {
         "device": f"{device.get('name', '?')} ({session.firmware.name})",
@@ -445,6 +546,7 @@ def report_inputs(
         "steps": session.steps,
         "cues": session.cues,
         "summary": session.summary(),
+        "profile": cue_profile,
     }
 
 
@@ -453,9 +555,3 @@ def build_report(
 ) -> str:
     """Replay ``recording`` (no speech) and render its report page."""
     return render_report(**report_inputs(recording, profile=profile, placement=placement))
-
-
-
-
-
-
