@@ -10,16 +10,19 @@ import os
 import queue
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 from downhill_live import core
+from downhill_live.config.cue_profile import CueProfile
 from downhill_live.core import GaitTracker
 from downhill_live.sinks import Sink
 from downhill_live.speech import format_cue_line
-from downhill_live.types import PLACEMENTS, Cue
+from downhill_live.tools.descents import descent_stats
+from downhill_live.types import PLACEMENTS, Cue, Step
 
 #: the program name in every error line
 PROG = "downhill-live"
@@ -168,3 +171,33 @@ def prepare_detector(out: TextIO | None = None) -> None:
     for placement in PLACEMENTS:  # each placement's parameters, with and without a barometer
         GaitTracker(200.0, placement).update_many(t_s, acc_g)
         GaitTracker(200.0, placement).update_many(t_s, acc_g, pressure_pa)
+
+
+def print_descents(
+    steps: Sequence[Step], cues: Sequence[Cue], profile: CueProfile, out: TextIO
+) -> None:
+    """One summary line per descent: when and how long, grade, cadence and impact against the
+    flat baseline (median, and the share of steps past the rule's threshold), cues said. One
+    median over all descents hides a 45-s stretch of overstriding; these lines do not."""
+    for d in descent_stats(steps, cues, profile=profile):
+
+        def pct(v: float | None) -> str:
+            return "n/a" if v is None else f"{v:+.1f} %"
+
+        def share(v: float | None, thr: float | None, sign: str, unit: str) -> str:
+            if v is None or thr is None:
+                return ""
+            return f", {100 * v:.0f} % of steps {sign} {thr:.1f} {unit}"
+
+        cad = "n/a" if d.cadence_median_spm is None else f"{d.cadence_median_spm:.1f} spm"
+        peak = "n/a" if d.peak_median_g is None else f"{d.peak_median_g:.1f} g"
+        grade = "n/a" if d.grade_mean_pct is None else f"{d.grade_mean_pct:.1f} %"
+        said = sum(1 for c in d.cues if not c.rule.startswith("descent."))
+        print(
+            f"  descent {d.number:<8} {d.start}-{d.end} ({d.duration}), grade {grade}; "
+            f"cadence {cad} ({pct(d.cadence_vs_flat_pct)} vs flat"
+            f"{share(d.cadence_below_share, d.cadence_threshold_spm, '<', 'spm')}); "
+            f"impact {peak} ({pct(d.peak_vs_flat_pct)}"
+            f"{share(d.peak_above_share, d.peak_threshold_g, '>', 'g')}); cues {said}",
+            file=out,
+        )

@@ -10,7 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from downhill_live.cli.console import ConsoleSink, prepare_detector, print_summary
+from downhill_live.cli.console import (
+    ConsoleSink,
+    prepare_detector,
+    print_descents,
+    print_summary,
+)
 from downhill_live.cli.history import DEFAULT_RUNNER, add_history_options
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
@@ -62,6 +67,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         session.close()
         speaker.close()
     print_summary(session.summary(), out)
+    print_descents(session.steps, session.cues, session.cue_profile, out)
     if args.save_history:
         save_history(args, session, str(rec.header.get("start_time") or ""), args.recording, out)
     if args.wav:

@@ -194,3 +194,15 @@ def test_first_run_says_it_prepares_the_detector_once(tmp_path: Path) -> None:
     assert first.stderr.count(note) == 1 and note not in first.stdout
     assert note not in again.stderr
     assert first.stdout == again.stdout  # the same steps, compiled or cached
+
+
+def test_replay_summary_has_a_line_per_descent(capsys: pytest.CaptureFixture[str]) -> None:
+    from downhill_live import cli
+
+    assert cli.main(["replay", str(RECORDINGS / "descent_foot_200hz.dlr"), "--no-speak"]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("descent ")]
+    # the bundled course has one descent, with overstriding then correction: its line says how
+    # much of it was below the cadence threshold, which one median over the descent hides
+    assert len(lines) == 1
+    share = int(lines[0].split("% of steps < ")[0].rsplit(" ", 1)[-1])
+    assert 20 <= share <= 60 and "vs flat" in lines[0] and "cues " in lines[0]
