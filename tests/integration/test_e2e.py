@@ -204,5 +204,5 @@ def test_replay_summary_has_a_line_per_descent(capsys: pytest.CaptureFixture[str
     # the bundled course has one descent, with overstriding then correction: its line says how
     # much of it was below the cadence threshold, which one median over the descent hides
     assert len(lines) == 1
-    share = int(lines[0].split("% of steps < ")[0].rsplit(" ", 1)[-1])
+    share = int(lines[0].split("% of steps < ")[0].strip().rsplit(" ", 1)[-1])
     assert 20 <= share <= 60 and "vs flat" in lines[0] and "cues " in lines[0]
