@@ -430,7 +430,15 @@ async def test_ctrl_c_while_reconnecting_stops_promptly(
     firmware = load_firmware_profile("dhl-imu")
     src = simulated_payloads(firmware, RUN, seed=10)
     device = VirtualDevice(radio, firmware, src.payloads, speed=SPEED, readvertise=False)
-    runner = runner_for(radio, firmware, tmp_path, reconnect_backoff_s=(0.05,))
+    # the reconnection attempt waits 5 s for the device to advertise: stopping must not
+    runner = runner_for(
+        radio,
+        firmware,
+        tmp_path,
+        reconnect_backoff_s=(0.05,),
+        scan_timeout_s=30.0,
+        connect_timeout_s=30.0,
+    )
     async with device:
         task = asyncio.create_task(runner.run())
         while runner.packets_received < 30:
@@ -439,7 +447,8 @@ async def test_ctrl_c_while_reconnecting_stops_promptly(
         while runner.link_state != "connecting":
             await asyncio.sleep(0.01)
         runner.request_stop()
-        result = await asyncio.wait_for(task, 1.0)
+        # well below the 5 s attempt (the stop still flushes and syncs the recording)
+        result = await asyncio.wait_for(task, 3.0)
     assert (result.link_drops, result.reconnects) == (1, 0)
     assert len(recorded_payloads(result)) == result.packets_received >= 30
 
