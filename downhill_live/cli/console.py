@@ -201,3 +201,8 @@ def print_descents(
             f"{share(d.peak_above_share, d.peak_threshold_g, '>', 'g')}); cues {said}",
             file=out,
         )
+
+
+def add_force_option(parser: Any, what: str = "an existing output file") -> None:
+    """The ``--force`` flag of a command that writes files (see :mod:`downhill_live.files`)."""
+    parser.add_argument("--force", action="store_true", help=f"replace {what} (never an input)")

@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from downhill_live.cli.console import add_force_option
 from downhill_live.files import atomic_write, claim_output
 from downhill_live.tools.report_files import PNG_NAMES, png_paths
 from downhill_live.types import PLACEMENTS
@@ -65,7 +66,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="cue profile YAML (default: the one stored in the recording, else the bundled one)",
     )
     r.add_argument("--placement", choices=PLACEMENTS, help="override the sensor placement")
-    r.add_argument(
-        "--force", action="store_true", help="replace an existing output file (never an input)"
-    )
+    add_force_option(r)
     r.set_defaults(func=_cmd_report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from downhill_live.cli.console import add_force_option
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError, RecordingError
 from downhill_live.files import atomic_write, claim_output
@@ -184,9 +185,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="g",
         help="CSV acceleration units (default g; Polar files name their unit)",
     )
-    i.add_argument(
-        "--force", action="store_true", help="replace an existing output file (never an input)"
-    )
+    add_force_option(i)
     i.set_defaults(func=_cmd_import)
 
     e = subparsers.add_parser(
@@ -216,7 +215,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="cue profile whose descent settings the core uses (default: bundled)",
     )
     e.add_argument("--placement", choices=PLACEMENTS, help="override the sensor placement")
-    e.add_argument(
-        "--force", action="store_true", help="replace an existing output file (never an input)"
-    )
+    add_force_option(e)
     e.set_defaults(func=_cmd_export)

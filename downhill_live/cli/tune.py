@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from downhill_live.cli.console import prepare_detector
+from downhill_live.cli.console import add_force_option, prepare_detector
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
 from downhill_live.files import atomic_write, claim_output
@@ -110,9 +110,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="propose thresholds from flat running and write them as a profile (-o)",
     )
     t.add_argument("-o", "--output", metavar="FILE.yaml", help="where --suggest writes the profile")
-    t.add_argument(
-        "--force", action="store_true", help="replace an existing output file (never an input)"
-    )
+    add_force_option(t)
     t.set_defaults(func=_cmd_tune)
 
 
