@@ -32,7 +32,10 @@ candidate is a strike when
   inside that window, ``rephase_ratio`` x higher than it: a clearly larger impact re-phases at
   once, so a push-off taken for a strike can never hold the phase;
 - motion preceded it: ``| mf - 1 g |`` reached ``motion_g`` within ``motion_window_s`` (no strike
-  from standing: the first push-off is not a strike).
+  from standing: the first push-off is not a strike);
+- limbs: it ends a swing: the sensor was last quasi-static (on the ground, not rotating: standing
+  or foot-flat) at least ``min_swing_s`` before it. Every swing lasts longer than that, a
+  push-off follows the foot-flat sooner.
 
 IC is back-tracked from the peak: the last time the placement's onset signal (limbs: ``d``;
 trunk: ``mf``) was at ``trough + ic_level_frac x (top - trough)``, the trough being its minimum
@@ -104,6 +107,12 @@ class KParams(NamedTuple):
     motion_win_s: float
     motion_gap_s: float
     min_moving_s: float  # a strike needs this long of motion since the last stillness
+    min_swing_s: float  # limbs: a strike needs this long since the sensor was last quasi-static
+    first_hold_s: float  # the first strike after standing waits this long for a larger one
+    static_lag_n: int  # quasi-static: the vector changed by less than static_change_g over
+    static_change_g: float  # ... this many samples, |acc| within static_tol_g of 1 g,
+    static_tol_g: float
+    static_n: int  # ... for this many consecutive samples
     f_ic: float
     trough_win_s: float
     pre_s: float
@@ -231,6 +240,7 @@ STATE_DTYPE = np.dtype(
         ("pend_peak", _F),
         ("pend_ax", _F),
         ("pend_absmax", _F),
+        ("pend_hold", _F),  # the pending strike is reported this long after its peak window
         ("u0", _F),  # axis used for peak_axial_g of the pending strike
         ("u1", _F),
         ("u2", _F),
@@ -247,6 +257,9 @@ STATE_DTYPE = np.dtype(
         ("still_mean", _F),
         ("still_var", _F),
         ("still_t", _F),  # last time the runner stood still
+        ("static_run", _F),  # consecutive quasi-static samples (limbs)
+        ("static_t", _F),  # last time the limb was quasi-static (on the ground, not rotating)
+        ("cand_static_t", _F),  # ... as of the candidate's start
         ("period", _F),  # tracked period between the strikes the placement sees (s), nan
         ("acf_r", _F),  # normalised correlation at the chosen lag
         ("cad", _F),
@@ -404,6 +417,9 @@ def init_state(st: np.ndarray, prm: np.ndarray, tg: np.ndarray) -> None:
     s.still_mean = NAN
     s.still_var = 0.0
     s.still_t = -INF
+    s.static_run = 0.0
+    s.static_t = -INF
+    s.cand_static_t = -INF
     s.period = NAN
     s.acf_r = NAN
     s.cad = NAN
@@ -647,7 +663,11 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     t_pk = s.cand_t
     if s.still_var < p.still_var or s.cand_start_t - s.still_t < p.min_moving_s:
         return False  # standing, or not moving long enough since (first push-off, first swing)
+    if s.cand_start_t - s.cand_static_t < p.min_swing_s:
+        return False  # the limb was on the ground just before: a push-off, not the end of a swing
     per = s.period if s.period > 0.0 else p.default_period_s
+    # the first strike after a pause (or ever): nothing to compare it with, it is held
+    first = math.isnan(s.last_pk_t) or t_pk - s.last_pk_t > p.max_iv_s
     # too close to the last strike: part of the same impact
     if not math.isnan(s.last_pk_t) and t_pk - s.last_pk_t < p.min_iv_frac * per:
         return False
@@ -774,7 +794,10 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
                 pa = a
             am = max(am, abs(ax), abs(ay), abs(az))
         k += 1
+    if s.pend > 0.5:
+        rephase = False  # a held first strike is replaced: it never was the last strike
     s.pend = 1.0
+    s.pend_hold = p.first_hold_s if first else 0.0
     s.rephase = 1.0 if rephase else 0.0
     s.pend_ic = t_ic
     s.pend_peak = pk
@@ -1101,6 +1124,22 @@ def process(
         s.still_var = (1.0 - p.still_alpha) * (s.still_var + p.still_alpha * dm * dm)
         if s.still_var < p.still_var:
             s.still_t = t
+        # limbs: quasi-static (foot flat on the ground, or standing): a strike ends a swing
+        if p.min_swing_s > 0.0:
+            jq = (w - p.static_lag_n) & mask
+            if s.ring_n > p.static_lag_n and ring[R_T, jq] >= s.seg_t:
+                dx = x - ring[R_AX, jq]
+                dy = y - ring[R_AY, jq]
+                dz = z - ring[R_AZ, jq]
+                ok = (
+                    abs(m - 1.0) < p.static_tol_g
+                    and dx * dx + dy * dy + dz * dz < p.static_change_g * p.static_change_g
+                )
+                s.static_run = s.static_run + 1.0 if ok else 0.0
+                if s.static_run >= p.static_n:
+                    s.static_t = t
+            else:
+                s.static_run = 0.0
         # period tracker: two-pole low-pass of |acc|, box decimation, autocorrelation
         s.x_lp1 += p.acf_lp_a * (m - s.x_lp1)
         s.x_lp2 += p.acf_lp_a * (s.x_lp1 - s.x_lp2)
@@ -1125,7 +1164,7 @@ def process(
                 if a > s.pend_ax:
                     s.pend_ax = a
                 s.pend_absmax = max(s.pend_absmax, abs(x), abs(y), abs(z))
-            if t >= t_end - 0.5 * p.dt_s:
+            if t >= t_end + s.pend_hold - 0.5 * p.dt_s:
                 n_out = _emit(st, p, iv, out, n_out, t)
         # contact time (pelvis/chest): the vertical acceleration (about the vertical ground
         # reaction force in body weights at the sacrum) falls back near zero: toe-off
@@ -1170,9 +1209,14 @@ def process(
                 or t - s.cand_start_t >= p.max_wait_s - 0.5 * p.dt_s
             ):
                 s.cand_on = 0.0
-                if s.pend > 0.5:  # a new strike while one is pending: report the old one
+                if s.pend > 0.5 and s.pend_hold == 0.0:
+                    # a new strike while one is pending: report the old one (a held first
+                    # strike after standing stays pending: a larger impact replaces it)
                     n_out = _emit(st, p, iv, out, n_out, t)
-                if _decide(st, p, ring, t) and t >= s.pend_ic + p.post_s - 0.5 * p.dt_s:
+                if (
+                    _decide(st, p, ring, t)
+                    and t >= s.pend_ic + p.post_s + s.pend_hold - 0.5 * p.dt_s
+                ):
                     n_out = _emit(st, p, iv, out, n_out, t)
         elif sig >= thr:
             s.cand_on = 1.0
@@ -1180,6 +1224,7 @@ def process(
             s.cand_t = t
             s.cand_h = sig
             s.cand_vn = bn
+            s.cand_static_t = s.static_t
         # running height decays towards the floor once a strike is overdue
         per = s.period if s.period > 0.0 else p.default_period_s
         if not (t - s.last_pk_t < 1.5 * per):

@@ -95,6 +95,19 @@ class GaitParams:
     min_moving_s : float
         A strike needs this long of motion since the runner last stood still (the first swing
         after a standing start ends in a strike, its push-off and terminal swing are none).
+    min_swing_s : float
+        Limbs: a strike ends a swing, so it needs at least this long since the sensor was last
+        quasi-static (on the ground and not rotating: standing, or foot-flat in stance); push-off
+        transients, which follow the foot-flat within ~0.2 s, and the first push-off from standing
+        are no strikes. 0 switches the rule off (trunk sensors are never static in stance).
+    first_hold_s : float
+        The first strike after a pause (none for ``max_interval_s``) has no earlier strike to
+        compare with: it is reported
+        this much later than the others, and a candidate within that time that re-phases (a
+        larger impact after the terminal swing of the first stride) replaces it.
+    static_tol_g, static_change_g, static_lag_s, static_min_s : float
+        Quasi-static: ``| |acc| - 1 g |`` below ``static_tol_g`` and the acceleration vector
+        changed by less than ``static_change_g`` over ``static_lag_s``, for ``static_min_s``.
     ic_level_frac : float
         Initial contact: the last time the onset signal (limbs: detection signal, trunk:
         low-passed magnitude) was at this fraction of its rise from the trough.
@@ -159,6 +172,12 @@ class GaitParams:
     trough_window_s: float
     peak_pre_s: float
     peak_post_s: float
+    min_swing_s: float = 0.0
+    first_hold_s: float = 0.0
+    static_tol_g: float = 0.1
+    static_change_g: float = 0.15
+    static_lag_s: float = 0.02
+    static_min_s: float = 0.03
     acf_rate_hz: float = 50.0
     acf_lp_tau_s: float = 0.02
     acf_tau_s: float = 1.0
@@ -200,6 +219,8 @@ _LIMB: dict[str, Any] = dict(
     motion_window_s=0.5,
     motion_gap_s=0.15,
     min_moving_s=0.2,
+    min_swing_s=0.25,
+    first_hold_s=0.15,
     ic_level_frac=0.5,
     trough_window_s=0.04,
     peak_pre_s=0.010,
@@ -325,6 +346,12 @@ def kernel_params(
         motion_win_s=gp.motion_window_s,
         motion_gap_s=gp.motion_gap_s,
         min_moving_s=gp.min_moving_s,
+        min_swing_s=gp.min_swing_s,
+        first_hold_s=gp.first_hold_s,
+        static_lag_n=max(1, round(gp.static_lag_s * rate_hz)),
+        static_change_g=gp.static_change_g,
+        static_tol_g=gp.static_tol_g,
+        static_n=max(2, round(gp.static_min_s * rate_hz)),
         f_ic=gp.ic_level_frac,
         trough_win_s=gp.trough_window_s,
         pre_s=gp.peak_pre_s,

@@ -185,7 +185,10 @@ def test_report_latency_per_placement(placement: str) -> None:
     assert len(steps) >= 15
     bound = 0.040 if placement == "foot" else 0.060
     assert np.median(lat) <= bound + 0.006
-    assert np.max(lat) <= 0.060 + 0.006
+    # the first strike (after standing) is held for a larger impact (the first stride's terminal
+    # swing); every later one is reported within 60 ms
+    assert np.max(lat[1:]) <= 0.060 + 0.006
+    assert lat[0] <= 0.060 + tr.params.first_hold_s + 0.006
 
 
 # ----------------------------------------------------------------------------- numba optional

@@ -44,6 +44,7 @@ class _Pending:
     absmax: float
     axis: tuple[float, float, float]
     rephase: bool
+    hold: float = 0.0  # reported this long after the peak window (first strike after standing)
 
 
 @dataclass
@@ -92,6 +93,8 @@ class NaiveCore:
         self.still_mean = NAN
         self.still_var = 0.0
         self.still_t = -math.inf
+        self.static_run = 0
+        self.static_t = -math.inf
         self._acf_reset()
         # grade and descent
         self.grade = NAN
@@ -239,7 +242,10 @@ class NaiveCore:
         h, t_pk, t_start = c["h"], c["t"], c["start"]
         if self.still_var < p.still_var or t_start - self.still_t < p.min_moving_s:
             return False
+        if t_start - c["static_t"] < p.min_swing_s:
+            return False
         per = self.period if self.period > 0.0 else p.default_period_s
+        first = math.isnan(self.last_pk_t) or t_pk - self.last_pk_t > p.max_iv_s
         if not math.isnan(self.last_pk_t) and t_pk - self.last_pk_t < p.min_iv_frac * per:
             return False
         t_back = t_pk - min(p.dom_frac * per, p.dom_max_s)
@@ -294,7 +300,10 @@ class NaiveCore:
             peak_ax = max(
                 [-math.inf, *[sum(a * u for a, u in zip(s.a, axis, strict=True)) for s in win]]
             )
-        self.pend = _Pending(t_ic, peak, peak_ax, absmax, axis, rephase)
+        hold = p.first_hold_s if first else 0.0
+        if self.pend is not None:
+            rephase = False  # a held first strike is replaced: it never was the last strike
+        self.pend = _Pending(t_ic, peak, peak_ax, absmax, axis, rephase, hold)
         if self.ct_open:
             self.last_gct = NAN
         self.ct_open = True
@@ -450,6 +459,17 @@ class NaiveCore:
         self.still_var = (1.0 - p.still_alpha) * (self.still_var + p.still_alpha * dm * dm)
         if self.still_var < p.still_var:
             self.still_t = t
+        if p.min_swing_s > 0.0:
+            lag = p.static_lag_n
+            old = self.hist[-1 - lag] if len(self.hist) > lag else None
+            if old is not None and old.t >= self.seg_t:
+                dv = math.dist((x, y, z), old.a)
+                ok = abs(m - 1.0) < p.static_tol_g and dv < p.static_change_g
+                self.static_run = self.static_run + 1 if ok else 0
+                if self.static_run >= p.static_n:
+                    self.static_t = t
+            else:
+                self.static_run = 0
         self.x_lp[0] += p.acf_lp_a * (m - self.x_lp[0])
         self.x_lp[1] += p.acf_lp_a * (self.x_lp[0] - self.x_lp[1])
         self.dec.append(self.x_lp[1])
@@ -471,7 +491,7 @@ class NaiveCore:
                 if a > pe.peak_ax:
                     pe.peak_ax = a
                 pe.absmax = max(pe.absmax, abs(x), abs(y), abs(z))
-            if t >= t_end - 0.5 * p.dt_s:
+            if t >= t_end + pe.hold - 0.5 * p.dt_s:
                 self._emit(t)
         if p.use_gct and self.ct_open:
             if t - self.ct_ic > 2.0 * p.max_iv_s:
@@ -504,16 +524,16 @@ class NaiveCore:
                 t - c["t"] >= p.confirm_s - 0.5 * p.dt_s
                 or t - c["start"] >= p.max_wait_s - 0.5 * p.dt_s
             ):
-                if self.pend is not None:
+                if self.pend is not None and self.pend.hold == 0.0:
                     self._emit(t)
                 ok = self._decide()
                 self.cand = None
                 if ok:
                     assert self.pend is not None
-                    if t >= self.pend.t_ic + p.post_s - 0.5 * p.dt_s:
+                    if t >= self.pend.t_ic + p.post_s + self.pend.hold - 0.5 * p.dt_s:
                         self._emit(t)
         elif sig >= thr:
-            self.cand = {"start": t, "t": t, "h": sig, "vn": bn}
+            self.cand = {"start": t, "t": t, "h": sig, "vn": bn, "static_t": self.static_t}
         per = self.period if self.period > 0.0 else p.default_period_s
         if not (t - self.last_pk_t < 1.5 * per):
             self.amp = max(self.amp * p.amp_fast, p.floor_g)
