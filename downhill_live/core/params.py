@@ -225,7 +225,7 @@ _LIMB: dict[str, Any] = dict(
     trough_window_s=0.04,
     peak_pre_s=0.010,
     peak_post_s=0.040,
-    cadence_periods=8.0,
+    cadence_periods=4.0,  # 4 strides (~2.7 s jogging, 2.2 s sprinting): follows a ramp
     cadence_median=True,
 )
 _TRUNK: dict[str, Any] = dict(
@@ -250,7 +250,7 @@ _TRUNK: dict[str, Any] = dict(
     ic_level_frac=0.25,
     trough_window_s=0.1,
     peak_pre_s=0.010,
-    peak_post_s=0.060,
+    peak_post_s=0.050,  # IC + 50 ms holds the loading peak; report <= 60 ms after IC at 52 Hz
     acf_half_min_corr=0.3,
 )
 
