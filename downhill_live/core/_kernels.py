@@ -1007,6 +1007,40 @@ def process(
     max_out = out.shape[0]
     n_out = 0
     a_lp = p.alpha_lp
+    # the per-sample filter states live in locals for the block (a record field is a memory
+    # access the compiler cannot keep in a register); written back before every helper that
+    # reads them (_decide) and on return
+    n_s = s.n
+    last_t = s.last_t
+    mf = s.mf
+    hxp0 = s.hx_prev0
+    hxp1 = s.hx_prev1
+    hxp2 = s.hx_prev2
+    hy0 = s.hy0
+    hy1 = s.hy1
+    hy2 = s.hy2
+    bx1 = s.bx1
+    bx2 = s.bx2
+    by1 = s.by1
+    by2 = s.by2
+    bz1 = s.bz1
+    bz2 = s.bz2
+    bo0 = s.bo0
+    bo1 = s.bo1
+    bo2 = s.bo2
+    g0 = s.g0
+    g1 = s.g1
+    g2 = s.g2
+    gn = s.gn
+    still_mean = s.still_mean
+    still_var = s.still_var
+    static_run = s.static_run
+    x_lp1 = s.x_lp1
+    x_lp2 = s.x_lp2
+    acc_sum = s.acc_sum
+    acc_k = s.acc_k
+    w = int(s.ring_i)
+    ring_n = s.ring_n
     i = 0
     while i < n:
         if n_out >= max_out - 1:
@@ -1018,95 +1052,83 @@ def process(
         i += 1
         if not (math.isfinite(t) and math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
             continue
-        last_t = s.last_t
-        if s.n > 0.0 and not (t > last_t):
+        if n_s > 0.0 and not (t > last_t):
             continue  # repeated or out-of-order sample: ignored
         m = math.sqrt(x * x + y * y + z * z)
-        if s.n > 0.0 and t - last_t > p.gap_s:
+        if n_s > 0.0 and t - last_t > p.gap_s:
             s.gaps += 1.0
-        if s.n == 0.0 or t - last_t > p.long_gap_s:
+        if n_s == 0.0 or t - last_t > p.long_gap_s:
             # gap (or first sample): flush, restart short filters, no detection across it
             if s.pend > 0.5:
                 n_out = _emit(st, p, iv, out, n_out, last_t)
             s.seg_t = t
-            s.mf = m
-            s.hx_prev0 = x
-            s.hx_prev1 = y
-            s.hx_prev2 = z
-            s.hy0 = 0.0
-            s.hy1 = 0.0
-            s.hy2 = 0.0
-            s.bx1 = (p.hb1 + p.hb2) * x  # biquad at steady state for this input
-            s.bx2 = p.hb2 * x
-            s.by1 = (p.hb1 + p.hb2) * y
-            s.by2 = p.hb2 * y
-            s.bz1 = (p.hb1 + p.hb2) * z
-            s.bz2 = p.hb2 * z
+            mf = m
+            hxp0 = x
+            hxp1 = y
+            hxp2 = z
+            hy0 = 0.0
+            hy1 = 0.0
+            hy2 = 0.0
+            bx1 = (p.hb1 + p.hb2) * x  # biquad at steady state for this input
+            bx2 = p.hb2 * x
+            by1 = (p.hb1 + p.hb2) * y
+            by2 = p.hb2 * y
+            bz1 = (p.hb1 + p.hb2) * z
+            bz2 = p.hb2 * z
             s.cand_on = 0.0
             s.last_ic = NAN  # no interval across a gap (the last strike still re-phases)
             s.prev_ic = NAN
             s.ct_open = 0.0
             s.ms_on = 0.0
-            if s.n == 0.0 or t - last_t > p.acf_reset_gap_s:
+            if n_s == 0.0 or t - last_t > p.acf_reset_gap_s:
                 _acf_reset(st, acf_r)
-                s.x_lp1 = m
-                s.x_lp2 = m
-                s.acc_sum = 0.0
-                s.acc_k = 0.0
-                s.still_mean = m
-                s.still_var = 0.0
-            if s.n == 0.0:
+                x_lp1 = m
+                x_lp2 = m
+                acc_sum = 0.0
+                acc_k = 0.0
+                still_mean = m
+                still_var = 0.0
+            if n_s == 0.0:
                 s.baro_next = t
-        s.n += 1.0
-        s.last_t = t
-        mf = s.mf + a_lp * (m - s.mf)
-        s.mf = mf
-        w = int(s.ring_i)
+        n_s += 1.0
+        last_t = t
+        mf = mf + a_lp * (m - mf)
         if p.use_hp:
             # first-order high-pass of each axis, then the vector norm: impact transients
             a = p.hp_a
-            hx = a * (s.hy0 + x - s.hx_prev0)
-            hy = a * (s.hy1 + y - s.hx_prev1)
-            hz = a * (s.hy2 + z - s.hx_prev2)
-            s.hy0 = hx
-            s.hy1 = hy
-            s.hy2 = hz
-            s.hx_prev0 = x
-            s.hx_prev1 = y
-            s.hx_prev2 = z
-            sig = math.sqrt(hx * hx + hy * hy + hz * hz)
+            hy0 = a * (hy0 + x - hxp0)
+            hy1 = a * (hy1 + y - hxp1)
+            hy2 = a * (hy2 + z - hxp2)
+            hxp0 = x
+            hxp1 = y
+            hxp2 = z
+            sig = math.sqrt(hy0 * hy0 + hy1 * hy1 + hy2 * hy2)
             # biquad high-pass (25 Hz): direction of the impact transient
-            bo = p.hb0 * x + s.bx1
-            s.bx1 = p.hb1 * x - p.ha1 * bo + s.bx2
-            s.bx2 = p.hb2 * x - p.ha2 * bo
-            s.bo0 = bo
-            bo = p.hb0 * y + s.by1
-            s.by1 = p.hb1 * y - p.ha1 * bo + s.by2
-            s.by2 = p.hb2 * y - p.ha2 * bo
-            s.bo1 = bo
-            bo = p.hb0 * z + s.bz1
-            s.bz1 = p.hb1 * z - p.ha1 * bo + s.bz2
-            s.bz2 = p.hb2 * z - p.ha2 * bo
-            s.bo2 = bo
+            bo0 = p.hb0 * x + bx1
+            bx1 = p.hb1 * x - p.ha1 * bo0 + bx2
+            bx2 = p.hb2 * x - p.ha2 * bo0
+            bo1 = p.hb0 * y + by1
+            by1 = p.hb1 * y - p.ha1 * bo1 + by2
+            by2 = p.hb2 * y - p.ha2 * bo1
+            bo2 = p.hb0 * z + bz1
+            bz1 = p.hb1 * z - p.ha1 * bo2 + bz2
+            bz2 = p.hb2 * z - p.ha2 * bo2
         else:
             # rise of the low-passed magnitude over the slope lag
             jl = (w - p.slope_lag_n) & mask
-            if s.ring_n >= p.slope_lag_n and ring[R_T, jl] >= s.seg_t:
+            if ring_n >= p.slope_lag_n and ring[R_T, jl] >= s.seg_t:
                 sig = max(0.0, mf - ring[R_MF, jl])
             else:
                 sig = 0.0
-        s.sig = sig
         # gravity: cumulative mean during warm-up, then one-pole low-pass
-        gn = s.gn
         if gn < p.warm_n:
             gn += 1.0
-            s.gn = gn
             ag = max(1.0 / gn, p.alpha_g)
         else:
             ag = p.alpha_g
-        s.g0 += ag * (x - s.g0)
-        s.g1 += ag * (y - s.g1)
-        s.g2 += ag * (z - s.g2)
+        g0 += ag * (x - g0)
+        g1 += ag * (y - g1)
+        g2 += ag * (z - g2)
         # ring
         ring[R_T, w] = t
         ring[R_S, w] = sig
@@ -1115,19 +1137,20 @@ def process(
         ring[R_AY, w] = y
         ring[R_AZ, w] = z
         ring[R_MF, w] = mf
-        s.ring_i = float((w + 1) & mask)
-        if s.ring_n < cap:
-            s.ring_n += 1.0
+        wq = w  # this sample's slot
+        w = (w + 1) & mask
+        if ring_n < cap:
+            ring_n += 1.0
         # stillness: short running variance of the low-passed magnitude
-        dm = mf - s.still_mean
-        s.still_mean += p.still_alpha * dm
-        s.still_var = (1.0 - p.still_alpha) * (s.still_var + p.still_alpha * dm * dm)
-        if s.still_var < p.still_var:
+        dm = mf - still_mean
+        still_mean += p.still_alpha * dm
+        still_var = (1.0 - p.still_alpha) * (still_var + p.still_alpha * dm * dm)
+        if still_var < p.still_var:
             s.still_t = t
         # limbs: quasi-static (foot flat on the ground, or standing): a strike ends a swing
         if p.min_swing_s > 0.0:
-            jq = (w - p.static_lag_n) & mask
-            if s.ring_n > p.static_lag_n and ring[R_T, jq] >= s.seg_t:
+            jq = (wq - p.static_lag_n) & mask
+            if ring_n > p.static_lag_n and ring[R_T, jq] >= s.seg_t:
                 dx = x - ring[R_AX, jq]
                 dy = y - ring[R_AY, jq]
                 dz = z - ring[R_AZ, jq]
@@ -1135,21 +1158,21 @@ def process(
                     abs(m - 1.0) < p.static_tol_g
                     and dx * dx + dy * dy + dz * dz < p.static_change_g * p.static_change_g
                 )
-                s.static_run = s.static_run + 1.0 if ok else 0.0
-                if s.static_run >= p.static_n:
+                static_run = static_run + 1.0 if ok else 0.0
+                if static_run >= p.static_n:
                     s.static_t = t
             else:
-                s.static_run = 0.0
+                static_run = 0.0
         # period tracker: two-pole low-pass of |acc|, box decimation, autocorrelation
-        s.x_lp1 += p.acf_lp_a * (m - s.x_lp1)
-        s.x_lp2 += p.acf_lp_a * (s.x_lp1 - s.x_lp2)
-        s.acc_sum += s.x_lp2
-        s.acc_k += 1.0
-        if s.acc_k >= p.dec_n:
-            xd = s.acc_sum / s.acc_k
-            s.acc_sum = 0.0
-            s.acc_k = 0.0
-            if s.still_var < p.still_var:
+        x_lp1 += p.acf_lp_a * (m - x_lp1)
+        x_lp2 += p.acf_lp_a * (x_lp1 - x_lp2)
+        acc_sum += x_lp2
+        acc_k += 1.0
+        if acc_k >= p.dec_n:
+            xd = acc_sum / acc_k
+            acc_sum = 0.0
+            acc_k = 0.0
+            if still_var < p.still_var:
                 _acf_reset(st, acf_r)  # standing: no period, no cadence
                 s.cad = NAN
             else:
@@ -1191,13 +1214,13 @@ def process(
         thr = max(p.floor_g, p.amp_frac * s.amp)
         # impact direction: the vector where the 25 Hz high-pass norm last rose through
         # imp_edge_frac x its running peak (the rising edge: the foot and the tibia brake)
-        bn = s.bo0 * s.bo0 + s.bo1 * s.bo1 + s.bo2 * s.bo2
+        bn = bo0 * bo0 + bo1 * bo1 + bo2 * bo2
         e2 = (p.imp_edge_frac * s.imp_amp) ** 2
         if bn >= e2 and s.prev_bn < e2:
             s.edge_t = t
-            s.edge_v0 = s.bo0
-            s.edge_v1 = s.bo1
-            s.edge_v2 = s.bo2
+            s.edge_v0 = bo0
+            s.edge_v1 = bo1
+            s.edge_v2 = bo2
         s.prev_bn = bn
         if s.cand_on > 0.5:
             s.cand_vn = max(s.cand_vn, bn)
@@ -1213,6 +1236,13 @@ def process(
                     # a new strike while one is pending: report the old one (a held first
                     # strike after standing stays pending: a larger impact replaces it)
                     n_out = _emit(st, p, iv, out, n_out, t)
+                # _decide reads the gravity estimate, the stillness and the ring position
+                s.g0 = g0
+                s.g1 = g1
+                s.g2 = g2
+                s.still_var = still_var
+                s.ring_i = float(w)
+                s.ring_n = ring_n
                 if (
                     _decide(st, p, ring, t)
                     and t >= s.pend_ic + p.post_s + s.pend_hold - 0.5 * p.dt_s
@@ -1249,4 +1279,35 @@ def process(
         else:
             s.grade = s.baro_grade
         _update_descent(st, p, t)
+    s.n = n_s
+    s.last_t = last_t
+    s.mf = mf
+    s.hx_prev0 = hxp0
+    s.hx_prev1 = hxp1
+    s.hx_prev2 = hxp2
+    s.hy0 = hy0
+    s.hy1 = hy1
+    s.hy2 = hy2
+    s.bx1 = bx1
+    s.bx2 = bx2
+    s.by1 = by1
+    s.by2 = by2
+    s.bz1 = bz1
+    s.bz2 = bz2
+    s.bo0 = bo0
+    s.bo1 = bo1
+    s.bo2 = bo2
+    s.g0 = g0
+    s.g1 = g1
+    s.g2 = g2
+    s.gn = gn
+    s.still_mean = still_mean
+    s.still_var = still_var
+    s.static_run = static_run
+    s.x_lp1 = x_lp1
+    s.x_lp2 = x_lp2
+    s.acc_sum = acc_sum
+    s.acc_k = acc_k
+    s.ring_i = float(w)
+    s.ring_n = ring_n
     return n_out, i
