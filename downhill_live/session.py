@@ -147,6 +147,9 @@ class Session:
             descent_exit_pct=d.exit_pct,
             descent_min_s=d.min_s,
         )
+        for warning in self.tracker.warnings_:  # e.g. peak_g under-sampled below 200 Hz
+            self.notices.append(warning)
+            log.warning("%s", warning)
         #: the cue profile in force (after switching off what the sensor cannot measure)
         self.cue_profile = cues
         self.engine = CueEngine(cues)

@@ -71,7 +71,7 @@ def undersampled_warning(rate_hz: float, placement: str) -> str | None:
     """One line for the start of a run when ``peak_g`` will be under-sampled, else None."""
     if placement in ONE_FOOT_PLACEMENTS and rate_hz < UNDERSAMPLED_BELOW_HZ:
         return (
-            f"warning: {placement} sensor at {rate_hz:g} Hz: impacts last 10-30 ms, so peak_g is "
+            f"{placement} sensor at {rate_hz:g} Hz: impacts last 10-30 ms, so peak_g is "
             f"under-sampled below {UNDERSAMPLED_BELOW_HZ:g} Hz and reads low (steps are marked "
             "undersampled); strikes and cadence are not affected"
         )

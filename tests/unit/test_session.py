@@ -54,3 +54,20 @@ def test_process_many_equals_process(name: str, damage: int | None) -> None:
     assert many.stats == one.stats
     if damage is not None:
         assert sum(one.stats.decode_errors.values()) > 0
+
+
+def test_undersampled_foot_is_said_once_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    from downhill_live.config.firmware import load_firmware_profile
+    from downhill_live.session import Session, apply_settings
+
+    cues = load_cue_profile(None)
+    slow = apply_settings(load_firmware_profile("dhl-imu"), {"rate_hz": 100})
+    with caplog.at_level("WARNING"):
+        session = Session(slow, cues, placement="foot")
+    said = [n for n in session.notices if "under-sampled" in n]
+    assert len(said) == 1 and "100 Hz" in said[0]
+    assert [r.message for r in caplog.records].count(said[0]) == 1
+    fast = Session(load_firmware_profile("dhl-imu"), cues, placement="foot")
+    assert not [n for n in fast.notices if "under-sampled" in n]
+    # the trunk's loading peak is slow: no warning at 100 Hz
+    assert not [n for n in Session(slow, cues, placement="pelvis").notices if "under" in n]
