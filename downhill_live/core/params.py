@@ -225,7 +225,7 @@ _LIMB: dict[str, Any] = dict(
     trough_window_s=0.04,
     peak_pre_s=0.010,
     peak_post_s=0.040,
-    cadence_periods=4.0,  # 4 strides (~2.7 s jogging, 2.2 s sprinting): follows a ramp
+    cadence_periods=8.0,  # bounded by cadence_window_s: 4-5 strides when running
     cadence_median=True,
 )
 _TRUNK: dict[str, Any] = dict(
