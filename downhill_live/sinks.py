@@ -26,22 +26,16 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from downhill_live.errors import RecordingError
 from downhill_live.record import RecordingWriter
-from downhill_live.speech import Speaker
+from downhill_live.speech import LINK_PHRASES, Speaker
 from downhill_live.types import Cue, Packet, Step
 
 __all__ = ["LINK_PHRASES", "RecorderSink", "Sink", "SpeakerSink"]
-
-#: what is spoken when the link to the sensor changes (event name -> phrase)
-LINK_PHRASES = {
-    "link_lost": "sensor lost",
-    "link_back": "sensor back",
-    "recording_failed": "recording stopped",
-}
 
 
 class Sink:
@@ -131,12 +125,17 @@ class RecorderSink(Sink):
             self.writer.close()  # after a reported failure: closes what was kept, quietly
 
 
-
 class SpeakerSink(Sink):
-    """Speaks cues, and the link changes ("sensor lost", "sensor back"), through a speaker."""
+    """Speaks cues, and the link changes ("sensor lost", "sensor back"), through a speaker.
 
-    def __init__(self, speaker: Speaker) -> None:
+    ``notify`` (e.g. the console sink's ``notice``) receives the speaker's own one-line notes,
+    such as a restarted speech worker; it may be called from the speaker's thread.
+    """
+
+    def __init__(self, speaker: Speaker, notify: Callable[[str], None] | None = None) -> None:
         self.speaker = speaker
+        if notify is not None and hasattr(speaker, "on_notice"):
+            speaker.on_notice = notify
 
     def cue(self, cue: Cue) -> None:
         self.speaker.say(cue)
