@@ -198,8 +198,9 @@ class _Worker:
         cfg = self.cfg
         self.engine = pyttsx3.init("espeak" if sys.platform.startswith("linux") else None)
         _configure_engine(self.engine, voice=cfg.voice, rate_wpm=cfg.rate_wpm, volume=cfg.volume)
-        espeak = ""
+        espeak = ""  # the library's version: a new espeak-ng may sound different
         with contextlib.suppress(Exception):
+            # lazy, as pyttsx3 above (the worker process only)
             from pyttsx3.drivers import _espeak
 
             espeak = str(_espeak.Info())
