@@ -146,8 +146,7 @@ def _check_raw_bounds(doc: YamlDoc) -> None:
             if isinstance(hex_text, str) and len(hex_text) > 2 * MAX_WRITE_BYTES + 1:
                 raise doc.error(
                     f"{seq}[{i}].hex",
-                    f"a write carries at most {MAX_WRITE_BYTES} bytes, got "
-                    f"{len(hex_text) // 2}",
+                    f"a write carries at most {MAX_WRITE_BYTES} bytes, got {len(hex_text) // 2}",
                 )
     streams = top.get("streams")
     _check_list(doc, "streams", streams, MAX_STREAMS)
