@@ -146,6 +146,39 @@ class RecordingWriter:
         """Queue an event (link lost/back, decode errors) with its receive time."""
         self._buf.append(_frame(KIND_EVENT, t_s, 0, json.dumps(event).encode()))
 
+    def take(self) -> list[bytes]:
+        """Hand over the records queued so far (framed, in order) and start a new batch; for a
+        caller that writes them with :meth:`write_batch` on another thread. Call it from the
+        thread that queues records (the list is swapped, never shared)."""
+        batch, self._buf = self._buf, []
+        return batch
+
+    def write_batch(self, batch: list[bytes], *, sync: bool = True) -> None:
+        """Write ``batch`` (from :meth:`take`) as :meth:`flush` writes the queued records, on
+        any one thread: records queued meanwhile are not touched."""
+        if self.failed is not None:
+            self.dropped_records += len(batch)
+            return
+        try:
+            if batch:
+                good = self._fh.tell()
+                try:
+                    self._write_all(b"".join(batch))
+                except OSError:
+                    self._undo(good)
+                    kept = self._keep_what_fits(batch)
+                    del batch[:kept]
+                    raise
+                batch = []
+            if sync:
+                os.fsync(self._fh.fileno())
+        except OSError as exc:
+            self.failed = exc.strerror or str(exc)
+            self.dropped_records += len(batch)
+            raise RecordingError(
+                str(self.path), f"recording stopped: {self.failed} (kept what was written before)"
+            ) from None
+
     def flush(self, *, sync: bool = True) -> None:
         """Write queued records whole, flush them to the OS and (``sync``) to the disk, so the
         promise "at most one flush interval lost" holds for a power cut too.
@@ -154,41 +187,19 @@ class RecordingWriter:
         so the file stays readable; the writer then stops, counts what it could not keep in
         :attr:`dropped_records` and raises :class:`RecordingError` once, naming the cause.
         """
-        if self.failed is not None:
-            self.dropped_records += len(self._buf)
-            self._buf.clear()
-            return
-        try:
-            if self._buf:
-                good = self._fh.tell()
-                try:
-                    self._write_all(b"".join(self._buf))
-                except OSError:
-                    self._undo(good)
-                    self._keep_what_fits()
-                    raise
-                self._buf.clear()
-            if sync:
-                os.fsync(self._fh.fileno())
-        except OSError as exc:
-            self.failed = exc.strerror or str(exc)
-            self.dropped_records += len(self._buf)
-            self._buf.clear()
-            raise RecordingError(
-                str(self.path), f"recording stopped: {self.failed} (kept what was written before)"
-            ) from None
+        self.write_batch(self.take(), sync=sync)
 
-    def _keep_what_fits(self) -> None:
-        """After a refused batch: write its records one by one while the disk takes them."""
-        for i, record in enumerate(self._buf):
+    def _keep_what_fits(self, batch: list[bytes]) -> int:
+        """After a refused batch: write its records one by one while the disk takes them;
+        returns how many were written."""
+        for i, record in enumerate(batch):
             good = self._fh.tell()
             try:
                 self._write_all(record)
             except OSError:
                 self._undo(good)
-                del self._buf[:i]
-                return
-        self._buf.clear()
+                return i
+        return len(batch)
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
@@ -204,11 +215,12 @@ class RecordingWriter:
             os.ftruncate(self._fh.fileno(), good)
             self._fh.seek(good)
 
-    def close(self) -> None:
-        """Flush, sync and close; idempotent. A failed final flush still closes the file."""
+    def close(self, *, sync: bool = True) -> None:
+        """Flush, sync (unless the caller just did: ``sync=False``) and close; idempotent. A
+        failed final flush still closes the file."""
         if not self._fh.closed:
             try:
-                self.flush()
+                self.flush(sync=sync)
             finally:
                 with contextlib.suppress(OSError):
                     self._fh.close()

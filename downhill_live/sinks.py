@@ -26,22 +26,18 @@ Examples
 from __future__ import annotations
 
 import math
+import queue
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from downhill_live.errors import RecordingError
 from downhill_live.record import RecordingWriter
-from downhill_live.speech import Speaker
+from downhill_live.speech import LINK_PHRASES, Speaker
 from downhill_live.types import Cue, Packet, Step
 
 __all__ = ["LINK_PHRASES", "RecorderSink", "Sink", "SpeakerSink"]
-
-#: what is spoken when the link to the sensor changes (event name -> phrase)
-LINK_PHRASES = {
-    "link_lost": "sensor lost",
-    "link_back": "sensor back",
-    "recording_failed": "recording stopped",
-}
 
 
 class Sink:
@@ -79,12 +75,25 @@ class RecorderSink(Sink):
 
     The file is created by :meth:`start` (the header is known only once the sensor answered);
     packets before that are refused with :class:`~downhill_live.errors.RecordingError`.
+
+    The data path only queues records. :meth:`flush` (every 2 s in live mode, on the event
+    loop) hands the queued batch to a writer thread and returns at once: writing and ``fsync``
+    happen there, so a slow or stalled disk never delays packet handling. A write failure (a
+    full disk) is raised by the next :meth:`flush`, once; :meth:`close` writes what is left
+    and waits for the thread.
     """
 
     def __init__(self, path: str | Path, streams: list[str]) -> None:
         self.path = Path(path)
         self.streams = list(streams)
         self.writer: RecordingWriter | None = None
+        self._batches: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._error: RecordingError | None = None
+        self._error_raised = False
+        #: batches handed to the writer thread, and written by it (each counted by one thread)
+        self.batches_handed = 0
+        self.batches_written = 0
 
     def start(self, header: dict[str, Any]) -> None:
         """Create the recording with ``header``. The file is always new: when ``path`` exists
@@ -102,9 +111,13 @@ class RecorderSink(Sink):
                 self.writer = RecordingWriter(
                     self.path, header, streams=self.streams, exclusive=True
                 )
-                return
             except FileExistsError:
                 continue
+            self._thread = threading.Thread(
+                target=self._write_batches, name="recorder", daemon=True
+            )
+            self._thread.start()
+            return
         raise RecordingError(str(base), "1,000 recordings of this name exist already")
 
     def _w(self) -> RecordingWriter:
@@ -121,22 +134,59 @@ class RecorderSink(Sink):
     def event(self, t_s: float, event: dict[str, Any]) -> None:
         self._w().write_event(t_s, event)
 
+    def _write_batches(self) -> None:
+        """The writer thread: write and sync each batch, in order."""
+        writer = self.writer
+        assert writer is not None
+        while (batch := self._batches.get()) is not None:
+            try:
+                writer.write_batch(batch)
+            except RecordingError as exc:  # raised once by the writer; reported by flush()
+                self._error = exc
+            finally:
+                self.batches_written += 1
+
     def flush(self) -> None:
-        """Write buffered records to disk."""
-        if self.writer is not None:
+        """Hand the queued records to the writer thread (never waits for the disk); raises
+        the :class:`RecordingError` of an earlier failed write, once."""
+        if self.writer is None:
+            return
+        if self._error is not None and not self._error_raised:
+            self._error_raised = True
+            raise self._error
+        if self._thread is None or not self._thread.is_alive():
             self.writer.flush()
+            return
+        self.batches_handed += 1
+        self._batches.put(self.writer.take())
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()  # after a reported failure: closes what was kept, quietly
-
+        writer = self.writer
+        if writer is None:
+            return
+        synced = False
+        if self._thread is not None and self._thread.is_alive():
+            self._batches.put(writer.take())  # the last batch, written and synced there
+            self._batches.put(None)
+            self._thread.join()
+            synced = True
+        writer.close(sync=not synced)  # after a reported failure: closes what was kept, quietly
+        if self._error is not None and not self._error_raised:  # the last batch failed
+            self._error_raised = True
+            raise self._error
 
 
 class SpeakerSink(Sink):
-    """Speaks cues, and the link changes ("sensor lost", "sensor back"), through a speaker."""
+    """Speaks cues, and the link changes ("sensor lost", "sensor back"), through a speaker.
 
-    def __init__(self, speaker: Speaker) -> None:
+    ``notify`` (e.g. the console sink's ``notice``) receives the speaker's own one-line notes,
+    such as a restarted speech worker; it may be called from the speaker's thread.
+    """
+
+    def __init__(self, speaker: Speaker, notify: Callable[[str], None] | None = None) -> None:
         self.speaker = speaker
+        if notify is not None and hasattr(speaker, "on_notice"):
+            speaker.on_notice = notify
 
     def cue(self, cue: Cue) -> None:
         self.speaker.say(cue)

@@ -30,7 +30,7 @@ from downhill_live.errors import (
 from downhill_live.sinks import SpeakerSink
 from downhill_live.source.ble import DeviceNotFoundError, LiveRunner, default_recording_path, scan
 from downhill_live.source.virtual import VirtualSensor, open_virtual_sensor
-from downhill_live.speech import open_profile_speaker
+from downhill_live.speech import start_profile_speaker
 from downhill_live.types import PLACEMENTS
 
 #: where live sessions are recorded unless ``--record DIR`` says otherwise
@@ -65,8 +65,17 @@ async def _pick_firmware(device: str | None, timeout_s: float) -> tuple[Any, str
 
 
 async def _live(args: argparse.Namespace, out: TextIO) -> int:
-
     cues = load_cue_profile(args.profile)
+    # speech starts now, in the background (worker, clips of the profile's phrases), so that it
+    # is ready by the first cue and the scan does not wait for it
+    speaker = start_profile_speaker(cues, speak=not args.no_speak)
+    try:
+        return await _live_with(args, out, cues, speaker)
+    finally:
+        speaker.close()
+
+
+async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: Any) -> int:
     cue_yaml = Path(args.profile or DEFAULT_PROFILE).read_text(encoding="utf-8")
     device_arg: str | None = args.device
     placement: str | None = args.placement
@@ -108,15 +117,14 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
         cues = dataclasses.replace(cues, prior=prior)
         extra = {**extra, "runner": runner_name, "history": prior_to_json(prior)}
     record_path = default_recording_path(args.record, firmware)
-    s = cues.settings
-    speaker = open_profile_speaker(s, speak=not args.no_speak)
+    console = ConsoleSink(out)
     runner = LiveRunner(
         firmware,
         cues,
         device=device_arg,
         placement=placement,
         record_path=record_path,
-        sinks=(ConsoleSink(out), SpeakerSink(speaker)),
+        sinks=(console, SpeakerSink(speaker, notify=console.notice)),
         status=out.isatty(),
         duration_s=args.duration,
         scanner_backend=scanner_backend,
@@ -153,7 +161,6 @@ async def _live(args: argparse.Namespace, out: TextIO) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         if vdev is not None:
             await vdev.close()
-        speaker.close()
         for sig in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

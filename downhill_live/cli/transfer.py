@@ -19,8 +19,8 @@ from downhill_live.tools.platform_export import (
 )
 from downhill_live.tools.transfer import (
     decode_recording,
+    import_csv,
     import_samples,
-    read_import_csv,
     read_polar_acc,
     sniff_format,
     write_samples_csv,
@@ -59,17 +59,19 @@ def _cmd_import(args: argparse.Namespace) -> int:
     fmt = args.format or sniff_format(args.input)
     if fmt == "recording":
         raise InputError(args.input, "is already a recording; nothing to import")
-    samples = (
-        read_polar_acc(args.input)
-        if fmt == "polar"
-        else read_import_csv(args.input, units=args.units)
-    )
-    n_rec, n_smp, rate = import_samples(
-        samples, args.output, rate_hz=args.rate, placement=args.placement, source_name=args.input
-    )
+    if fmt == "polar":
+        samples = read_polar_acc(args.input)
+        n_rec, n_smp, rate = import_samples(
+            samples, args.output, rate_hz=args.rate, placement=args.placement, source_name=args.input
+        )
+        n_rows = len(samples.t_s)
+    else:  # streamed: memory does not grow with the file's length
+        n_rec, n_smp, rate, n_rows = import_csv(
+            args.input, args.output, units=args.units, rate_hz=args.rate, placement=args.placement
+        )
     print(
         f"{args.output}: {n_smp} samples at {rate:g} Hz ({n_smp / rate:.1f} s) from "
-        f"{len(samples.t_s)} {fmt} rows, {n_rec} records, placement {args.placement}"
+        f"{n_rows} {fmt} rows, {n_rec} records, placement {args.placement}"
     )
     return 0
 

@@ -78,6 +78,130 @@ class FirmwareProfile:
         return bool(self.name_pattern and name and re.search(self.name_pattern, name))
 
 
+#: bounds on profile values (beyond what each decoder checks): a profile is small, hand-written
+#: data; anything far outside these is a mistake or a crafted file, refused with one line
+MAX_NAME_CHARS = 64
+MAX_DESCRIPTION_CHARS = 500
+MAX_PATTERN_CHARS = 200
+MAX_SERVICE_UUIDS = 32
+MAX_WRITES = 32
+#: the longest value one ATT write can carry (Bluetooth Core spec, Vol 3 Part F 3.2.9)
+MAX_WRITE_BYTES = 512
+MAX_STREAMS = 16
+MAX_STREAM_NAME_CHARS = 32
+MAX_FIELDS = 32
+MAX_FIELD_NAME_CHARS = 32
+#: a packet of a layout with a fixed sample count must fit one recording record
+MAX_PACKET_BYTES = 65536 - 10
+#: a counter wraps within 32 bits (the widest integer field type)
+MAX_COUNTER_MODULO = 1 << 32
+MAX_SCALE_G = 1000.0  # g per LSB: 1.0 for samples already in g
+MAX_TIMESTAMP_SCALE_S = 3600.0  # seconds per timestamp unit
+MAX_PRESSURE_SCALE_PA = 1e6  # Pa per unit
+#: a group that repeats a quantified part, e.g. ``(a+)+``: exponential backtracking on a name
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_text(doc: YamlDoc, key: str, value: Any, max_chars: int) -> None:
+    if not isinstance(value, str):
+        raise doc.error(key, f"must be a string, got {value!r}"[:200])
+    if len(value) > max_chars:
+        raise doc.error(key, f"must be at most {max_chars} characters, got {len(value)}")
+    if _CONTROL.search(value):
+        raise doc.error(key, "must not contain control characters (newlines, tabs, NUL)")
+
+
+def _check_list(doc: YamlDoc, key: str, value: Any, max_items: int) -> None:
+    if isinstance(value, list | dict) and len(value) > max_items:
+        raise doc.error(key, f"must have at most {max_items} entries, got {len(value)}")
+
+
+def _check_raw_bounds(doc: YamlDoc) -> None:
+    """Bounds checked on the document before it is validated (counts and lengths)."""
+    top = doc.data
+    if not isinstance(top, dict):
+        return  # the validator says what is wrong
+    if "name" in top and isinstance(top["name"], str):
+        _check_text(doc, "name", top["name"], MAX_NAME_CHARS)
+    if "description" in top:
+        _check_text(doc, "description", top["description"], MAX_DESCRIPTION_CHARS)
+    match = top.get("match")
+    if isinstance(match, dict):
+        pattern = match.get("name_pattern")
+        if isinstance(pattern, str):
+            _check_text(doc, "match.name_pattern", pattern, MAX_PATTERN_CHARS)
+            if _NESTED_QUANTIFIER.search(pattern):
+                raise doc.error(
+                    "match.name_pattern",
+                    "a repeated group that itself repeats (like '(a+)+') can take forever "
+                    "on a device name; write it without the nesting",
+                )
+        _check_list(doc, "match.service_uuids", match.get("service_uuids"), MAX_SERVICE_UUIDS)
+    for seq in ("start", "stop"):
+        writes = top.get(seq)
+        _check_list(doc, seq, writes, MAX_WRITES)
+        for i, w in enumerate(writes if isinstance(writes, list) else []):
+            hex_text = w.get("hex") if isinstance(w, dict) else None
+            if isinstance(hex_text, str) and len(hex_text) > 2 * MAX_WRITE_BYTES + 1:
+                raise doc.error(
+                    f"{seq}[{i}].hex",
+                    f"a write carries at most {MAX_WRITE_BYTES} bytes, got {len(hex_text) // 2}",
+                )
+    streams = top.get("streams")
+    _check_list(doc, "streams", streams, MAX_STREAMS)
+    for sname, sval in streams.items() if isinstance(streams, dict) else ():
+        k = f"streams.{sname}"
+        if len(sname) > MAX_STREAM_NAME_CHARS or _CONTROL.search(sname):
+            raise doc.error(
+                k, f"a stream name is at most {MAX_STREAM_NAME_CHARS} printable characters"
+            )
+        layout = sval.get("layout") if isinstance(sval, dict) else None
+        if isinstance(layout, dict):
+            for part in ("header", "sample"):
+                fields = layout.get(part)
+                _check_list(doc, f"{k}.layout.{part}", fields, MAX_FIELDS)
+                for i, f in enumerate(fields if isinstance(fields, list) else []):
+                    name = f.get("name") if isinstance(f, dict) else None
+                    if isinstance(name, str) and len(name) > MAX_FIELD_NAME_CHARS:
+                        raise doc.error(
+                            f"{k}.layout.{part}[{i}].name",
+                            f"must be at most {MAX_FIELD_NAME_CHARS} characters, got {len(name)}",
+                        )
+
+
+def _check_layout_bounds(doc: YamlDoc, key: str, lay: Layout) -> None:
+    """Bounds on the values of a validated layout (the decoder checks their kind and sign)."""
+    if lay.samples_per_packet is not None:
+        n_bytes = lay.header_size + lay.samples_per_packet * lay.sample_size
+        if n_bytes > MAX_PACKET_BYTES:
+            raise doc.error(
+                f"{key}.samples_per_packet",
+                f"packets of {n_bytes} bytes are larger than a recording record "
+                f"({MAX_PACKET_BYTES} bytes)",
+            )
+    checks = [
+        (lay.scale_g, "scale_g", MAX_SCALE_G, True),
+        (lay.counter_modulo, "counter.modulo", MAX_COUNTER_MODULO, lay.counter_field is not None),
+        (
+            lay.timestamp_scale_s,
+            "timestamp.scale_s",
+            MAX_TIMESTAMP_SCALE_S,
+            lay.timestamp_field is not None,
+        ),
+        (
+            lay.pressure_scale_pa,
+            "pressure.scale_pa",
+            MAX_PRESSURE_SCALE_PA,
+            lay.pressure_field is not None,
+        ),
+    ]
+    for value, name, hi, used in checks:
+        if used and value > hi:
+            show = (lambda x: f"{x:,}") if isinstance(value, int) else (lambda x: f"{x:g}")
+            raise doc.error(f"{key}.{name}", f"must be <= {show(hi)}, got {show(value)}")
+
+
 class _ProfileParser:
     def __init__(self, doc: YamlDoc) -> None:
         self.doc = doc
@@ -112,6 +236,7 @@ class _ProfileParser:
 
     def profile(self, source_text: str) -> FirmwareProfile:
         c = self.c
+        _check_raw_bounds(self.doc)
         top = c.mapping(
             self.doc.data,
             "",
@@ -171,6 +296,8 @@ class _ProfileParser:
                         f"only allowed with decoder {owner_name!r}, not {decoder.name!r}",
                     )
             parsed = decoder.parse(c, sm, k)
+            if parsed.layout is not None:
+                _check_layout_bounds(self.doc, f"{k}.layout", parsed.layout)
             streams[sname] = Stream(
                 sname,
                 c.uuid(c.require(sm, k, "characteristic"), f"{k}.characteristic"),

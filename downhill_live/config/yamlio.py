@@ -20,6 +20,8 @@ from downhill_live.errors import ConfigError
 
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 16
+#: longest integer literal taken (digits, sign, underscores); Python converts at most 4,300
+MAX_INT_CHARS = 1000
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -64,6 +66,13 @@ def _convert(node: yaml.Node, path: str, key: str, lines: dict[str, int], depth:
     if isinstance(node, yaml.ScalarNode):
         if node.tag not in _SCALAR_TAGS:
             raise ConfigError(path, f"tag {node.tag!r} is not allowed", line=lines[key], key=key)
+        if node.tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_INT_CHARS:
+            raise ConfigError(
+                path,
+                f"integer of {len(node.value)} characters is too long (at most {MAX_INT_CHARS})",
+                line=lines[key],
+                key=key,
+            )
         return _SCALARS.construct_object(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":

@@ -35,10 +35,18 @@ main module: a script that opens a speaker needs the ``if __name__ == "__main__"
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from downhill_live.speech.audio import _choose_player, audio_output_available
-from downhill_live.speech.base import ConsoleSpeaker, Speaker, SpeechError, format_cue_line
+from downhill_live.speech.base import (
+    LINK_PHRASES,
+    ConsoleSpeaker,
+    Speaker,
+    SpeechError,
+    format_cue_line,
+)
 from downhill_live.speech.engine import _check_voice_options, _tts_missing_reason
 from downhill_live.speech.render import (
     CUE_GAP_S,
@@ -46,14 +54,20 @@ from downhill_live.speech.render import (
     render_phrase_wav,
     write_cues_wav,
 )
-from downhill_live.speech.worker import DEFAULT_MAX_PENDING, SpeechEvent, WorkerSpeaker
+from downhill_live.speech.worker import (
+    DEFAULT_MAX_PENDING,
+    SpeechEvent,
+    WorkerSpeaker,
+    default_cache_dir,
+)
 
 if TYPE_CHECKING:  # only for annotations: speech does not need the config package at run time
-    from downhill_live.config.cue_profile import Settings
+    from downhill_live.config.cue_profile import CueProfile, Settings
 
 __all__ = [
     "CUE_GAP_S",
     "DEFAULT_MAX_PENDING",
+    "LINK_PHRASES",
     "SPEECH_ENV",
     "TTS_SAMPLE_RATE_HZ",
     "ConsoleSpeaker",
@@ -62,10 +76,13 @@ __all__ = [
     "SpeechEvent",
     "WorkerSpeaker",
     "audio_output_available",
+    "default_cache_dir",
     "format_cue_line",
     "open_profile_speaker",
     "open_speaker",
+    "profile_phrases",
     "render_phrase_wav",
+    "start_profile_speaker",
     "write_cues_wav",
 ]
 
@@ -73,7 +90,9 @@ __all__ = [
 SPEECH_ENV = "DOWNHILL_SPEECH"
 
 
-def open_profile_speaker(settings: Settings, *, speak: bool = True) -> Speaker:
+def open_profile_speaker(
+    settings: Settings, *, speak: bool = True, phrases: Sequence[str] = (), wait: bool = True
+) -> Speaker:
     """:func:`open_speaker` with a cue profile's voice, rate, volume and maximum cue age."""
     return open_speaker(
         speak=speak,
@@ -81,6 +100,46 @@ def open_profile_speaker(settings: Settings, *, speak: bool = True) -> Speaker:
         rate_wpm=settings.rate_wpm,
         volume=settings.volume,
         max_age_s=settings.max_age_s,
+        phrases=phrases,
+        wait=wait,
+    )
+
+
+def profile_phrases(profile: CueProfile) -> tuple[str, ...]:
+    """Every fixed phrase a session with ``profile`` can say: its rules' phrases and praise,
+    the descent entry phrase and the link phrases (:data:`LINK_PHRASES`). Descent summaries
+    carry numbers and are rendered when said.
+
+    Examples
+    --------
+    >>> from downhill_live.config.cue_profile import load_cue_profile
+    >>> phrases = profile_phrases(load_cue_profile())
+    >>> "shorter, quicker steps" in phrases and "sensor lost" in phrases
+    True
+    """
+    out: list[str] = []
+    for rule in profile.rules:
+        out.extend(rule.phrases)
+        if rule.praise:
+            out.append(rule.praise)
+    if profile.descent.enter_phrase:
+        out.append(profile.descent.enter_phrase)
+    out.extend(LINK_PHRASES.values())
+    return tuple(dict.fromkeys(p for p in out if p))
+
+
+def start_profile_speaker(profile: CueProfile, *, speak: bool = True) -> Speaker:
+    """Start the speaker for ``profile`` in the background and return at once.
+
+    The worker starts, and renders the profile's phrases (:func:`profile_phrases`) into the
+    on-disk cache, while the caller goes on (scanning for the sensor, connecting): call this
+    as early as possible. Cues said before the worker is ready wait for it (up to the
+    profile's ``max_age_s``). A worker that fails to start says so through the speaker's
+    notices (``on_notice``) and cues go to the console; an invalid option still raises
+    :class:`SpeechError` here.
+    """
+    return open_profile_speaker(
+        profile.settings, speak=speak, phrases=profile_phrases(profile), wait=False
     )
 
 
@@ -93,13 +152,16 @@ def open_speaker(
     max_age_s: float = 3.0,
     console: TextIO | None = None,
     max_pending: int = DEFAULT_MAX_PENDING,
+    phrases: Sequence[str] = (),
+    wait: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> Speaker:
     """Open the best available speaker; never a silent no-op.
 
     Returns a :class:`WorkerSpeaker` when pyttsx3, libespeak-ng, an audio output and a player
     are present and the engine starts; otherwise a :class:`ConsoleSpeaker` whose
-    ``description`` says why in one line. Blocks for the worker start-up (about 0.5 s), never
-    afterwards.
+    ``description`` says why in one line. With ``wait`` (the default) it blocks for the worker
+    start-up (about 0.5-1 s), never afterwards.
 
     Parameters
     ----------
@@ -118,6 +180,15 @@ def open_speaker(
         (the caller prints cue lines with :func:`format_cue_line`).
     max_pending : int
         Cues that may wait for the worker; ``say()`` drops beyond that.
+    phrases : sequence of str
+        Phrases to render into the clip cache as soon as the worker runs (while it has
+        nothing to say), so that their first use plays at once.
+    wait : bool
+        False: return without waiting for the worker to start (see
+        :func:`start_profile_speaker`); a failure to start is then reported through the
+        speaker's notices instead of a console speaker or a :class:`SpeechError`.
+    cache_dir : str, Path or None
+        Folder of the clip cache; None for :func:`default_cache_dir`.
 
     Raises
     ------
@@ -154,8 +225,10 @@ def open_speaker(
         volume=volume,
         max_age_s=max_age_s,
         max_pending=max_pending,
-    ).start()
-    if speaker.failure is not None:
+        phrases=phrases,
+        cache_dir=cache_dir,
+    ).start(wait=wait)
+    if wait and speaker.failure is not None:
         failure, kind = speaker.failure, speaker._failure_kind
         speaker.close(timeout_s=1.0)
         if kind == "voice":

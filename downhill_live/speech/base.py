@@ -13,6 +13,13 @@ from typing import Protocol, TextIO, runtime_checkable
 from downhill_live.errors import DownhillError
 from downhill_live.types import Cue
 
+#: what is spoken when the link to the sensor changes, or recording stops (event name -> phrase)
+LINK_PHRASES = {
+    "link_lost": "sensor lost",
+    "link_back": "sensor back",
+    "recording_failed": "recording stopped",
+}
+
 
 class SpeechError(DownhillError):
     """Text-to-speech is missing or failed, or a speech option is invalid (one-line message)."""

@@ -195,6 +195,22 @@ class MonitorRecorder:
         t0 = float(np.min(late[:, 0] - late[:, 1] / fs))
         return x, t0
 
+    def sample_time(self, index: int, window_s: float = 0.5) -> float:
+        """``time.monotonic()`` at which sample ``index`` was played, from the arrivals just
+        after it: a sample cannot arrive before it was played, so each arrival that holds it
+        bounds its time; the tightest bound within ``window_s`` is taken. Local, so the sink's
+        clock running a little fast or slow against the monotonic clock (seen here: about
+        500 ppm, 30 ms after a minute) does not add up as :meth:`snapshot`'s single ``t0``
+        does."""
+        with self.lock:
+            arr = np.array(self.arrivals, dtype=np.float64)
+        fs = self.server.rate_hz
+        k0 = int(np.searchsorted(arr[:, 1], index, side="left"))
+        if k0 >= len(arr):
+            raise ValueError(f"sample {index} has not been recorded yet")
+        near = arr[k0:][arr[k0:, 0] <= arr[k0, 0] + window_s]
+        return float(np.min(near[:, 0] - (near[:, 1] - index) / fs))
+
     def stop(self) -> None:
         """Stop ``parec`` and its reader thread (idempotent)."""
         if self.proc is None:

@@ -19,6 +19,7 @@ import csv
 import itertools
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -27,7 +28,7 @@ import numpy as np
 
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.decode import make_decoder
-from downhill_live.errors import DecodeError, InputError
+from downhill_live.errors import DecodeError, InputError, RecordingError
 from downhill_live.files import atomic_open, check_input
 from downhill_live.record import MAGIC, RecordingWriter, read_recording
 from downhill_live.session import recording_firmware
@@ -242,6 +243,18 @@ def resample_uniform(
     return index, out_acc, out_pr
 
 
+def _record_starts(index: np.ndarray, samples_per_record: int) -> list[int]:
+    """Where records of consecutive grid indices start: at every index jump and every
+    ``samples_per_record`` samples of a run; the last item is ``len(index)``."""
+    jumps = np.flatnonzero(np.diff(index) != 1) + 1
+    starts: list[int] = []
+    run_bounds = np.concatenate([[0], jumps, [len(index)]])
+    for a, b in itertools.pairwise(run_bounds):
+        starts.extend(range(int(a), int(b), samples_per_record))
+    starts.append(len(index))
+    return starts
+
+
 def pack_records(
     index: np.ndarray,
     acc_g: np.ndarray,
@@ -259,19 +272,9 @@ def pack_records(
     smp["x"], smp["y"], smp["z"] = acc_g[:, 0], acc_g[:, 1], acc_g[:, 2]
     raw = smp.tobytes()
     size = smp.dtype.itemsize
-    # start a new record at every index jump and every samples_per_record samples
-    jumps = np.flatnonzero(np.diff(index) != 1) + 1
-    starts: list[int] = []
-    run_bounds = np.concatenate([[0], jumps, [len(index)]])
-    for a, b in itertools.pairwise(run_bounds):
-        starts.extend(range(int(a), int(b), samples_per_record))
-    starts.append(len(index))
-    run_end = {int(b) for b in run_bounds[1:]}
+    starts = _record_starts(index, samples_per_record)
     packets: list[Packet] = []
-    for i, s in enumerate(starts[:-1]):
-        e = starts[i + 1]
-        if e not in run_end and e - s > samples_per_record:  # pragma: no cover - by construction
-            e = s + samples_per_record
+    for s, e in itertools.pairwise(starts):
         head = np.array([int(index[s]) % (1 << 32)], dtype="<u4").tobytes()
         if pressure_pa is not None:
             head += np.array([np.mean(pressure_pa[s:e])], dtype="<f4").tobytes()
@@ -346,6 +349,275 @@ def import_samples(
         with contextlib.suppress(OSError):
             part.unlink()
     return len(packets), len(index), rate
+
+
+# ------------------------------------------------------------------ streaming CSV import
+#: rows read, resampled and written at a time by :func:`import_csv`
+CHUNK_ROWS = 65536
+#: rows the sample rate is inferred from (when not given) by :func:`import_csv`
+RATE_ROWS = 65536
+
+
+def _csv_chunks(
+    path: str | Path, *, units: str = "g", chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Read ``t_s,ax,ay,az[,pressure_pa]`` as :func:`~downhill_live.tools.analyze.
+    read_csv_samples` does (same checks, errors naming the line), ``chunk_rows`` rows at a
+    time: ``(t_s, acc_g, pressure_pa or None)`` per chunk."""
+    p = str(check_input(path))
+    try:
+        # utf-8-sig: spreadsheet programs start CSV files with a byte order mark
+        fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(p, exc.strerror or str(exc)) from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise InputError(p, "file is empty; expected a header t_s,ax,ay,az", line=1) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(p, f"not a CSV text file ({exc})", line=1) from None
+        missing = [c for c in ("t_s", "ax", "ay", "az") if c not in header]
+        if missing:
+            raise InputError(
+                p, f"missing column(s) {', '.join(missing)} in header (need t_s,ax,ay,az)", line=1
+            )
+        cols = [header.index(c) for c in ("t_s", "ax", "ay", "az")]
+        has_p = "pressure_pa" in header
+        if has_p:
+            cols.append(header.index("pressure_pa"))
+        n_cols = len(header)
+        names = [f"column {header[ci]}" for ci in cols]
+        buf = np.empty((chunk_rows, len(cols)), dtype=np.float64)
+        n = 0
+        last_t = -math.inf
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) < n_cols:
+                    raise InputError(p, f"expected {n_cols} columns, got {len(row)}", line=line)
+                for j, ci in enumerate(cols):
+                    buf[n, j] = parse_finite(row[ci], names[j], p, line)
+                t = buf[n, 0]
+                if t < last_t:
+                    raise InputError(p, f"time goes backwards (t_s {t} after {last_t})", line=line)
+                last_t = t
+                n += 1
+                if n == chunk_rows:
+                    yield _chunk(buf, n, units, has_p)
+                    n = 0
+        except csv.Error as exc:
+            raise InputError(p, f"malformed CSV ({exc})", line=reader.line_num) from None
+        except UnicodeDecodeError:
+            raise InputError(p, "file is not UTF-8 text", line=reader.line_num) from None
+        if n:
+            yield _chunk(buf, n, units, has_p)
+
+
+def _chunk(
+    buf: np.ndarray, n: int, units: str, has_p: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    arr = buf[:n]
+    acc = arr[:, 1:4] / G_MPS2 if units == "ms2" else arr[:, 1:4].copy()
+    return arr[:, 0].copy(), acc, (arr[:, 4].copy() if has_p else None)
+
+
+class _StreamResampler:
+    """:func:`resample_uniform` one chunk at a time, with the same output: the last kept sample
+    of a chunk is carried into the next, so interpolation and gaps run across chunks."""
+
+    def __init__(self, rate_hz: float, max_gap_samples: float = MAX_GAP_SAMPLES) -> None:
+        self.rate_hz = rate_hz
+        self.max_gap_s = max_gap_samples / rate_hz
+        self.t0: float | None = None
+        self.carry: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        self.next_k = -(1 << 62)  # first grid index not yet emitted
+
+    def feed(
+        self, t_s: np.ndarray, acc_g: np.ndarray, pressure_pa: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if self.t0 is None:
+            self.t0 = float(t_s[0])
+        t = t_s - self.t0
+        acc, pr = acc_g, pressure_pa
+        if self.carry is not None:
+            ct, ca, cp = self.carry
+            t = np.concatenate([ct, t])
+            acc = np.concatenate([ca, acc])
+            pr = None if pr is None or cp is None else np.concatenate([cp, pr])
+        keep = np.concatenate([[True], np.diff(t) > 0])
+        t, acc = t[keep], acc[keep]
+        pr = None if pr is None else pr[keep]
+        self.carry = (t[-1:], acc[-1:], None if pr is None else pr[-1:])
+        rate = self.rate_hz
+        breaks = np.flatnonzero(np.diff(t) > self.max_gap_s) + 1
+        bounds = np.concatenate([[0], breaks, [len(t)]])
+        idx_parts, acc_parts, pr_parts = [], [], []
+        eps = 1e-6
+        for a, b in itertools.pairwise(bounds):
+            ts = t[a:b]
+            k0 = max(math.ceil(ts[0] * rate - eps), self.next_k)
+            k1 = math.floor(ts[-1] * rate + eps)
+            if k1 < k0:
+                continue
+            k = np.arange(k0, k1 + 1, dtype=np.int64)
+            tk = k / rate
+            idx_parts.append(k)
+            acc_parts.append(np.column_stack([np.interp(tk, ts, acc[a:b, j]) for j in range(3)]))
+            if pr is not None:
+                pr_parts.append(np.interp(tk, ts, pr[a:b]))
+            self.next_k = k1 + 1
+        if not idx_parts:
+            return np.zeros(0, np.int64), np.zeros((0, 3)), None if pr is None else np.zeros(0)
+        return (
+            np.concatenate(idx_parts),
+            np.concatenate(acc_parts),
+            np.concatenate(pr_parts) if pr is not None else None,
+        )
+
+
+class _StreamPacker:
+    """:func:`pack_records` one chunk at a time, with the same records: the last (maybe
+    incomplete) record of a chunk waits for the next chunk."""
+
+    def __init__(self, rate_hz: float) -> None:
+        self.rate_hz = rate_hz
+        self.pending: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+
+    def feed(
+        self,
+        index: np.ndarray,
+        acc_g: np.ndarray,
+        pressure_pa: np.ndarray | None,
+        *,
+        final: bool = False,
+    ) -> list[Packet]:
+        if self.pending is not None:
+            pi, pa, pp = self.pending
+            index = np.concatenate([pi, index])
+            acc_g = np.concatenate([pa, acc_g])
+            pressure_pa = None if pp is None or pressure_pa is None else np.concatenate(
+                [pp, pressure_pa]
+            )
+            self.pending = None
+        if not len(index):
+            return []
+        cut = len(index) if final else _record_starts(index, SAMPLES_PER_RECORD)[-2]
+        if cut < len(index):
+            self.pending = (
+                index[cut:],
+                acc_g[cut:],
+                None if pressure_pa is None else pressure_pa[cut:],
+            )
+        if cut == 0:
+            return []
+        pr = None if pressure_pa is None else pressure_pa[:cut]
+        return pack_records(index[:cut], acc_g[:cut], pr, self.rate_hz)
+
+
+def _check_float32(values: np.ndarray | None, name: str, first_row: int, source: str) -> None:
+    """Records store float32: larger values would silently become infinite."""
+    if values is None:
+        return
+    with np.errstate(over="ignore"):
+        bad = np.flatnonzero(~np.isfinite(values.astype(np.float32)))
+    if len(bad):
+        row = int(bad[0]) // (values.size // len(values))
+        raise InputError(
+            source,
+            f"sample {first_row + row + 1}: {name} {values[row]} is too large to store (float32)",
+        )
+
+
+def import_csv(
+    path: str | Path,
+    out: str | Path,
+    *,
+    units: str = "g",
+    rate_hz: float | None = None,
+    placement: str = "foot",
+    start_time: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> tuple[int, int, float, int]:
+    """Import a ``t_s,ax,ay,az[,pressure_pa]`` CSV as a recording at ``out``, streaming: the
+    file is read, resampled and written ``chunk_rows`` rows at a time, so memory does not grow
+    with its length (``benchmarks/bench_import.py`` prints the peak). The records are those
+    :func:`import_samples` writes for the whole file at once.
+
+    Without ``rate_hz`` the rate is inferred (:func:`infer_rate_hz`) from the time stamps of
+    the first :data:`RATE_ROWS` rows (all rows of a shorter file, as the whole-file path does). A bad line is an :class:`InputError` naming the file and line; the output is
+    then not created (it is written beside the target and renamed when complete).
+
+    Returns
+    -------
+    tuple
+        (records written, grid samples written, rate in Hz, rows read).
+    """
+    source = str(path)
+    if placement not in PLACEMENTS:
+        raise InputError("--placement", f"must be one of {', '.join(PLACEMENTS)}")
+    chunks = _csv_chunks(path, units=units, chunk_rows=chunk_rows)
+    head: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+    for chunk in chunks:  # the first RATE_ROWS rows (or all): the rate is inferred from them
+        head.append(chunk)
+        if sum(len(c[0]) for c in head) >= RATE_ROWS:
+            break
+    if not head or sum(len(c[0]) for c in head) < 2:
+        raise InputError(source, "needs at least two samples")
+    first = head[0]
+    rate = infer_rate_hz(np.concatenate([c[0] for c in head])) if rate_hz is None else rate_hz
+    if not (math.isfinite(rate) and MIN_RATE_HZ <= rate <= MAX_RATE_HZ):
+        raise InputError(
+            source,
+            f"sample rate {rate:.4g} Hz is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
+            + ("" if rate_hz is not None else " (inferred from the time stamps; give --rate)"),
+        )
+    has_p = first[2] is not None
+    prof = load_firmware_profile("imported-f32-baro" if has_p else "imported-f32")
+    header = {
+        "device": {"name": "imported csv", "address": ""},
+        "firmware": {"name": prof.name, "yaml": prof.source_text},
+        "settings": {"rate_hz": rate},
+        "placement": placement,
+        "start_time": start_time,
+        "import": {"source": Path(source).name, "format": "csv", "rate_hz": rate},
+    }
+    resampler = _StreamResampler(rate)
+    packer = _StreamPacker(rate)
+    n_records = n_samples = n_rows = 0
+    target = Path(out)
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:  # complete, or not there at all: written beside the target, then renamed over it
+        with RecordingWriter(part, header, streams=list(prof.streams)) as w:
+            for chunk in itertools.chain(head, chunks):
+                t_s, acc, pr = chunk
+                _check_float32(acc, "acceleration", n_rows, source)
+                _check_float32(pr, "pressure", n_rows, source)
+                n_rows += len(t_s)
+                index, acc_grid, pr_grid = resampler.feed(t_s, acc, pr)
+                n_samples += len(index)
+                for packet in packer.feed(index, acc_grid, pr_grid):
+                    w.write_packet(packet)
+                    n_records += 1
+                w.flush(sync=False)  # the records leave memory chunk by chunk
+            rest = packer.feed(
+                np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0) if has_p else None, final=True
+            )
+            for packet in rest:
+                w.write_packet(packet)
+                n_records += 1
+        os.replace(part, target)
+    except OSError as exc:
+        raise InputError(str(target), exc.strerror or str(exc)) from None
+    except RecordingError as exc:
+        raise InputError(str(target), str(exc)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink()
+    return n_records, n_samples, rate, n_rows
 
 
 # ------------------------------------------------------------------------------------ export

@@ -337,16 +337,20 @@ def test_worker_failure_is_reported_not_raised() -> None:
         speaker.close()
 
 
-def test_worker_killed_is_reported() -> None:
+def test_worker_killed_before_it_started_is_reported() -> None:
+    """A worker that never became ready is not restarted (a new one would not start either);
+    restarts of a worker that ran: tests/integration/test_speech_supervision.py."""
     false = shutil.which("false")
     assert false is not None
-    speaker = WorkerSpeaker(player=[false]).start()
+    speaker = WorkerSpeaker(player=[false]).start(wait=False)
     try:
-        assert speaker.healthy
-        os.kill(speaker._proc.pid, signal.SIGKILL)
+        pid = speaker.worker_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
         assert wait_for(lambda: not speaker.healthy, 5.0)
-        assert "speech worker exited" in speaker.description
+        assert "speech worker killed by SIGKILL" in speaker.description, speaker.description
         assert speaker.say(cue(1.0, "soft feet")) is False
+        assert speaker.n_restarts == 0
     finally:
         speaker.close()
 
@@ -446,7 +450,7 @@ def test_cues_are_heard_at_the_sink_in_order(pulse: MonitorRecorder, tmp_path: P
         dones = {e.phrase: e.t_mono_s for e in list(speaker.events) if e.kind == "done"}
         # the exact audio the worker played: its phrase cache, rendered in speaking order.
         # (espeak-ng renders differ slightly each time, so a fresh render is a weaker reference)
-        clips = [read_wav(Path(speaker._cache_dir) / f"{i}.wav")[0] for i in range(len(phrases))]
+        clips = [read_wav(Path(speaker.clips[phrase]))[0] for phrase in phrases]
     finally:
         speaker.close()
     x, t0 = pulse.snapshot()
