@@ -151,10 +151,11 @@ def write_sim_recording(
     packets = packetize(
         sim, samples_per_packet=samples_per_packet, seed=seed + 1, firmware=firmware
     )
+    settings = {"rate_hz": sim.rate_hz}
     header = {
         "device": {"name": device_name, "address": "00:00:00:00:00:00"},
         "firmware": {"name": prof.name, "yaml": prof.source_text},
-        "settings": {"rate_hz": sim.rate_hz},
+        "settings": settings,
         "placement": sim.placement,
         "start_time": "2026-11-25T08:00:00Z",
         "simulator": {
@@ -178,7 +179,7 @@ def write_sim_recording(
         # the live order: the recorder first (every packet on disk before it is used), one
         # packet at a time, the session's end (closing cues) last
         session = Session(
-            apply_settings(prof, header["settings"]),
+            apply_settings(prof, settings),
             parse_cue_profile(text, name),
             placement=sim.placement,
         )
