@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from downhill_live.sim.gait import Segment
 from downhill_live.sim.virtual_devices import VirtualDevice, simulated_payloads
 from downhill_live.types import Packet
 from tests.integration.test_live import console_of, run_until_done, runner_for
-from tests.watchfiles import START_UTC_S, recording_with_start, truth_track, watch_fit
+from tests.watchfiles import START_UTC_S, attached_and_plain, truth_track
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the pod's speed on the simulated course (exact in its 1/256 m/s steps): 333.3 s/km, 5:33
@@ -116,10 +115,7 @@ def test_pod_reset_keeps_counting() -> None:
 def test_replay_summary_takes_distance_from_an_attached_watch_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rec = recording_with_start(tmp_path / "run.dlr")
-    plain = tmp_path / "plain.dlr"
-    shutil.copy(rec, plain)
-    assert main(["attach", str(rec), str(watch_fit(tmp_path / "watch.fit"))]) == 0
+    rec, plain = attached_and_plain(tmp_path)
     capsys.readouterr()
 
     assert main(["replay", str(rec), "--no-speak"]) == 0

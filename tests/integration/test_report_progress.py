@@ -7,7 +7,6 @@ import fcntl
 import os
 import pty
 import select
-import shutil
 import struct
 import subprocess
 import sys
@@ -18,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from downhill_live.cli import main
 from downhill_live.tools.report import render_report, report_inputs
-from tests.watchfiles import START_UTC_S, recording_with_start, truth_track, watch_fit
+from tests.watchfiles import START_UTC_S, attached_and_plain, truth_track
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDING = ROOT / "recordings" / "descent_foot_200hz.dlr"
@@ -78,10 +76,7 @@ def test_report_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
 def test_report_distance_per_descent_from_an_attached_watch_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rec = recording_with_start(tmp_path / "run.dlr")
-    plain = tmp_path / "plain.dlr"
-    shutil.copy(rec, plain)
-    assert main(["attach", str(rec), str(watch_fit(tmp_path / "watch.fit"))]) == 0
+    rec, plain = attached_and_plain(tmp_path)
     capsys.readouterr()
 
     inputs = report_inputs(str(rec))
