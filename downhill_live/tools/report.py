@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from downhill_live.config.cue_profile import CueProfile, load_cue_profile
 from downhill_live.odometer import fmt_pace
-from downhill_live.session import session_from_recording
+from downhill_live.session import describe_skip, session_from_recording
 from downhill_live.tools import charts
 from downhill_live.tools.charts import Chart, CueMark, Layout, Panel, Ref
 from downhill_live.tools.descents import (
@@ -583,7 +583,8 @@ def report_inputs(
 ) -> dict[str, Any]:
     """Replay ``recording`` (no speech): the keyword arguments of :func:`render_report`.
     The cue profile is ``profile`` if given, else the one the recording stored (the one that
-    coached live), else the bundled one."""
+    coached live), else the bundled one. Damage the reader skipped is named in
+    ``meta["damaged data"]``, shown on the page (the charts hold only what could be read)."""
     given = load_cue_profile(profile) if profile else None
     session, rec = session_from_recording(recording, given, placement=placement)
     session.process_all(rec.packets, progress="replaying")
@@ -600,6 +601,11 @@ def report_inputs(
         "start": rec.header.get("start_time") or "unknown",
         "profile": profile_name,
     }
+    damage = [describe_skip(k) for k in rec.skipped]
+    if rec.dropped_tail_bytes:
+        damage.append(f"the last {rec.dropped_tail_bytes} bytes are an incomplete record (dropped)")
+    if damage:  # said on the page too: the charts show only what could be read
+        meta["damaged data"] = "; ".join(damage)
     odo = session.odometer
 
     def distance(t0_s: float, t1_s: float) -> float | None:

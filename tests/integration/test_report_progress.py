@@ -69,7 +69,9 @@ def test_report_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert piped.returncode == 0, piped.stderr
-    assert piped.stderr == ""  # not a terminal: no bar, nothing else either
+    # not a terminal: no bar (on a first run, only the one "preparing the detector" line)
+    assert "drawing" not in piped.stderr and "\r" not in piped.stderr
+    assert len(piped.stderr.splitlines()) <= 1
     assert piped.stdout.startswith("wrote p.html\n")
 
 
@@ -109,3 +111,12 @@ def test_report_names_the_stored_cue_profile() -> None:
         str(RECORDING), profile=str(ROOT / "downhill_live/config/default_cues.yaml")
     )
     assert given["meta"]["profile"] == "default_cues.yaml"
+
+
+def test_report_names_damage_on_the_page(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.dlr"
+    cut.write_bytes(RECORDING.read_bytes()[:-7])  # the last record cut short
+    inputs = report_inputs(str(cut))
+    assert inputs["meta"]["damaged data"].endswith("bytes are an incomplete record (dropped)")
+    assert "damaged data: the last " in render_report(**inputs)
+    assert "damaged data" not in report_inputs(str(RECORDING))["meta"]
