@@ -441,8 +441,10 @@ def read_recording(path: str | Path) -> Recording:
     p = Path(path)
     try:
         data = check_input(p).read_bytes()
-    except InputError as exc:
-        raise RecordingError(str(p), exc.message) from None
+    except InputError as exc:  # missing, a folder, a FIFO, too large: bad input, as for
+        err = RecordingError(str(p), exc.message)  # every other input file (exit code 2)
+        err.exit_code = exc.exit_code
+        raise err from None
     except OSError as exc:
         raise RecordingError(str(p), exc.strerror or str(exc)) from None
     header, start = _read_header(data, p)

@@ -34,6 +34,7 @@ from downhill_live.decode import (
 )
 from downhill_live.decode.base import check_setting
 from downhill_live.decode.registry import stream_settings
+from downhill_live.decode.rsc import RscDecoder
 from downhill_live.errors import (
     ConfigError,
     DecodeError,
@@ -41,9 +42,11 @@ from downhill_live.errors import (
     DownhillError,
     RecordingError,
 )
+from downhill_live.odometer import Odometer
 from downhill_live.record import AttachedTrack, Recording, Skip, attached_track, read_recording
 from downhill_live.sinks import Sink, overrides
 from downhill_live.source import Source
+from downhill_live.tools.descents import known_median
 from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
 
 log = logging.getLogger(__name__)
@@ -157,6 +160,13 @@ class Session:
         self._packet_sinks: list[Sink] = []
         self._step_sinks: list[Sink] = []
         self._cue_sinks: list[Sink] = []
+        #: distance and pace, when the set-up measures them (a foot pod here; a watch file
+        #: attached to a recording: :func:`session_from_recording`); None otherwise
+        self.odometer: Odometer | None = None
+        pods = [n for n, d in self.decoders.items() if isinstance(d, RscDecoder)]
+        if pods:
+            self.odometer = Odometer(rsc_streams=pods)
+            sinks = (*sinks, self.odometer)
         self.attach(*sinks)
         self.stats = SessionStats()
         self.steps: list[Step] = []
@@ -336,8 +346,8 @@ class Session:
         desc = np.array([s.on_descent for s in steps], dtype=bool)
 
         def med(x: np.ndarray) -> float | None:
-            x = x[~np.isnan(x)]
-            return round(float(np.median(x)), 1) if len(x) else None
+            m = known_median(x)  # the per-descent statistics' median (tools/descents.py)
+            return None if m is None else round(m, 1)
 
         dt = np.diff(t, prepend=t[:1]) if len(t) else t
         dt = np.minimum(dt, 2.0)
@@ -351,6 +361,7 @@ class Session:
             pct["max"] = round(float(pk.max()), 2)
         per_rule = Counter(c.rule for c in self.cues)
         return {
+            **self._distance_summary(t),
             "steps": len(steps),
             "duration_s": round(float(t[-1] - t[0]), 1) if len(t) > 1 else 0.0,
             "cadence_flat_spm": med(cad[~desc]),
@@ -363,6 +374,29 @@ class Session:
             "packets": self.stats.packets,
             "lost_samples": self.stats.lost_samples,
             "decode_errors": dict(self.stats.decode_errors),
+        }
+
+
+    def rx_time_s(self, t_s: float) -> float:
+        """A sensor time as receive time (the clock of the raw records and of an attached
+        track); the same time for sensors without a clock of their own."""
+        off = self.rx_minus_sensor_s
+        return t_s + (0.0 if math.isnan(off) else off)
+
+    def _distance_summary(self, t: np.ndarray) -> dict[str, Any]:
+        """Distance and average pace over the steps' time span, when the set-up measures
+        them (see :mod:`downhill_live.odometer`); nothing otherwise."""
+        odo = self.odometer
+        if odo is None or len(t) < 2:
+            return {}
+        dist_m = odo.distance_between(self.rx_time_s(float(t[0])), self.rx_time_s(float(t[-1])))
+        if dist_m is None:
+            return {}
+        pace = (float(t[-1] - t[0]) / dist_m * 1000.0) if dist_m > 0 else None
+        return {
+            "distance_m": round(dist_m, 1),
+            "pace_s_per_km": None if pace is None else round(pace, 1),
+            "distance_source": odo.source,
         }
 
 
@@ -457,6 +491,8 @@ def session_from_recording(
     if use_attached and track is not None and "altitude_m" in track.columns:
         session.use_altitude(track.t_s, track.columns["altitude_m"])
         log.info("%s: grade from the attached %s altitude", path, track.meta.get("format", ""))
+    if use_attached and session.odometer is None:
+        session.odometer = Odometer.for_track(track)  # needs no packets: not a sink
     return session, rec
 
 

@@ -92,3 +92,16 @@ def watch_fit(
                              (5, "enum", sport)])  # fmt: skip
     dst.write_bytes(enc.finish())
     return dst
+
+
+def attached_and_plain(folder: Path) -> tuple[Path, Path]:
+    """The bundled run (with a start time) twice in ``folder``: with :func:`watch_fit`
+    attached by ``downhill-live attach``, and without."""
+    from downhill_live.cli import main  # the command, as a user runs it
+
+    rec = recording_with_start(folder / "run.dlr")
+    plain = folder / "plain.dlr"
+    plain.write_bytes(rec.read_bytes())
+    code = main(["attach", str(rec), str(watch_fit(folder / "watch.fit"))])
+    assert code == 0, f"attach exited {code}"
+    return rec, plain

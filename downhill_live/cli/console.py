@@ -19,6 +19,7 @@ import numpy as np
 from downhill_live import core
 from downhill_live.config.cue_profile import CueProfile
 from downhill_live.core import GaitTracker
+from downhill_live.odometer import fmt_pace
 from downhill_live.sinks import Sink
 from downhill_live.speech import format_cue_line
 from downhill_live.tools.descents import descent_stats
@@ -49,6 +50,12 @@ def print_summary(summary: dict[str, Any], out: TextIO) -> None:
         f"descent median {f(summary['peak_descent_g'], 'g')}",
         file=out,
     )
+    if summary.get("distance_m") is not None:  # only when the set-up measures it
+        print(
+            f"  distance         {summary['distance_m'] / 1000:.2f} km, average pace "
+            f"{fmt_pace(summary.get('pace_s_per_km'))} /km ({summary['distance_source']})",
+            file=out,
+        )
     print(f"  time on descents {summary['descent_time_s']:.1f} s", file=out)
     print(f"  cues fired       {sum(summary['cues'].values())} ({cues})", file=out)
     if summary["lost_samples"] or summary["decode_errors"]:

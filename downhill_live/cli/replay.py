@@ -136,7 +136,9 @@ def register(subparsers: Any) -> None:
     )
     r.add_argument("recording", help="recording file (.dlr)")
     r.add_argument(
-        "--profile", metavar="FILE", help="cue profile YAML (default: the bundled profile)"
+        "--profile",
+        metavar="FILE",
+        help="cue profile YAML (default: the one stored in the recording, else the bundled one)",
     )
     r.add_argument(
         "--speed",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 from pathlib import Path
 
-from downhill_live.cli.console import add_force_option
+from downhill_live.cli.console import add_force_option, prepare_detector
 from downhill_live.files import atomic_write, claim_output
 from downhill_live.tools.report_files import PNG_NAMES, png_paths
 from downhill_live.types import PLACEMENTS
@@ -25,6 +26,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     # (and --help) need not pay
     from downhill_live.tools.report import chart_pngs, render_report, report_inputs
 
+    prepare_detector(sys.stderr)  # compiles once, says so on the first run
     inputs = report_inputs(args.recording, profile=args.profile, placement=args.placement)
     atomic_write(out, render_report(**inputs))
     print(f"wrote {out}")

@@ -5,8 +5,18 @@ The simulated samples are quantised to the ``dhl-imu`` firmware layout (int16 co
 (connection-interval batching plus jitter) and a few radio losses, and written with
 :class:`~downhill_live.record.RecordingWriter`. The exact ground truth goes to a CSV beside it.
 
+With a cue profile (``coach_with``) the recording is written the way a live session writes it:
+the profile's YAML in the header (key ``cue_profile``), each packet fed to a
+:class:`~downhill_live.session.Session` one at a time with the
+:class:`~downhill_live.sinks.RecorderSink` first, so every cue the rules fire is stored as a
+kind-2 record right after the packet that caused it, and the cues of the session's end last.
+``replay --verify`` then replays the file and compares: it passes while the core and the rules
+decide as they did when the file was written.
+
 Run ``python -m downhill_live.sim.recordings`` to rebuild the bundled recordings in
-``recordings/`` (deterministic: same seeds, same bytes).
+``recordings/`` (deterministic: same seeds, same code, same bytes), coached with the bundled cue
+profile. Run it again after a change to the gait core or the cue rules changes what they decide
+(``tests/integration/test_bundled_recordings.py`` says so when it happens).
 """
 
 from __future__ import annotations
@@ -18,13 +28,19 @@ from pathlib import Path
 
 import numpy as np
 
+from downhill_live.config.cue_profile import DEFAULT_PROFILE, parse_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.decode.layout import encode_layout_packet
-from downhill_live.record import RecordingWriter
+from downhill_live.record import RecordingWriter, read_recording
+from downhill_live.session import Session, apply_settings
 from downhill_live.sim.gait import Segment, SimResult, simulate
+from downhill_live.sinks import RecorderSink
 from downhill_live.types import Packet
 
 RECORDINGS_DIR = Path(__file__).resolve().parents[2] / "recordings"
+#: the name the bundled cue profile is stored under in a recording's header (a path relative to
+#: the repository, so the bytes do not depend on where the repository is)
+BUNDLED_PROFILE_NAME = "downhill_live/config/default_cues.yaml"
 
 
 def coaching_course() -> list[Segment]:
@@ -123,16 +139,23 @@ def write_sim_recording(
     course: list[Segment],
     device_name: str = "DHL-IMU sim",
     firmware: str = "dhl-imu",
+    coach_with: Path | None = None,
+    profile_name: str | None = None,
 ) -> int:
-    """Write ``sim`` as a recording at ``path`` (+ ``.truth.csv``); returns packets written."""
+    """Write ``sim`` as a recording at ``path`` (+ ``.truth.csv``); returns packets written.
+
+    With ``coach_with`` (a cue profile file) the recording also holds that profile (header key
+    ``cue_profile``, its path given as ``profile_name``, default the file's path) and the cues
+    a live session coached with it would have spoken (see the module's text)."""
     prof = load_firmware_profile(firmware)
     packets = packetize(
         sim, samples_per_packet=samples_per_packet, seed=seed + 1, firmware=firmware
     )
+    settings = {"rate_hz": sim.rate_hz}
     header = {
         "device": {"name": device_name, "address": "00:00:00:00:00:00"},
         "firmware": {"name": prof.name, "yaml": prof.source_text},
-        "settings": {"rate_hz": sim.rate_hz},
+        "settings": settings,
         "placement": sim.placement,
         "start_time": "2026-11-25T08:00:00Z",
         "simulator": {
@@ -142,9 +165,30 @@ def write_sim_recording(
             "truth": path.name.removesuffix(".dlr") + ".truth.csv",
         },
     }
-    with RecordingWriter(path, header, streams=list(prof.streams)) as w:
-        for p in packets:
-            w.write_packet(p)
+    if coach_with is None:
+        with RecordingWriter(path, header, streams=list(prof.streams)) as w:
+            for p in packets:
+                w.write_packet(p)
+    else:
+        text = Path(coach_with).read_text(encoding="utf-8")
+        name = profile_name or str(coach_with)
+        header["cue_profile"] = {"path": name, "yaml": text}
+        path.unlink(missing_ok=True)  # rebuilt (the recorder would pick another name)
+        recorder = RecorderSink(path, streams=list(prof.streams))
+        recorder.start(header)
+        # the live order: the recorder first (every packet on disk before it is used), one
+        # packet at a time, the session's end (closing cues) last
+        session = Session(
+            apply_settings(prof, settings),
+            parse_cue_profile(text, name),
+            placement=sim.placement,
+        )
+        session.attach(recorder)
+        try:
+            for p in packets:
+                session.process(p)
+        finally:
+            session.close()
     write_truth_csv(sim, path.with_name(path.name.removesuffix(".dlr") + ".truth.csv"))
     return len(packets)
 
@@ -167,10 +211,21 @@ def main(argv: list[str] | None = None) -> int:
     course = coaching_course()
     for name, placement, rate_hz, spp, seed in BUNDLED:
         sim = simulate(course, placement, rate_hz=rate_hz, seed=seed)
+        path = args.out / name
         n = write_sim_recording(
-            sim, args.out / name, seed=seed, samples_per_packet=spp, course=course
+            sim,
+            path,
+            seed=seed,
+            samples_per_packet=spp,
+            course=course,
+            coach_with=DEFAULT_PROFILE,
+            profile_name=BUNDLED_PROFILE_NAME,
         )
-        print(f"{args.out / name}: {placement}, {rate_hz:g} Hz, {sim.t_s[-1]:.0f} s, {n} packets")
+        cues = len(read_recording(path).cues)
+        print(
+            f"{path}: {placement}, {rate_hz:g} Hz, {sim.t_s[-1]:.0f} s, {n} packets, "
+            f"{cues} cues (coached with {BUNDLED_PROFILE_NAME})"
+        )
     return 0
 
 

@@ -404,8 +404,9 @@ class LiveRunner:
 
     def status_line(self) -> str:
         """The one-line live status, most important first so that a narrow terminal cuts the
-        least useful end: elapsed time, cadence, last impact, grade and descent state, link,
-        then data health (packets/s, samples lost in transit, bad packets).
+        least useful end: elapsed time, cadence, last impact, grade and descent state, distance
+        and pace (when a foot pod measures them), link, then data health (packets/s, samples
+        lost in transit, bad packets).
 
         Examples
         --------
@@ -425,8 +426,10 @@ class LiveRunner:
         bad = sum(stats.decode_errors.values()) if stats else 0
         elapsed_s = int(self.now_s()) if self._t0 else 0
         clock = f"{elapsed_s // 60:02d}:{elapsed_s % 60:02d}"
+        odo = self.session.odometer if self.session is not None else None
+        dist = f"{odo.status_text()} | " if odo is not None and odo.known else ""  # foot pods
         return (
-            f"{clock} | {cad} spm | {peak} g | grade {grade} % {state} | "
+            f"{clock} | {cad} spm | {peak} g | grade {grade} % {state} | {dist}"
             f"link {self.link_state} | {self._pps:.0f} pkt/s, lost {lost}, bad {bad}"
         )
 

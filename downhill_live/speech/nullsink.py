@@ -33,6 +33,16 @@ def pulse_tools_available() -> bool:
     return all(shutil.which(b) for b in PULSE_TOOLS)
 
 
+def _end(proc: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
+    """Terminate ``proc`` and wait for it; kill it if it has not ended within ``timeout_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout_s)
+
+
 class NullSinkServer:
     """A private PulseAudio server with one mono null sink.
 
@@ -117,12 +127,7 @@ class NullSinkServer:
         """Stop the server (idempotent)."""
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5.0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5.0)
+        _end(self.proc)
         self.proc = None
 
 
@@ -215,12 +220,7 @@ class MonitorRecorder:
         """Stop ``parec`` and its reader thread (idempotent)."""
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5.0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5.0)
+        _end(self.proc)
         if self.thread is not None:
             self.thread.join(5.0)
         assert self.proc.stdout is not None

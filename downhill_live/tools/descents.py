@@ -48,6 +48,7 @@ __all__ = [
     "FlatBaseline",
     "descent_stats",
     "flat_baseline",
+    "known_median",
     "mmss",
     "rule_threshold",
 ]
@@ -83,7 +84,9 @@ class FlatBaseline:
     source: str
 
 
-def _median(v: np.ndarray) -> float | None:
+def known_median(v: np.ndarray) -> float | None:
+    """Median of the known (not nan) values, None when there are none (also used by the
+    session summary, so that its flat and descent medians are these)."""
     v = v[~np.isnan(v)]
     return float(np.median(v)) if len(v) else None
 
@@ -103,8 +106,8 @@ def flat_baseline(steps: Sequence[Step], baseline_s: float = 45.0) -> FlatBaseli
     if not flat:
         return FlatBaseline(None, None, "no flat running")
     return FlatBaseline(
-        _median(np.array([s.cadence_spm for s in flat], dtype=np.float64)),
-        _median(np.array([s.peak_g for s in flat], dtype=np.float64)),
+        known_median(np.array([s.cadence_spm for s in flat], dtype=np.float64)),
+        known_median(np.array([s.peak_g for s in flat], dtype=np.float64)),
         "all flat steps",
     )
 
@@ -233,7 +236,7 @@ def descent_stats(
         peak = np.array([s.peak_g for s in run], dtype=np.float64)
         grade = np.array([s.grade_pct for s in run], dtype=np.float64)
         known_cad, known_peak = cad[~np.isnan(cad)], peak[~np.isnan(peak)]
-        cad_med, peak_med = _median(cad), _median(peak)
+        cad_med, peak_med = known_median(cad), known_median(peak)
         g = grade[~np.isnan(grade)]
         d0, d1 = _distance(steps[a]), _distance(steps[b] if not last else steps[-1])
         out.append(

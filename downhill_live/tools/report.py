@@ -2,8 +2,9 @@
 
 The page replays the recording through the normal pipeline (no speech) and shows:
 
-* a summary (duration and time on descents as ``m:ss``, distance when the steps carry one, the
-  flat baseline, cadence and impact flat against descent, cues said);
+* a summary (duration and time on descents as ``m:ss``, distance and pace when the set-up
+  measures them (:mod:`downhill_live.odometer`: a foot pod, an attached watch file), the flat
+  baseline, cadence and impact flat against descent, cues said);
 * cadence, peak impact and grade over time (matplotlib, inline SVG): descents shaded, the flat
   baseline and the cue rules' thresholds drawn, every cue marked with a numbered label that
   never overlaps another (:func:`downhill_live.tools.charts.place_markers`; hover for its text);
@@ -17,20 +18,27 @@ charts are drawn in a wide and a narrow layout and the page shows the one that f
 to 960 px), scaled to the viewport; tables turn into one labelled block per row there too. The three
 over-time charts are also written as PNG files next to the page
 (:func:`downhill_live.tools.report_files.png_paths`).
+
+Drawing takes a few seconds: a progress bar (tqdm) counts the charts on standard error when it
+is a terminal, and nothing is shown otherwise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from downhill_live.config.cue_profile import CueProfile, load_cue_profile
-from downhill_live.session import session_from_recording
+from downhill_live.odometer import fmt_pace
+from downhill_live.session import describe_skip, session_from_recording
 from downhill_live.tools import charts
 from downhill_live.tools.charts import Chart, CueMark, Layout, Panel, Ref
 from downhill_live.tools.descents import (
@@ -73,11 +81,22 @@ def _share(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:.0f} %"
 
 
-def _distance(steps: Sequence[Step]) -> float | None:
-    """Distance covered (m) when the steps carry ``distance_m`` (no source gives it yet)."""
-    d = np.array([getattr(s, "distance_m", math.nan) for s in steps], dtype=np.float64)
-    d = d[np.isfinite(d)]
-    return float(d[-1] - d[0]) if len(d) > 1 else None
+#: distance covered (m) between two sensor times, None when not known
+DistanceFn = Callable[[float, float], float | None]
+
+
+def _distance_row(summary: dict[str, Any]) -> str | None:
+    """The summary's distance, average pace and source (None when nothing measured them)."""
+    d = summary.get("distance_m")
+    if d is None:
+        return None
+    pace = fmt_pace(summary.get("pace_s_per_km"))
+    return f"{d / 1000:.2f} km, average pace {pace} /km ({summary.get('distance_source')})"
+
+
+def _progress(total: int, what: str) -> tqdm:
+    """A progress bar over ``total`` charts on standard error, shown on a terminal only."""
+    return tqdm(total=total, desc=what, unit=" charts", leave=False, disable=None, file=sys.stderr)
 
 
 def _cue_text(number: int, c: Cue, descent: int | None) -> str:
@@ -101,7 +120,11 @@ class _Run:
     """Everything the page and the PNGs draw from, computed once."""
 
     def __init__(
-        self, steps: Sequence[Step], cues: Sequence[Cue], profile: CueProfile | None
+        self,
+        steps: Sequence[Step],
+        cues: Sequence[Cue],
+        profile: CueProfile | None,
+        distance: DistanceFn | None = None,
     ) -> None:
         self.steps, self.cues, self.profile = steps, cues, profile
         self.t = np.array([s.t_s for s in steps], dtype=np.float64)
@@ -109,6 +132,11 @@ class _Run:
         baseline_s = profile.settings.baseline_s if profile is not None else 45.0
         self.flat = flat_baseline(steps, baseline_s)
         self.descents = descent_stats(steps, cues, profile=profile, baseline=self.flat)
+        if distance is not None:  # measured by the set-up (foot pod, attached watch file)
+            self.descents = [
+                dataclasses.replace(d, distance_m=distance(d.t_start_s, d.t_end_s))
+                for d in self.descents
+            ]
         self.colours = rule_colours(cues)
         self.cue_descent: list[int | None] = [
             next((d.number for d in self.descents if any(c is x for x in d.cues)), None)
@@ -197,9 +225,11 @@ def chart_pngs(
     :data:`PNG_NAMES`."""
     run = _Run(steps, cues, profile)
     out = {}
-    for key in PNG_NAMES:
-        chart = run.over_time(key, charts.WIDE, standalone=True)
-        out[key] = charts.png(chart)
+    with _progress(len(PNG_NAMES), "drawing the PNG charts") as bar:
+        for key in PNG_NAMES:
+            chart = run.over_time(key, charts.WIDE, standalone=True)
+            out[key] = charts.png(chart)
+            bar.update(1)
     return out
 
 
@@ -295,10 +325,31 @@ def render_report(
     cues: Sequence[Cue],
     summary: dict[str, Any],
     profile: CueProfile | None = None,
+    distance: DistanceFn | None = None,
 ) -> str:
-    """The report page as one HTML string (inline CSS and SVG only)."""
+    """The report page as one HTML string (inline CSS and SVG only). ``distance`` gives each
+    descent's distance (see :func:`report_inputs`); the summary's comes from ``summary``."""
+    run = _Run(steps, cues, profile, distance)
+    with _progress(2 * (len(SERIES) + len(run.descents)), "drawing the report") as bar:
+        return _page(run, bar, title=title, meta=meta, cues=cues, summary=summary)
+
+
+def _page(
+    run: _Run,
+    bar: tqdm,
+    *,
+    title: str,
+    meta: dict[str, Any],
+    cues: Sequence[Cue],
+    summary: dict[str, Any],
+) -> str:
+    """The page of :func:`render_report`; ``bar`` counts the charts drawn."""
     esc = html.escape
-    run = _Run(steps, cues, profile)
+
+    def drawn(svg: str) -> str:
+        bar.update(1)
+        return svg
+
     flat = run.flat
     body = [
         "<!DOCTYPE html>",
@@ -318,7 +369,7 @@ def render_report(
     per_rule = summary.get("cues") or {}
     rows = [
         ("duration", f"{mmss(duration)} ({summary.get('steps', 0)} steps)"),
-        ("distance", f"{km / 1000:.2f} km" if (km := _distance(steps)) is not None else None),
+        ("distance", _distance_row(summary)),
         ("on descents", f"{mmss(on_desc)}{share} in {len(run.descents)} descent(s)"),
         (
             "flat baseline",
@@ -375,7 +426,7 @@ def render_report(
             chart = run.over_time(key, layout)
             body.append(
                 f'<div class="{layout.name}">'
-                + charts.svg(chart, f"{key}-{layout.name}-", label=f"{label} over time")
+                + drawn(charts.svg(chart, f"{key}-{layout.name}-", label=f"{label} over time"))
                 + "</div>"
             )
         body.append("</figure>")
@@ -455,7 +506,9 @@ def render_report(
             )
         )
         # wide screens narrower than the table scroll it, never the page
-        body.append(f'<div class="scroll">{_rows_table("descents", head, table_rows, many=True)}</div>')
+        body.append(
+            f'<div class="scroll">{_rows_table("descents", head, table_rows, many=True)}</div>'
+        )
         body.append(
             f'<p class="note">Medians over each descent\'s steps (grade: mean); against the flat '
             f"baseline ({esc(flat.source)}); the thresholds are the cue profile's rules "
@@ -473,10 +526,12 @@ def render_report(
                 f"{len(d.cues)} cue(s)</p>"
                 + "".join(
                     f'<div class="{layout.name}">'
-                    + charts.svg(
-                        run.descent_chart(d, layout),
-                        f"d{d.number}-{layout.name}-",
-                        label=f"descent {d.number}: cadence and impact",
+                    + drawn(
+                        charts.svg(
+                            run.descent_chart(d, layout),
+                            f"d{d.number}-{layout.name}-",
+                            label=f"descent {d.number}: cadence and impact",
+                        )
                     )
                     + "</div>"
                     for layout in (charts.CARD, charts.NARROW)
@@ -528,18 +583,35 @@ def report_inputs(
 ) -> dict[str, Any]:
     """Replay ``recording`` (no speech): the keyword arguments of :func:`render_report`.
     The cue profile is ``profile`` if given, else the one the recording stored (the one that
-    coached live), else the bundled one."""
+    coached live), else the bundled one. Damage the reader skipped is named in
+    ``meta["damaged data"]``, shown on the page (the charts hold only what could be read)."""
     given = load_cue_profile(profile) if profile else None
     session, rec = session_from_recording(recording, given, placement=placement)
     session.process_all(rec.packets, progress="replaying")
     cue_profile = session.cue_profile
     device = rec.header.get("device") or {}
+    stored = rec.header.get("cue_profile")
+    if given is None and isinstance(stored, dict) and isinstance(stored.get("path"), str):
+        profile_name = f"{Path(stored['path']).name} (stored in the recording)"
+    else:
+        profile_name = Path(cue_profile.path).name
     meta = {
         "device": f"{device.get('name', '?')} ({session.firmware.name})",
         "placement": session.placement,
         "start": rec.header.get("start_time") or "unknown",
-        "profile": Path(cue_profile.path).name,
+        "profile": profile_name,
     }
+    damage = [describe_skip(k) for k in rec.skipped]
+    if rec.dropped_tail_bytes:
+        damage.append(f"the last {rec.dropped_tail_bytes} bytes are an incomplete record (dropped)")
+    if damage:  # said on the page too: the charts show only what could be read
+        meta["damaged data"] = "; ".join(damage)
+    odo = session.odometer
+
+    def distance(t0_s: float, t1_s: float) -> float | None:
+        assert odo is not None
+        return odo.distance_between(session.rx_time_s(t0_s), session.rx_time_s(t1_s))
+
     return {
         "title": f"downhill-live report: {Path(recording).name}",
         "meta": meta,
@@ -547,6 +619,7 @@ def report_inputs(
         "cues": session.cues,
         "summary": session.summary(),
         "profile": cue_profile,
+        "distance": distance if odo is not None else None,
     }
 
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def v2_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = read_recording(ROOT / "recordings" / "descent_foot_200hz.dlr")  # format 1
+    src = read_recording(ROOT / "recordings" / "descent_foot_200hz.dlr")
     path = tmp_path_factory.mktemp("v2") / "run.dlr"
     header = {k: v for k, v in src.header.items() if k not in ("format_version", "streams")}
     with RecordingWriter(path, header, streams=src.header["streams"]) as w:

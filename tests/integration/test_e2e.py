@@ -131,7 +131,7 @@ def test_cli_replay_prints_cues_summary_and_writes_wav(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["replay", "nope.dlr"], 1, "nope.dlr: No such file"),
+        (["replay", "nope.dlr"], 2, "nope.dlr: No such file"),
         (["replay", "README.md"], 1, "not a downhill-live recording"),
         (["replay", "recordings/descent_foot_200hz.dlr", "--profile", "README.md"], 2, "README.md"),
     ],
