@@ -37,10 +37,12 @@ Sources, in order of precedence (:data:`SOURCES`):
 
 **Descent state**: enter when the grade stays at or below ``desc_thr`` (exit: above ``desc_exit``
 or unknown) for ``hold_s``. The minimum duration the cue profile asks for (``descent.min_s``)
-counts the grade's own window: a barometric grade over the last 3 s that reads -10 % already
-says the runner has been descending, so ``hold_s = max(0, min_s - evidence_s)`` with
-``evidence_s`` the source's window (barometer: ``baro_window_s``; treadmill: exact, the same
-figure so that the state is equally quick and does not flap on a belt changing incline).
+counts the evidence the grade already holds: a least-squares grade over the last 3 s crosses a
+threshold about 1.5 s after the ground did, so when it reads -10 % the runner has been descending
+for about ``baro_window_s + 1.5`` s. Hence ``hold_s = max(MIN_HOLD_S, min_s - (baro_window_s +
+1.5))`` (0.5 s with the default 5 s), the same for every source, so that a treadmill changing its
+incline and a barometer behave alike. Hysteresis (``desc_thr`` < ``desc_exit``) and the window
+keep rolling terrain from flapping (``benchmarks/bench_grade.py`` measures entry and exit lags).
 """
 
 from __future__ import annotations
@@ -69,11 +71,15 @@ SRC_TILT = 1
 SRC_BARO = 2
 SRC_EXT = 3
 
+#: the descent state changes at the earliest this long after the grade crossed the threshold
+MIN_HOLD_S = 0.5
+
 #: an external grade (treadmill) or speed stays valid this long after its last value (s)
 EXTERNAL_HOLD_S = 5.0
 SPEED_HOLD_S = 3.0
 
-N_TG = 9  # per-step tilt grades kept for the median
+LEVEL_PCT = 2.0  # a foot-flat within this grade of the stand's counts as level ground
+N_TG = 5  # per-step tilt grades kept for the median
 N_FF = 10  # steps over which foot-flat reliability is judged
 N_GRING = 7  # t, x, y, z, biquad x, y, z
 GR_T = 0
@@ -136,7 +142,7 @@ def grade_params(
         long_gap_s=max(1.5 * dt, 0.025),
         desc_thr=descent_threshold_pct,
         desc_exit=descent_exit_pct,
-        hold_s=max(0.0, descent_min_s - baro_window_s),
+        hold_s=max(MIN_HOLD_S, descent_min_s - (baro_window_s + 1.5)),
         step_len_m=step_len_m,
         baro_dt_s=baro_dt_s,
         baro_n=max(2, round(baro_window_s / baro_dt_s)),
@@ -484,10 +490,15 @@ def _finish_footflat(
     if not ok or s.ref_ok < 0.5:
         return
     # forward axis: minus the horizontal part of the impact direction, accumulated as unit
-    # vectors so that their agreement (mean resultant length) says whether the sign is known
+    # vectors so that their agreement (mean resultant length) says whether the sign is known;
+    # only on steps known to be level (foot-flat as at the stand): the impact direction turns
+    # with the slope
     r0 = s.ref0
     r1 = s.ref1
     r2 = s.ref2
+    vn = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+    c = (e0 * r0 + e1 * r1 + e2 * r2) / vn
+    level = c > math.cos(math.atan(LEVEL_PCT / 100.0))
     i0 = s.ff_imp0
     i1 = s.ff_imp1
     i2 = s.ff_imp2
@@ -496,7 +507,7 @@ def _finish_footflat(
     h1 = -(i1 - d * r1)
     h2 = -(i2 - d * r2)
     hn = math.sqrt(h0 * h0 + h1 * h1 + h2 * h2)
-    if hn > 1e-6:
+    if hn > 1e-6 and level:
         s.fwd_a0 += h0 / hn
         s.fwd_a1 += h1 / hn
         s.fwd_a2 += h2 / hn
@@ -511,7 +522,6 @@ def _finish_footflat(
         s.fwd_ok = 0.0
     if s.fwd_ok < 0.5:
         return
-    vn = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
     sa = (e0 * s.fwd0 + e1 * s.fwd1 + e2 * s.fwd2) / vn
     sa = min(max(sa, -0.9), 0.9)
     ti = int(s.tg_i)

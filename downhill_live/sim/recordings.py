@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 
@@ -55,6 +56,33 @@ def coaching_course() -> list[Segment]:
         Segment(60.0, -10.0, "run", cadence_spm=172.0, impact_scale=1.05),
         Segment(45.0, 0.0, "run", cadence_spm=170.0),
     ]
+
+
+#: the bundled recordings start with the runner standing still this long on level ground: the
+#: reference the foot's tilt grade needs (downhill_live/core/grade.py)
+STILL_START_S = 3.0
+
+
+def with_still_start(sim: SimResult, still_s: float, seed: int, noise_g: float = 0.02) -> SimResult:
+    """``sim`` preceded by ``still_s`` of the sensor at rest on level ground: gravity in the
+    mounting orientation (``rotation @ up``, what the simulator's own ``stand`` segments give)
+    plus white noise of ``noise_g``; every time of the run moves by ``still_s``. The run itself
+    keeps its samples bit for bit (a ``stand`` segment in the course would redraw them)."""
+    n0 = round(still_s * sim.rate_hz)
+    rng = np.random.default_rng(seed)
+    rest = sim.rotation @ np.array([0.0, 0.0, 1.0])
+    acc0 = rest[None, :] + noise_g * rng.standard_normal((n0, 3))
+    t0 = np.arange(n0) / sim.rate_hz
+    shift = n0 / sim.rate_hz
+    return dataclasses.replace(
+        sim,
+        t_s=np.concatenate([t0, sim.t_s + shift]),
+        acc_g=np.concatenate([acc0, sim.acc_g]),
+        pressure_pa=np.concatenate([np.full(n0, sim.pressure_pa[0]), sim.pressure_pa]),
+        grade_pct=np.concatenate([np.zeros(n0), sim.grade_pct]),
+        strike_t_s=sim.strike_t_s + shift,
+        toe_off_t_s=sim.toe_off_t_s + shift,
+    )
 
 
 def packetize(
@@ -165,10 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     course = coaching_course()
+    stored = [Segment(STILL_START_S, 0.0, "stand"), *course]
     for name, placement, rate_hz, spp, seed in BUNDLED:
         sim = simulate(course, placement, rate_hz=rate_hz, seed=seed)
+        sim = with_still_start(sim, STILL_START_S, seed=seed + 2)
         n = write_sim_recording(
-            sim, args.out / name, seed=seed, samples_per_packet=spp, course=course
+            sim, args.out / name, seed=seed, samples_per_packet=spp, course=stored
         )
         print(f"{args.out / name}: {placement}, {rate_hz:g} Hz, {sim.t_s[-1]:.0f} s, {n} packets")
     return 0

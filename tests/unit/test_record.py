@@ -69,9 +69,9 @@ def test_a_damaged_record_is_skipped_and_reported(tmp_path: Path) -> None:
 
 
 def test_format_1_recordings_still_read() -> None:
-    rec = read_recording(
-        Path(__file__).resolve().parents[2] / "recordings" / "descent_foot_200hz.dlr"
-    )
+    # the bundled foot recording as it was written in format 1 (before it gained its still
+    # stand at the start, issue #10)
+    rec = read_recording(Path(__file__).resolve().parents[1] / "data" / "format1_foot_200hz.dlr")
     assert rec.format_version == 1 and len(rec.packets) > 6000 and not rec.damaged
 
 
