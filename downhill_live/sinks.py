@@ -131,7 +131,6 @@ class RecorderSink(Sink):
             self.writer.close()  # after a reported failure: closes what was kept, quietly
 
 
-
 class SpeakerSink(Sink):
     """Speaks cues, and the link changes ("sensor lost", "sensor back"), through a speaker."""
 
@@ -143,5 +142,7 @@ class SpeakerSink(Sink):
 
     def event(self, t_s: float, event: dict[str, Any]) -> None:
         name = event.get("event")
-        if name in LINK_PHRASES:
+        if name == "grade_unknown" and isinstance(event.get("phrase"), str):
+            self.speaker.say(Cue(t_s, "grade_unknown", event["phrase"], "grade", math.nan))
+        elif name in LINK_PHRASES:
             self.speaker.say(Cue(t_s, str(name), LINK_PHRASES[str(name)], "link", math.nan))
