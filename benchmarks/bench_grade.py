@@ -155,7 +155,7 @@ def score(sim: gait.SimResult, segs: list[S], steps: list) -> dict[str, list[flo
 def run(placement: str, with_baro: bool, seeds: int) -> tuple[float, float, dict[str, list[float]]]:
     rate = PLACEMENTS[placement]
     tot: dict[str, list[float]] = {}
-    for name, segs in courses(stand=not with_baro).items():
+    for segs in courses(stand=not with_baro).values():
         for seed in range(seeds):
             sim = gait.simulate(segs, placement, rate, seed=100 + seed)
             tr = GaitTracker(rate, placement)
@@ -163,7 +163,6 @@ def run(placement: str, with_baro: bool, seeds: int) -> tuple[float, float, dict
             steps = tr.update_many(sim.t_s, sim.acc_g, pr)
             for k, v in score(sim, segs, steps).items():
                 tot.setdefault(k, []).extend(v)
-            del name
     rec = sum(tot["rec_t"]) / max(sum(tot["desc_t"]), 1e-9)
     false = sum(tot["false_t"]) / max(sum(tot["flat_t"]), 1e-9)
     return rec, false, tot
