@@ -110,15 +110,15 @@ class GaitTracker:
     Attributes
     ----------
     grade_pct_ : float
-        Current grade (%), negative downhill; nan while unknown. With ``pressure_pa``: altitude
-        change (ISA formula, 1 s low-pass) over the distance of the last 6 s, the distance being
-        cadence x a nominal step length (:data:`NOMINAL_STEP_LEN_M` running, 0.75 m walking).
-        Without it, foot/shank: the tilt of the mean stance acceleration against a calibration
-        on steps 6-15 (assumed flat ground), the forward axis being opposite to the horizontal
-        part of the impact transient (the foot and the shank brake at contact); median of 5
-        steps, smoothed. The foot's quasi-static foot-flat gives the slope directly; the shank's
-        is rough (its kinematics change with speed and slope). Pelvis/chest without pressure:
-        nan.
+        Current grade (%), negative downhill; nan while unknown (:mod:`downhill_live.core.grade`):
+        a treadmill's inclination (:meth:`set_external_grade`), else with ``pressure_pa`` the
+        least-squares slope of altitude (ISA formula) over distance in the last 3 s (distance
+        from :meth:`set_speed` while fresh, else cadence x :data:`NOMINAL_STEP_LEN_M`), else
+        for the foot its tilt when trusted (a still stand at the start, reliable foot-flat, a
+        forward sign agreeing step to step), else nan (shank, pelvis, chest).
+    grade_source_ : str
+        Where the grade comes from now (``"treadmill"``, ``"barometer"``, ``"foot tilt"``,
+        ``"unknown"``).
     on_descent_ : bool
         Descent state.
     cadence_spm_ : float

@@ -178,3 +178,41 @@ def test_real_shoe_data_has_no_false_descent() -> None:
         g = np.array([s.grade_pct for s in steps])
         assert np.all(np.isnan(g) | (np.abs(g) < 3.0)), path
         assert math.isnan(tr.grade_pct_) or abs(tr.grade_pct_) < 3.0
+
+
+# ------------------------------------------------------------------ numba optional
+_SCRIPT = r"""
+import json, sys
+import numpy as np
+from downhill_live.core import GaitTracker
+from downhill_live.sim import gait
+S = gait.Segment
+sim = gait.simulate([S(3.0, 0.0, "stand"), S(25.0, 0.0, "run"), S(20.0, -10.0, "run")], "foot", 200.0, seed=2)
+tr = GaitTracker(200.0, "foot")
+steps = []
+for k in range(0, len(sim.t_s), 333):
+    if sim.t_s[k] > 40.0:
+        tr.set_external_grade(-4.0)
+    steps += tr.update_many(sim.t_s[k:k + 333], sim.acc_g[k:k + 333])
+print(json.dumps([[s.t_s, s.grade_pct, float(s.on_descent)] for s in steps]))
+"""
+
+
+def test_plain_python_grade_kernel_gives_identical_results() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = []
+    for disable in ("0", "1"):
+        env = {**os.environ, "NUMBA_DISABLE_JIT": disable, "PYTHONPATH": str(root)}
+        r = subprocess.run(
+            [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env,
+            cwd=root, check=True, timeout=600,
+        )  # fmt: skip
+        out.append(np.array(json.loads(r.stdout.replace("NaN", "null")), dtype=float))
+    jit, plain = out
+    assert len(jit) > 30 and np.isfinite(jit[:, 1]).sum() > 10  # the tilt and the treadmill
+    np.testing.assert_allclose(jit, plain, rtol=0, atol=1e-9, equal_nan=True)
