@@ -63,21 +63,26 @@ def coaching_course() -> list[Segment]:
 STILL_START_S = 3.0
 
 
-def with_still_start(sim: SimResult, still_s: float, seed: int, noise_g: float = 0.02) -> SimResult:
-    """``sim`` preceded by ``still_s`` of the sensor at rest on level ground: gravity in the
-    mounting orientation (``rotation @ up``, what the simulator's own ``stand`` segments give)
-    plus white noise of ``noise_g``; every time of the run moves by ``still_s``. The run itself
+def with_still_start(sim: SimResult, still_s: float, seed: int) -> SimResult:
+    """``sim`` preceded by ``still_s`` of the sensor at rest on level ground, every time of the
+    run moved by ``still_s``. The rest samples come from the simulator's own ``stand`` segment
+    with the same ``seed`` (the same mounting rotation, sensor bias, noise and range); the run
     keeps its samples bit for bit (a ``stand`` segment in the course would redraw them)."""
     n0 = round(still_s * sim.rate_hz)
-    rng = np.random.default_rng(seed)
-    rest = sim.rotation @ np.array([0.0, 0.0, 1.0])
-    acc0 = rest[None, :] + noise_g * rng.standard_normal((n0, 3))
+    rest = simulate(
+        [Segment(still_s, 0.0, "stand"), Segment(1.0, 0.0, "run")],
+        sim.placement,
+        rate_hz=sim.rate_hz,
+        seed=seed,
+    )
+    if not np.allclose(rest.rotation, sim.rotation):
+        raise ValueError("the still start must use the seed of the simulated run")
     t0 = np.arange(n0) / sim.rate_hz
     shift = n0 / sim.rate_hz
     return dataclasses.replace(
         sim,
         t_s=np.concatenate([t0, sim.t_s + shift]),
-        acc_g=np.concatenate([acc0, sim.acc_g]),
+        acc_g=np.concatenate([rest.acc_g[:n0], sim.acc_g]),
         pressure_pa=np.concatenate([np.full(n0, sim.pressure_pa[0]), sim.pressure_pa]),
         grade_pct=np.concatenate([np.zeros(n0), sim.grade_pct]),
         strike_t_s=sim.strike_t_s + shift,
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     stored = [Segment(STILL_START_S, 0.0, "stand"), *course]
     for name, placement, rate_hz, spp, seed in BUNDLED:
         sim = simulate(course, placement, rate_hz=rate_hz, seed=seed)
-        sim = with_still_start(sim, STILL_START_S, seed=seed + 2)
+        sim = with_still_start(sim, STILL_START_S, seed=seed)
         n = write_sim_recording(
             sim, args.out / name, seed=seed, samples_per_packet=spp, course=stored
         )
