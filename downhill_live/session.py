@@ -81,6 +81,58 @@ def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> Firmwa
 #: metrics a cadence-only sensor (RSC foot pod) provides
 CADENCE_ONLY_METRICS = frozenset({"cadence_spm"})
 
+#: decoders whose streams carry a grade of their own (a treadmill's inclination)
+GRADE_DECODERS = frozenset({"ftms"})
+
+#: what would give a set-up without a grade source one (said with the grade notice)
+GRADE_FIXES = (
+    "a sensor with a barometer, a treadmill, a watch file after the run "
+    "(downhill-live attach), or 'when: always' in the cue profile"
+)
+
+
+def grade_sources(firmware: FirmwareProfile, placement: str) -> tuple[str, ...]:
+    """The grade sources a set-up has (see :data:`downhill_live.core.grade.SOURCES`), best
+    first: ``treadmill`` (a Fitness Machine stream), ``barometer`` (a stream with a pressure
+    channel), ``foot tilt`` (foot placement: only after a still stand on level ground)."""
+    out = []
+    if any(st.decoder in GRADE_DECODERS for st in firmware.streams.values()):
+        out.append("treadmill")
+    if any(
+        st.layout is not None and st.layout.pressure_field is not None
+        for st in firmware.streams.values()
+    ):
+        out.append("barometer")
+    if placement == "foot" and firmware.has_acceleration:
+        out.append("foot tilt")
+    return tuple(out)
+
+
+def grade_notice(
+    firmware: FirmwareProfile, placement: str, cues: CueProfile, *, attached: bool = False
+) -> tuple[str, str] | None:
+    """(console line, spoken sentence) when the cue profile gates rules on descents and the
+    set-up cannot know the grade, or only from the foot's tilt after a still stand; else None."""
+    gated = [r.name for r in cues.rules if r.when == "descent"]
+    if not gated:
+        return None
+    have = grade_sources(firmware, placement)
+    if attached or "treadmill" in have or "barometer" in have:
+        return None
+    if "foot tilt" in have:
+        return (
+            f"grade: only from the foot's tilt, and only after standing still for a second on "
+            f"level ground at the start; {', '.join(gated)} fire(s) on descents only. "
+            f"Otherwise use {GRADE_FIXES}",
+            "Stand still for a second on level ground, so that I can find the slope.",
+        )
+    return (
+        f"grade unknown: {firmware.name} on the {placement} cannot measure the slope, so "
+        f"{', '.join(gated)} (on descents only) will not fire; use {GRADE_FIXES}",
+        "I cannot tell the slope with this sensor: descent cues are off. "
+        "A sensor with a barometer, a treadmill or a watch file would fix it.",
+    )
+
 
 @dataclass
 class SessionStats:
@@ -119,6 +171,11 @@ class Session:
         # decided once: a runtime Protocol isinstance check per packet costs seconds per hour
         self._step_sources: dict[str, StepSource] = {
             name: d for name, d in self.decoders.items() if isinstance(d, StepSource)
+        }
+        # streams that measure grade and speed themselves (a treadmill: core/grade.py's first
+        # source); their readings take effect from the next acceleration sample
+        self._grade_sources = {
+            name: d for name, d in self.decoders.items() if hasattr(d, "take_readings")
         }
         rates = [r for r in map(stream_rate_hz, firmware.streams.values()) if r is not None]
         rate_hz = rates[0] if rates else 100.0
@@ -174,6 +231,7 @@ class Session:
         #: receive time minus sensor time (s), from the first decoded packet; nan before
         self.rx_minus_sensor_s = math.nan
         self._alt_track: tuple[np.ndarray, np.ndarray] | None = None
+        self._grade_said = False
 
     def use_altitude(self, t_rx_s: np.ndarray, altitude_m: np.ndarray) -> None:
         """Give the core a grade source from another device of the same run (a watch's
@@ -197,9 +255,30 @@ class Session:
         h = np.interp(samples.t_s + off, t, alt, left=np.nan, right=np.nan)
         return dataclasses.replace(samples, pressure_pa=isa_pressure_pa(h))
 
+    def announce_grade(self, t_s: float) -> None:
+        """Say once (to every sink: a console line, a spoken sentence, a recorded event) that
+        the set-up cannot know the grade while the cue profile gates rules on descents (see
+        :func:`grade_notice`). Called with the first packet."""
+        if self._grade_said:
+            return
+        self._grade_said = True
+        said = grade_notice(
+            self.firmware, self.placement, self.cue_profile, attached=self._alt_track is not None
+        )
+        if said is None:
+            return
+        line, phrase = said
+        log.info("%s", line)
+        self.notices.append(line)
+        for sink in self.sinks:
+            sink.notice(line)
+            sink.event(t_s, {"event": "grade_unknown", "phrase": phrase})
+
     def process(self, packet: Packet) -> list[Cue]:
         """Run one raw packet through decode -> core -> cues. Malformed packets are counted and
         logged once per kind; they never end the session."""
+        if not self._grade_said:
+            self.announce_grade(packet.t_rx_s)
         self.stats.packets += 1
         for sink in self._packet_sinks:
             sink.packet(packet)  # raw first
@@ -227,6 +306,8 @@ class Session:
         core at once (the core's output does not depend on chunking). Used where nothing waits
         for the packets' real timing (replay as fast as possible, analysis, tuning)."""
         out: list[Cue] = []
+        if packets and not self._grade_said:
+            self.announce_grade(packets[0].t_rx_s)
         i, n = 0, len(packets)
         while i < n:
             first = packets[i]
@@ -284,6 +365,11 @@ class Session:
         self.stats.lost_samples += samples.lost
         samples = self._with_pressure(samples)
         out: list[Cue] = []
+        if stream in self._grade_sources:
+            for reading in self._grade_sources[stream].take_readings():
+                self.tracker.set_external_grade(reading.grade_pct)
+                if reading.speed_mps == reading.speed_mps:  # not nan
+                    self.tracker.set_speed(reading.speed_mps)
         steps = (
             self.tracker.update_many(samples.t_s, samples.acc_g, samples.pressure_pa)
             if len(samples.t_s)

@@ -175,7 +175,6 @@ class RecorderSink(Sink):
             self._error_raised = True
             raise self._error
 
-
 class SpeakerSink(Sink):
     """Speaks cues, and the link changes ("sensor lost", "sensor back"), through a speaker.
 
@@ -193,5 +192,7 @@ class SpeakerSink(Sink):
 
     def event(self, t_s: float, event: dict[str, Any]) -> None:
         name = event.get("event")
-        if name in LINK_PHRASES:
+        if name == "grade_unknown" and isinstance(event.get("phrase"), str):
+            self.speaker.say(Cue(t_s, "grade_unknown", event["phrase"], "grade", math.nan))
+        elif name in LINK_PHRASES:
             self.speaker.say(Cue(t_s, str(name), LINK_PHRASES[str(name)], "link", math.nan))

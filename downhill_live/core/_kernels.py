@@ -2,8 +2,7 @@
 
 Everything here trusts its inputs (validation happens in :mod:`downhill_live.core.tracker`).
 All state lives in preallocated numpy arrays: one structured record (:data:`STATE_DTYPE`, named
-fields), a sample ring, the autocorrelation ring and sums, an interval ring and a barometer
-ring. A stream can therefore be fed in chunks of any size with bit-identical results. The
+fields), a sample ring, the autocorrelation ring and sums and an interval ring. A stream can therefore be fed in chunks of any size with bit-identical results. The
 per-sample path is O(1) and allocation-free; work that scans the ring (choosing a strike,
 initial-contact back-tracking, peak window) runs once per candidate peak. Parameters are a
 :class:`KParams` NamedTuple built by :func:`downhill_live.core.params.kernel_params`.
@@ -58,10 +57,10 @@ within ``interval_tol_frac``): extra or missed detections drop out instead of dr
 with fewer than two agreeing periods, the tracked period itself. Unknown (nan) while the tracker
 has no period.
 
-Grade comes from the barometer (altitude change over distance = cadence x nominal step length) or,
-for foot/shank, from the mean stance vector relative to a calibration on the first steps (see
-:func:`_finish_midstance`). The descent state machine has a threshold, a hysteresis and a minimum
-duration. Trunk contact time: IC to the vertical acceleration falling below ``to_level_g`` (about
+Grade and the descent state are not computed here: :mod:`downhill_live.core.grade` takes the
+same samples and the steps reported here (the tracker fills ``O_GRADE``/``O_DESC``). For
+foot/shank, ``peak_axial_g`` uses the mean stance axis of steps 6-15 (:func:`_finish_midstance`).
+Trunk contact time: IC to the vertical acceleration falling below ``to_level_g`` (about
 half body weight), reported with the next strike.
 """
 
@@ -136,37 +135,16 @@ class KParams(NamedTuple):
     cad_periods: float  # cadence uses the newest agreeing intervals up to this many periods
     cad_median: bool  # their median (limbs: strides) instead of their mean (trunk: steps)
     max_iv_s: float  # a longer interval resets the interval list
-    # impact direction (tilt grade forward axis): second-order Butterworth high-pass
-    hb0: float
-    hb1: float
-    hb2: float
-    ha1: float
-    ha2: float
-    imp_edge_frac: float  # the impact direction is taken where that high-pass reaches this x its
-    # running peak (foot: the rising edge; shank: near the peak, where the tibia's brake shows)
     range_g: float  # sensor range (inf: unknown)
     undersampled: bool
-    # grade and descent
-    desc_thr: float
-    desc_exit: float
-    desc_min_s: float
-    step_len_m: float
-    baro_dt_s: float
-    baro_n: int
-    tau_h_s: float
-    min_ds_m: float
     axial_mode: bool  # False: gravity axis (trunk), True: calibrated mid-stance axis (limbs)
     ms_t0_s: float
     ms_t1_s: float
     ms_tol_g: float
     cal_steps: float
     cal_skip: float
-    grade_alpha: float
     use_gct: bool
     to_level_g: float
-
-
-IMP_EDGE_LEAD_S = 0.05  # the rising edge may precede the candidate's start by this much
 
 
 def params_dtype() -> np.dtype:
@@ -185,7 +163,6 @@ def params_record(kp: KParams) -> np.recarray:
     return rec
 
 
-N_TG = 5  # per-step tilt grades kept for the median
 N_IV = 16  # strike intervals kept for the cadence
 
 _F = "f8"
@@ -206,27 +183,12 @@ STATE_DTYPE = np.dtype(
         ("hy0", _F),
         ("hy1", _F),
         ("hy2", _F),
-        ("bx1", _F),  # biquad high-pass states (impact direction)
-        ("bx2", _F),
-        ("by1", _F),
-        ("by2", _F),
-        ("bz1", _F),
-        ("bz2", _F),
-        ("bo0", _F),  # biquad output now
-        ("bo1", _F),
-        ("bo2", _F),
         ("sig", _F),  # detection signal now
         # candidate
         ("cand_on", _F),
         ("cand_start_t", _F),
         ("cand_t", _F),
         ("cand_h", _F),
-        ("cand_vn", _F),  # largest squared norm of the impact-direction high-pass so far
-        ("prev_bn", _F),  # squared norm of that high-pass at the previous sample
-        ("edge_t", _F),  # time and vector of its last rising edge
-        ("edge_v0", _F),
-        ("edge_v1", _F),
-        ("edge_v2", _F),
         ("amp", _F),  # running strike height (g of d)
         ("last_pk_t", _F),  # peak time of the last strike
         ("last_h", _F),
@@ -269,17 +231,6 @@ STATE_DTYPE = np.dtype(
         # sample ring
         ("ring_i", _F),
         ("ring_n", _F),
-        # grade and descent
-        ("grade", _F),
-        ("desc", _F),
-        ("desc_t", _F),
-        ("h", _F),
-        ("h_t", _F),
-        ("baro_next", _F),
-        ("baro_i", _F),
-        ("baro_n", _F),
-        ("dist", _F),
-        ("baro_grade", _F),
         ("ct_open", _F),
         ("ct_ic", _F),
         ("last_gct", _F),
@@ -298,22 +249,6 @@ STATE_DTYPE = np.dtype(
         ("axis0", _F),  # calibrated up axis (foot/shank; unit, sensor frame)
         ("axis1", _F),
         ("axis2", _F),
-        ("fwd0", _F),  # forward axis (unit, perpendicular to the up axis)
-        ("fwd1", _F),
-        ("fwd2", _F),
-        ("fwd_a0", _F),  # accumulated minus impact vectors (forward direction)
-        ("fwd_a1", _F),
-        ("fwd_a2", _F),
-        ("imp_amp", _F),  # running peak norm of the impact-direction high-pass (g)
-        ("imp0", _F),  # impact vector of the last strike
-        ("imp1", _F),
-        ("imp2", _F),
-        ("vcal0", _F),  # calibrated mean stance vector (g)
-        ("vcal1", _F),
-        ("vcal2", _F),
-        ("tilt_grade", _F),
-        ("tg_i", _F),
-        ("tg_n", _F),
     ]
 )
 
@@ -350,7 +285,7 @@ def new_state() -> np.recarray:
 
 
 @njit(cache=True)
-def init_state(st: np.ndarray, prm: np.ndarray, tg: np.ndarray) -> None:
+def init_state(st: np.ndarray, prm: np.ndarray) -> None:
     """Reset the state in place (``prm``: :func:`params_record`)."""
     p = prm[0]
     s = st[0]
@@ -369,27 +304,11 @@ def init_state(st: np.ndarray, prm: np.ndarray, tg: np.ndarray) -> None:
     s.hy0 = 0.0
     s.hy1 = 0.0
     s.hy2 = 0.0
-    s.bx1 = 0.0
-    s.bx2 = 0.0
-    s.by1 = 0.0
-    s.by2 = 0.0
-    s.bz1 = 0.0
-    s.bz2 = 0.0
-    s.bo0 = 0.0
-    s.bo1 = 0.0
-    s.bo2 = 0.0
     s.sig = 0.0
     s.cand_on = 0.0
     s.cand_start_t = NAN
     s.cand_t = NAN
     s.cand_h = 0.0
-    s.cand_vn = 0.0
-    s.prev_bn = 0.0
-    s.edge_t = -INF
-    s.edge_v0 = 0.0
-    s.edge_v1 = 0.0
-    s.edge_v2 = 0.0
-    s.imp_amp = 1.0
     s.amp = p.amp0_g
     s.last_pk_t = NAN
     s.last_h = NAN
@@ -427,16 +346,6 @@ def init_state(st: np.ndarray, prm: np.ndarray, tg: np.ndarray) -> None:
     s.iv_n = 0.0
     s.ring_i = 0.0
     s.ring_n = 0.0
-    s.grade = NAN
-    s.desc = 0.0
-    s.desc_t = NAN
-    s.h = NAN
-    s.h_t = NAN
-    s.baro_next = NAN
-    s.baro_i = 0.0
-    s.baro_n = 0.0
-    s.dist = 0.0
-    s.baro_grade = NAN
     s.ct_open = 0.0
     s.ct_ic = NAN
     s.last_gct = NAN
@@ -455,22 +364,6 @@ def init_state(st: np.ndarray, prm: np.ndarray, tg: np.ndarray) -> None:
     s.axis0 = NAN
     s.axis1 = NAN
     s.axis2 = NAN
-    s.fwd0 = NAN
-    s.fwd1 = NAN
-    s.fwd2 = NAN
-    s.fwd_a0 = 0.0
-    s.fwd_a1 = 0.0
-    s.fwd_a2 = 0.0
-    s.imp0 = 0.0
-    s.imp1 = 0.0
-    s.imp2 = 0.0
-    s.vcal0 = NAN
-    s.vcal1 = NAN
-    s.vcal2 = NAN
-    s.tilt_grade = NAN
-    s.tg_i = 0.0
-    s.tg_n = 0.0
-    tg[:] = NAN
 
 
 # ------------------------------------------------------------------------ period tracker
@@ -639,8 +532,8 @@ def _emit(
     out[n_out, O_T] = t_ic
     out[n_out, O_CAD] = s.cad
     out[n_out, O_PEAK] = s.pend_peak
-    out[n_out, O_GRADE] = s.grade
-    out[n_out, O_DESC] = s.desc
+    out[n_out, O_GRADE] = NAN  # grade and descent: core/grade.py (filled by the tracker)
+    out[n_out, O_DESC] = 0.0
     out[n_out, O_GCT] = s.last_gct
     out[n_out, O_PEAK_AX] = s.pend_ax
     out[n_out, O_T_REPORT] = t_now
@@ -808,17 +701,7 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
         s.last_gct = NAN
     s.ct_open = 1.0
     s.ct_ic = t_ic
-    # impact direction for the tilt grade's forward axis
-    if s.edge_t >= s.cand_start_t - IMP_EDGE_LEAD_S:
-        s.imp0 = s.edge_v0
-        s.imp1 = s.edge_v1
-        s.imp2 = s.edge_v2
-    else:
-        s.imp0 = 0.0
-        s.imp1 = 0.0
-        s.imp2 = 0.0
-    s.imp_amp += 0.3 * (math.sqrt(s.cand_vn) - s.imp_amp)
-    # mid-stance accumulation (foot/shank tilt grade): samples already in the ring
+    # mid-stance accumulation (foot/shank stance axis): samples already in the ring
     if p.axial_mode:
         s.ms_on = 1.0
         s.ms_ic = t_ic
@@ -842,139 +725,31 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
 
 
 @njit(cache=True)
-def _finish_midstance(st: np.ndarray, p: KParams, tg: np.ndarray) -> None:
-    """Use the mean stance vector of the last step: calibrate, or update the tilt grade.
-
-    Calibration (the first ``cal_steps`` steps after ``cal_skip``, assumed flat): the mean stance
-    vector ``v_cal`` gives the up axis; the forward axis is the horizontal part of minus the
-    impact transient (the foot and the shank brake at initial contact). Afterwards the slope
-    angle is ``asin((v - v_cal) . forward)``: the stance kinematics cancel, gravity tilts with
-    the slope.
-    """
+def _finish_midstance(st: np.ndarray, p: KParams) -> None:
+    """Use the mean stance vector of the last step to calibrate the up axis of the stance
+    (the first ``cal_steps`` steps after ``cal_skip``): the axis of ``peak_axial_g``."""
     s = st[0]
     s.ms_on = 0.0
     k = s.ms_ek
-    if k < 3.0:
+    if k < 3.0 or s.cal_ok > 0.5:
         return
-    v0 = s.ms_e0 / k
-    v1 = s.ms_e1 / k
-    v2 = s.ms_e2 / k
-    if s.cal_ok < 0.5:
-        s.cal_seen += 1.0
-        if s.cal_seen <= p.cal_skip:
-            return
-        s.cal_a0 += v0
-        s.cal_a1 += v1
-        s.cal_a2 += v2
-        s.cal_k += 1.0
-        s.fwd_a0 -= s.imp0
-        s.fwd_a1 -= s.imp1
-        s.fwd_a2 -= s.imp2
-        if s.cal_k >= p.cal_steps:
-            c0 = s.cal_a0 / s.cal_k
-            c1 = s.cal_a1 / s.cal_k
-            c2 = s.cal_a2 / s.cal_k
-            cn = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
-            if cn > 0.0:
-                u0 = c0 / cn
-                u1 = c1 / cn
-                u2 = c2 / cn
-                f0 = s.fwd_a0
-                f1 = s.fwd_a1
-                f2 = s.fwd_a2
-                d = f0 * u0 + f1 * u1 + f2 * u2
-                f0 -= d * u0
-                f1 -= d * u1
-                f2 -= d * u2
-                fn = math.sqrt(f0 * f0 + f1 * f1 + f2 * f2)
-                if fn > 1e-9:
-                    s.axis0 = u0
-                    s.axis1 = u1
-                    s.axis2 = u2
-                    s.fwd0 = f0 / fn
-                    s.fwd1 = f1 / fn
-                    s.fwd2 = f2 / fn
-                    s.vcal0 = c0
-                    s.vcal1 = c1
-                    s.vcal2 = c2
-                    s.cal_ok = 1.0
-                    s.tilt_grade = 0.0
+    s.cal_seen += 1.0
+    if s.cal_seen <= p.cal_skip:
         return
-    sa = (v0 - s.vcal0) * s.fwd0 + (v1 - s.vcal1) * s.fwd1 + (v2 - s.vcal2) * s.fwd2
-    sa = min(max(sa, -0.9), 0.9)
-    g = 100.0 * sa / math.sqrt(1.0 - sa * sa)
-    i = int(s.tg_i)
-    tg[i] = g
-    s.tg_i = float((i + 1) % N_TG)
-    if s.tg_n < N_TG:
-        s.tg_n += 1.0
-    n = int(s.tg_n)
-    buf = np.empty(N_TG)
-    for q in range(n):
-        buf[q] = tg[q]
-    for a in range(1, n):  # insertion sort of at most N_TG values
-        v = buf[a]
-        b = a - 1
-        while b >= 0 and buf[b] > v:
-            buf[b + 1] = buf[b]
-            b -= 1
-        buf[b + 1] = v
-    med = buf[n // 2] if n % 2 == 1 else 0.5 * (buf[n // 2 - 1] + buf[n // 2])
-    s.tilt_grade += p.grade_alpha * (med - s.tilt_grade)
-
-
-@njit(cache=True)
-def _update_descent(st: np.ndarray, p: KParams, t: float) -> None:
-    """Descent state machine: threshold, hysteresis and minimum duration."""
-    s = st[0]
-    g = s.grade
-    # entering: at or below the threshold (False for nan); leaving: above exit or nan
-    cond = g <= p.desc_thr if s.desc < 0.5 else not g <= p.desc_exit
-    if cond:
-        if math.isnan(s.desc_t):
-            s.desc_t = t
-        if t - s.desc_t >= p.desc_min_s:
-            s.desc = 1.0 - s.desc
-            s.desc_t = NAN
-    else:
-        s.desc_t = NAN
-
-
-@njit(cache=True)
-def step_length_m(cadence_spm: float, run_len_m: float) -> float:
-    """Nominal step length: walking (<= 130 spm) 0.75 m, running (>= 150 spm) ``run_len_m``,
-    linear in between."""
-    if cadence_spm <= 130.0:
-        return 0.75
-    if cadence_spm >= 150.0:
-        return run_len_m
-    return 0.75 + (run_len_m - 0.75) * (cadence_spm - 130.0) / 20.0
-
-
-@njit(cache=True)
-def _baro_tick(st: np.ndarray, p: KParams, baro: np.ndarray, t: float) -> None:
-    """Every ``baro_dt_s``: integrate distance, store (altitude, distance), grade."""
-    s = st[0]
-    dtb = p.baro_dt_s
-    cad = s.cad
-    if not math.isnan(cad) and t - s.last_ic < 2.0:
-        s.dist += dtb * cad / 60.0 * step_length_m(cad, p.step_len_m)
-    s.baro_next += dtb
-    if s.baro_next <= t:  # after a gap: re-anchor the clock
-        s.baro_next = t + dtb
-    nb = baro.shape[1]
-    i = int(s.baro_i)
-    baro[0, i] = s.h
-    baro[1, i] = s.dist
-    s.baro_i = float((i + 1) % nb)
-    if s.baro_n < nb:
-        s.baro_n += 1.0
-    if s.baro_n >= nb and not math.isnan(s.h):
-        j = int(s.baro_i)  # oldest entry
-        dh = baro[0, i] - baro[0, j]
-        ds = baro[1, i] - baro[1, j]
-        if ds >= p.min_ds_m and not math.isnan(dh):
-            s.baro_grade = 100.0 * dh / ds
+    s.cal_a0 += s.ms_e0 / k
+    s.cal_a1 += s.ms_e1 / k
+    s.cal_a2 += s.ms_e2 / k
+    s.cal_k += 1.0
+    if s.cal_k >= p.cal_steps:
+        c0 = s.cal_a0 / s.cal_k
+        c1 = s.cal_a1 / s.cal_k
+        c2 = s.cal_a2 / s.cal_k
+        cn = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
+        if cn > 0.0:
+            s.axis0 = c0 / cn
+            s.axis1 = c1 / cn
+            s.axis2 = c2 / cn
+            s.cal_ok = 1.0
 
 
 # ------------------------------------------------------------------------------ main loop
@@ -982,16 +757,12 @@ def _baro_tick(st: np.ndarray, p: KParams, baro: np.ndarray, t: float) -> None:
 def process(
     t_s: np.ndarray,
     acc_g: np.ndarray,
-    pressure_pa: np.ndarray,
-    has_p: bool,
     prm: np.ndarray,
     st: np.ndarray,
     ring: np.ndarray,
     acf_x: np.ndarray,
     acf_r: np.ndarray,
     iv: np.ndarray,
-    baro: np.ndarray,
-    tg: np.ndarray,
     out: np.ndarray,
 ) -> tuple[int, int]:
     """Feed samples; write emitted strikes into ``out``.
@@ -1019,15 +790,6 @@ def process(
     hy0 = s.hy0
     hy1 = s.hy1
     hy2 = s.hy2
-    bx1 = s.bx1
-    bx2 = s.bx2
-    by1 = s.by1
-    by2 = s.by2
-    bz1 = s.bz1
-    bz2 = s.bz2
-    bo0 = s.bo0
-    bo1 = s.bo1
-    bo2 = s.bo2
     g0 = s.g0
     g1 = s.g1
     g2 = s.g2
@@ -1069,12 +831,6 @@ def process(
             hy0 = 0.0
             hy1 = 0.0
             hy2 = 0.0
-            bx1 = (p.hb1 + p.hb2) * x  # biquad at steady state for this input
-            bx2 = p.hb2 * x
-            by1 = (p.hb1 + p.hb2) * y
-            by2 = p.hb2 * y
-            bz1 = (p.hb1 + p.hb2) * z
-            bz2 = p.hb2 * z
             s.cand_on = 0.0
             s.last_ic = NAN  # no interval across a gap (the last strike still re-phases)
             s.prev_ic = NAN
@@ -1088,8 +844,6 @@ def process(
                 acc_k = 0.0
                 still_mean = m
                 still_var = 0.0
-            if n_s == 0.0:
-                s.baro_next = t
         n_s += 1.0
         last_t = t
         mf = mf + a_lp * (m - mf)
@@ -1103,16 +857,6 @@ def process(
             hxp1 = y
             hxp2 = z
             sig = math.sqrt(hy0 * hy0 + hy1 * hy1 + hy2 * hy2)
-            # biquad high-pass (25 Hz): direction of the impact transient
-            bo0 = p.hb0 * x + bx1
-            bx1 = p.hb1 * x - p.ha1 * bo0 + bx2
-            bx2 = p.hb2 * x - p.ha2 * bo0
-            bo1 = p.hb0 * y + by1
-            by1 = p.hb1 * y - p.ha1 * bo1 + by2
-            by2 = p.hb2 * y - p.ha2 * bo1
-            bo2 = p.hb0 * z + bz1
-            bz1 = p.hb1 * z - p.ha1 * bo2 + bz2
-            bz2 = p.hb2 * z - p.ha2 * bo2
         else:
             # rise of the low-passed magnitude over the slope lag
             jl = (w - p.slope_lag_n) & mask
@@ -1200,11 +944,11 @@ def process(
                 if v < p.to_level_g:
                     s.ct_open = 0.0
                     s.last_gct = 1000.0 * (t - s.ct_ic)
-        # mid-stance gravity (foot/shank tilt grade)
+        # mid-stance gravity (foot/shank stance axis)
         if p.axial_mode and s.ms_on > 0.5:
             dt_ic = t - s.ms_ic
             if dt_ic > p.ms_t1_s:
-                _finish_midstance(st, p, tg)
+                _finish_midstance(st, p)
             elif dt_ic >= p.ms_t0_s and abs(m - 1.0) < p.ms_tol_g:
                 s.ms_e0 += x
                 s.ms_e1 += y
@@ -1212,18 +956,7 @@ def process(
                 s.ms_ek += 1.0
         # candidates and strikes
         thr = max(p.floor_g, p.amp_frac * s.amp)
-        # impact direction: the vector where the 25 Hz high-pass norm last rose through
-        # imp_edge_frac x its running peak (the rising edge: the foot and the tibia brake)
-        bn = bo0 * bo0 + bo1 * bo1 + bo2 * bo2
-        e2 = (p.imp_edge_frac * s.imp_amp) ** 2
-        if bn >= e2 and s.prev_bn < e2:
-            s.edge_t = t
-            s.edge_v0 = bo0
-            s.edge_v1 = bo1
-            s.edge_v2 = bo2
-        s.prev_bn = bn
         if s.cand_on > 0.5:
-            s.cand_vn = max(s.cand_vn, bn)
             if sig > s.cand_h:
                 s.cand_h = sig
                 s.cand_t = t
@@ -1253,32 +986,11 @@ def process(
             s.cand_start_t = t
             s.cand_t = t
             s.cand_h = sig
-            s.cand_vn = bn
             s.cand_static_t = s.static_t
         # running height decays towards the floor once a strike is overdue
         per = s.period if s.period > 0.0 else p.default_period_s
         if not (t - s.last_pk_t < 1.5 * per):
             s.amp = max(s.amp * p.amp_fast, p.floor_g)
-        # barometric grade on a decimated clock
-        if has_p:
-            pr = pressure_pa[i - 1]
-            if math.isfinite(pr) and pr > 0.0:
-                hh = 44330.77 * (1.0 - (pr / 101325.0) ** 0.190263)
-                if math.isnan(s.h):
-                    s.h = hh
-                else:
-                    ah = 1.0 - math.exp(-(t - s.h_t) / p.tau_h_s)
-                    s.h += ah * (hh - s.h)
-                s.h_t = t
-        if t >= s.baro_next:
-            _baro_tick(st, p, baro, t)
-        if p.axial_mode and not has_p:
-            s.grade = s.tilt_grade
-        elif not has_p:
-            s.grade = NAN
-        else:
-            s.grade = s.baro_grade
-        _update_descent(st, p, t)
     s.n = n_s
     s.last_t = last_t
     s.mf = mf
@@ -1288,15 +1000,6 @@ def process(
     s.hy0 = hy0
     s.hy1 = hy1
     s.hy2 = hy2
-    s.bx1 = bx1
-    s.bx2 = bx2
-    s.by1 = by1
-    s.by2 = by2
-    s.bz1 = bz1
-    s.bz2 = bz2
-    s.bo0 = bo0
-    s.bo1 = bo1
-    s.bo2 = bo2
     s.g0 = g0
     s.g1 = g1
     s.g2 = g2

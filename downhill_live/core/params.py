@@ -279,9 +279,6 @@ def kernel_params(
     gp: GaitParams | None = None,
     *,
     range_g: float | None = None,
-    descent_threshold_pct: float = -5.0,
-    descent_exit_pct: float = -3.0,
-    descent_min_s: float = 5.0,
 ) -> KParams:
     """Kernel parameters for a sample rate, a placement and detector knobs.
 
@@ -295,8 +292,6 @@ def kernel_params(
         Detector knobs; None: :func:`default_params` of the placement.
     range_g : float or None
         Sensor range (g): a peak window reaching it marks the step ``clipped``.
-    descent_threshold_pct, descent_exit_pct, descent_min_s : float
-        Descent state machine settings (see :class:`~downhill_live.core.GaitTracker`).
     """
     if gp is None:
         gp = default_params(placement)
@@ -307,10 +302,6 @@ def kernel_params(
     fc_hz = min(fc_hz, 0.4 * rate_hz)
     rc = 1.0 / (2.0 * math.pi * fc_hz) if fc_hz > 0.0 else math.inf
     hp_a = rc / (rc + dt_s)
-    # impact direction: second-order Butterworth high-pass (25 Hz, at most 0.3 x rate)
-    fb_hz = min(25.0, 0.3 * rate_hz)
-    k = math.tan(math.pi * fb_hz / rate_hz)
-    norm = 1.0 / (1.0 + math.sqrt(2.0) * k + k * k)
     dec_n = max(1, round(rate_hz / gp.acf_rate_hz))
     dt_d = dec_n * dt_s
     lag_min = max(2, math.floor(gp.stride_min_s / dt_d))
@@ -374,31 +365,16 @@ def kernel_params(
         cad_periods=gp.cadence_periods,
         cad_median=bool(gp.cadence_median),
         max_iv_s=gp.max_interval_s,
-        hb0=norm,
-        hb1=-2.0 * norm,
-        hb2=norm,
-        ha1=2.0 * (k * k - 1.0) * norm,
-        ha2=(1.0 - math.sqrt(2.0) * k + k * k) * norm,
-        imp_edge_frac=0.3 if placement == "foot" else 1.0,
         range_g=math.inf if range_g is None else float(range_g),
         undersampled=one_foot and rate_hz < UNDERSAMPLED_BELOW_HZ,
-        desc_thr=descent_threshold_pct,
-        desc_exit=descent_exit_pct,
-        desc_min_s=descent_min_s,
-        step_len_m=NOMINAL_STEP_LEN_M,
-        baro_dt_s=0.25,
-        baro_n=24,  # 6 s grade window
-        tau_h_s=1.0,
-        min_ds_m=3.0,
         axial_mode=one_foot,
-        # tilt grade (foot/shank): mean stance vector; the foot uses its quasi-static foot-flat
-        # samples, the shank (never still in stance) all samples of a fixed window
+        # stance axis of peak_axial_g (foot/shank): mean stance vector; the foot uses its
+        # quasi-static foot-flat samples, the shank (never still in stance) a fixed window
         ms_t0_s=0.03 if placement == "foot" else 0.06,
         ms_t1_s=0.25 if placement == "foot" else 0.16,
         ms_tol_g=0.06 if placement == "foot" else math.inf,
         cal_steps=10.0,
         cal_skip=5.0,
-        grade_alpha=0.3,
         use_gct=not one_foot,
         to_level_g=0.5,
     )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from downhill_live.core import _kernels as kern
+from downhill_live.core import grade as gk
 from downhill_live.core._jit import jit_active
 from downhill_live.core.params import (
     CADENCE_WINDOW_S,
@@ -44,21 +45,10 @@ def placement_params(
     *,
     params: GaitParams | None = None,
     range_g: float | None = None,
-    descent_threshold_pct: float = -5.0,
-    descent_exit_pct: float = -3.0,
-    descent_min_s: float = 5.0,
 ) -> kern.KParams:
     """Kernel parameters (:class:`~downhill_live.core._kernels.KParams`) for a sample rate and a
     placement; see :func:`downhill_live.core.params.kernel_params`."""
-    return kernel_params(
-        rate_hz,
-        placement,
-        params,
-        range_g=range_g,
-        descent_threshold_pct=descent_threshold_pct,
-        descent_exit_pct=descent_exit_pct,
-        descent_min_s=descent_min_s,
-    )
+    return kernel_params(rate_hz, placement, params, range_g=range_g)
 
 
 def ring_capacity(rate_hz: float) -> int:
@@ -120,15 +110,15 @@ class GaitTracker:
     Attributes
     ----------
     grade_pct_ : float
-        Current grade (%), negative downhill; nan while unknown. With ``pressure_pa``: altitude
-        change (ISA formula, 1 s low-pass) over the distance of the last 6 s, the distance being
-        cadence x a nominal step length (:data:`NOMINAL_STEP_LEN_M` running, 0.75 m walking).
-        Without it, foot/shank: the tilt of the mean stance acceleration against a calibration
-        on steps 6-15 (assumed flat ground), the forward axis being opposite to the horizontal
-        part of the impact transient (the foot and the shank brake at contact); median of 5
-        steps, smoothed. The foot's quasi-static foot-flat gives the slope directly; the shank's
-        is rough (its kinematics change with speed and slope). Pelvis/chest without pressure:
-        nan.
+        Current grade (%), negative downhill; nan while unknown (:mod:`downhill_live.core.grade`):
+        a treadmill's inclination (:meth:`set_external_grade`), else with ``pressure_pa`` the
+        least-squares slope of altitude (ISA formula) over distance in the last 3 s (distance
+        from :meth:`set_speed` while fresh, else cadence x :data:`NOMINAL_STEP_LEN_M`), else
+        for the foot its tilt when trusted (a still stand at the start, reliable foot-flat, a
+        forward sign agreeing step to step), else nan (shank, pelvis, chest).
+    grade_source_ : str
+        Where the grade comes from now (``"treadmill"``, ``"barometer"``, ``"foot tilt"``,
+        ``"unknown"``).
     on_descent_ : bool
         Descent state.
     cadence_spm_ : float
@@ -194,34 +184,46 @@ class GaitTracker:
         self.params = params if params is not None else default_params(placement)
         self.range_g = None if range_g is None else float(range_g)
         self._p = placement_params(
+            self.rate_hz, placement, params=self.params, range_g=self.range_g
+        )
+        self._gp = gk.grade_params(
             self.rate_hz,
             placement,
-            params=self.params,
-            range_g=self.range_g,
             descent_threshold_pct=self.descent_threshold_pct,
             descent_exit_pct=self.descent_exit_pct,
             descent_min_s=self.descent_min_s,
+            step_len_m=NOMINAL_STEP_LEN_M,
         )
         w = undersampled_warning(self.rate_hz, placement)
         self.warnings_: list[str] = [] if w is None else [w]
         self._prm = kern.params_record(self._p)
         self._st = kern.new_state()
+        self._gprm = gk.gparams_record(self._gp)
+        self._gst = gk.new_gstate()
         if jit_active():
             # compiled kernels take plain structured arrays (a recarray subclass is typed
             # slowly at every call); plain Python needs the recarray's attribute access
             self._prm_k = self._prm.view(np.ndarray)
             self._st_k = self._st.view(np.ndarray)
+            self._gprm_k = self._gprm.view(np.ndarray)
+            self._gst_k = self._gst.view(np.ndarray)
         else:
             self._prm_k = self._prm
             self._st_k = self._st
-        self._tg = np.zeros(kern.N_TG)
-        kern.init_state(self._st_k, self._prm_k, self._tg)
+            self._gprm_k = self._gprm
+            self._gst_k = self._gst
+        kern.init_state(self._st_k, self._prm_k)
+        self._tg = np.zeros(gk.N_TG)
+        self._ff = np.zeros(gk.N_FF)
+        gk.init_gstate(self._gst_k, self._tg, self._ff)
+        self._gring = np.zeros((gk.N_GRING, ring_capacity(self.rate_hz)))
+        self._gout = np.zeros((256, 2))
         self._ring = np.zeros((kern.N_RING, ring_capacity(self.rate_hz)))
         acf_cap, n_lags = acf_sizes(self._p)
         self._acf_x = np.zeros(acf_cap)
         self._acf_r = np.zeros(n_lags)
         self._iv = np.zeros((2, kern.N_IV))
-        self._baro = np.full((2, int(self._p.baro_n) + 1), np.nan)
+        self._baro = np.full((2, int(self._gp.baro_n)), np.nan)
         self._out = np.zeros((256, kern.N_OUT))
         self._one_t = np.zeros(1)
         self._one_acc = np.zeros((1, 3))
@@ -285,19 +287,35 @@ class GaitTracker:
             n_out, used = kern.process(
                 t[start:],
                 a[start:],
-                pr[start:] if has_p else pr,
-                has_p,
                 self._prm_k,
                 self._st_k,
                 self._ring,
                 self._acf_x,
                 self._acf_r,
                 self._iv,
-                self._baro,
-                self._tg,
                 self._out,
             )
-            steps.extend(_rows_to_steps(self._out[:n_out]))
+            rows = self._out[:n_out]
+            # grade and descent: the same samples and the steps reported in them
+            gk.grade_block(
+                t[start : start + used],
+                a[start : start + used],
+                pr[start : start + used] if has_p else pr,
+                has_p,
+                np.ascontiguousarray(rows[:, kern.O_T]),
+                np.ascontiguousarray(rows[:, kern.O_T_REPORT]),
+                np.ascontiguousarray(rows[:, kern.O_CAD]),
+                self._gprm_k,
+                self._gst_k,
+                self._gring,
+                self._baro,
+                self._tg,
+                self._ff,
+                self._gout,
+            )
+            rows[:, kern.O_GRADE] = self._gout[:n_out, 0]
+            rows[:, kern.O_DESC] = self._gout[:n_out, 1]
+            steps.extend(_rows_to_steps(rows))
             start += used
             if start >= n:
                 return steps
@@ -306,12 +324,33 @@ class GaitTracker:
     @property
     def grade_pct_(self) -> float:
         """Current grade estimate (%), negative downhill; nan while unknown."""
-        return float(self._st[0].grade)
+        return float(self._gst[0].grade)
+
+    @property
+    def grade_source_(self) -> str:
+        """Where the current grade comes from: one of :data:`downhill_live.core.grade.SOURCES`
+        (``"unknown"`` while no source is trusted)."""
+        return gk.SOURCES[int(self._gst[0].src)]
 
     @property
     def on_descent_(self) -> bool:
         """Descent state (threshold, hysteresis, minimum duration)."""
-        return bool(self._st[0].desc > 0.5)
+        return bool(self._gst[0].desc > 0.5)
+
+    def set_external_grade(self, grade_pct: float) -> None:
+        """A grade measured by another device (a treadmill's inclination), in force from the
+        next sample for :data:`~downhill_live.core.grade.EXTERNAL_HOLD_S` of sensor time; it
+        takes precedence over every other source. nan: no longer known."""
+        g = self._gst[0]
+        g.ext_grade = float(grade_pct)
+        g.ext_t = math.nan  # stamped with the next sample's time
+
+    def set_speed(self, speed_mps: float) -> None:
+        """Horizontal speed from another source (foot pod RSC, treadmill belt) for the
+        barometric grade, in force for 3 s of sensor time; nan: no longer known."""
+        g = self._gst[0]
+        g.spd = float(speed_mps)
+        g.spd_t = math.nan  # stamped with the next sample's time
 
     @property
     def cadence_spm_(self) -> float:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 
@@ -71,6 +72,38 @@ def coaching_course() -> list[Segment]:
         Segment(60.0, -10.0, "run", cadence_spm=172.0, impact_scale=1.05),
         Segment(45.0, 0.0, "run", cadence_spm=170.0),
     ]
+
+
+#: the bundled recordings start with the runner standing still this long on level ground: the
+#: reference the foot's tilt grade needs (downhill_live/core/grade.py)
+STILL_START_S = 3.0
+
+
+def with_still_start(sim: SimResult, still_s: float, seed: int) -> SimResult:
+    """``sim`` preceded by ``still_s`` of the sensor at rest on level ground, every time of the
+    run moved by ``still_s``. The rest samples come from the simulator's own ``stand`` segment
+    with the same ``seed`` (the same mounting rotation, sensor bias, noise and range); the run
+    keeps its samples bit for bit (a ``stand`` segment in the course would redraw them)."""
+    n0 = round(still_s * sim.rate_hz)
+    rest = simulate(
+        [Segment(still_s, 0.0, "stand"), Segment(1.0, 0.0, "run")],
+        sim.placement,
+        rate_hz=sim.rate_hz,
+        seed=seed,
+    )
+    if not np.allclose(rest.rotation, sim.rotation):
+        raise ValueError("the still start must use the seed of the simulated run")
+    t0 = np.arange(n0) / sim.rate_hz
+    shift = n0 / sim.rate_hz
+    return dataclasses.replace(
+        sim,
+        t_s=np.concatenate([t0, sim.t_s + shift]),
+        acc_g=np.concatenate([rest.acc_g[:n0], sim.acc_g]),
+        pressure_pa=np.concatenate([np.full(n0, sim.pressure_pa[0]), sim.pressure_pa]),
+        grade_pct=np.concatenate([np.zeros(n0), sim.grade_pct]),
+        strike_t_s=sim.strike_t_s + shift,
+        toe_off_t_s=sim.toe_off_t_s + shift,
+    )
 
 
 def packetize(
@@ -200,6 +233,26 @@ BUNDLED = (
 )
 
 
+def write_bundled(entry: tuple[str, str, float, int, int], out_dir: Path) -> Path:
+    """Write one bundled recording (an entry of :data:`BUNDLED`) and its truth into ``out_dir``:
+    the coaching course after a still stand, coached live with the bundled cue profile."""
+    name, placement, rate_hz, spp, seed = entry
+    course = coaching_course()
+    sim = simulate(course, placement, rate_hz=rate_hz, seed=seed)
+    sim = with_still_start(sim, STILL_START_S, seed=seed)
+    path = out_dir / name
+    write_sim_recording(
+        sim,
+        path,
+        seed=seed,
+        samples_per_packet=spp,
+        course=[Segment(STILL_START_S, 0.0, "stand"), *course],
+        coach_with=DEFAULT_PROFILE,
+        profile_name=BUNDLED_PROFILE_NAME,
+    )
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Rebuild the bundled recordings."""
     ap = argparse.ArgumentParser(prog="python -m downhill_live.sim.recordings", description=__doc__)
@@ -208,23 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    course = coaching_course()
-    for name, placement, rate_hz, spp, seed in BUNDLED:
-        sim = simulate(course, placement, rate_hz=rate_hz, seed=seed)
-        path = args.out / name
-        n = write_sim_recording(
-            sim,
-            path,
-            seed=seed,
-            samples_per_packet=spp,
-            course=course,
-            coach_with=DEFAULT_PROFILE,
-            profile_name=BUNDLED_PROFILE_NAME,
-        )
-        cues = len(read_recording(path).cues)
+    for entry in BUNDLED:
+        path = write_bundled(entry, args.out)
+        rec = read_recording(path)
+        _, placement, rate_hz, *_ = entry
         print(
-            f"{path}: {placement}, {rate_hz:g} Hz, {sim.t_s[-1]:.0f} s, {n} packets, "
-            f"{cues} cues (coached with {BUNDLED_PROFILE_NAME})"
+            f"{path}: {placement}, {rate_hz:g} Hz, {rec.packets[-1].t_rx_s:.0f} s, "
+            f"{len(rec.packets)} packets, {len(rec.cues)} cues (coached with "
+            f"{BUNDLED_PROFILE_NAME})"
         )
     return 0
 

@@ -16,7 +16,9 @@ profile describes:
   scaled by ``factor``) encoded per the SDK layout by
   :func:`~downhill_live.decode.polar_pmd.encode_pmd_acc_raw` and
   :func:`~downhill_live.decode.polar_pmd.encode_pmd_acc_delta` (re-exported here);
-* ``sig_rsc`` profiles: an RSC service (0x1814) that notifies RSC Measurements once subscribed.
+* ``sig_rsc`` profiles: an RSC service (0x1814) that notifies RSC Measurements once subscribed;
+* ``ftms`` profiles (BLE treadmills): a Fitness Machine service (0x1826) that notifies Treadmill
+  Data (belt speed, distance, inclination) once a second once subscribed.
 
 What is streamed is a timeline of :class:`TimedPayload` (sensor-side send time, stream,
 payload bytes): from a recording (:func:`payloads_from_recording`, the recorded receive times)
@@ -41,6 +43,7 @@ import numpy as np
 
 from downhill_live.config.firmware import FirmwareProfile, Stream, parse_firmware_profile
 from downhill_live.decode import stream_rate_hz
+from downhill_live.decode.ftms import FTMS_SERVICE_UUID, TreadmillData
 from downhill_live.decode.layout import encode_layout_packet
 from downhill_live.decode.polar_pmd import (
     H10_ACC,
@@ -77,6 +80,7 @@ __all__ = [
     "encode_pmd_acc_raw",
     "payloads_from_recording",
     "simulated_payloads",
+    "treadmill_payloads",
 ]
 
 #: PMD time (ns since 2000-01-01) of the first simulated sample: 2026-11-25T08:00:00Z
@@ -84,6 +88,9 @@ PMD_T0_NS = 848_995_200 * 1_000_000_000
 #: largest notification payload at the default MTU of the bumble backend (247 - 3)
 MAX_PAYLOAD = 244
 _VENDOR_SERVICE = "d0d00000-0000-4a11-9f00-000000000000"
+#: Fitness Machine Feature (0x2ACC): treadmill features "total distance" and "inclination"
+FTMS_FEATURE_UUID = "00002acc-0000-1000-8000-00805f9b34fb"
+_FTMS_FEATURES = (0x0004 | 0x0008).to_bytes(4, "little") + bytes(4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +227,36 @@ def _rsc_packets(stream: Stream, sim: SimResult, course: Sequence[Segment]) -> l
     return out
 
 
+def treadmill_payloads(
+    stream: Stream, course: Sequence[Segment], *, every_s: float = 1.0
+) -> list[TimedPayload]:
+    """What a treadmill running ``course`` sends: belt speed, distance and the segment's grade
+    as its inclination, every ``every_s`` (the grade switches at the segment boundaries, as a
+    treadmill changes its incline)."""
+    out = []
+    t = 0.0
+    distance_m = 0.0
+    ends = np.cumsum([seg.duration_s for seg in course])
+    while t <= ends[-1]:
+        seg = course[min(int(np.searchsorted(ends, t, side="right")), len(course) - 1)]
+        speed = (
+            seg.speed_mps
+            if seg.speed_mps is not None
+            else (3.0 if seg.activity == "run" else 1.4 if seg.activity == "walk" else 0.0)
+        )
+        m = TreadmillData(
+            speed_kmh=round(speed * 3.6, 2),
+            distance_m=round(distance_m),
+            inclination_pct=round(seg.grade_pct, 1),
+            ramp_angle_deg=round(math.degrees(math.atan(seg.grade_pct / 100.0)), 1),
+            elapsed_s=round(t),
+        )
+        out.append(TimedPayload(t, stream.name, bytes(m)))
+        distance_m += speed * every_s
+        t += every_s
+    return out
+
+
 def simulated_payloads(
     firmware: FirmwareProfile,
     course: Sequence[Segment],
@@ -275,6 +312,8 @@ def simulated_payloads(
             )
         elif stream.decoder == "sig_rsc":
             payloads += _rsc_packets(stream, sim, course)
+        elif stream.decoder == "ftms":
+            payloads += treadmill_payloads(stream, course)
     payloads.sort(key=lambda p: p.t_s)
     return SimulatedSource(payloads, sim, settings)
 
@@ -386,6 +425,11 @@ class VirtualDevice:
             chars = [CharacteristicSpec(s.characteristic, ("notify",)) for s in rsc]
             chars.append(CharacteristicSpec(RSC_FEATURE_UUID, ("read",), b"\x03\x00"))
             services.append(ServiceSpec(RSC_SERVICE_UUID, tuple(chars)))
+        ftms = [s for s in fw.streams.values() if s.decoder == "ftms"]
+        if ftms:
+            chars = [CharacteristicSpec(s.characteristic, ("notify",)) for s in ftms]
+            chars.append(CharacteristicSpec(FTMS_FEATURE_UUID, ("read",), _FTMS_FEATURES))
+            services.append(ServiceSpec(FTMS_SERVICE_UUID, tuple(chars)))
         layout = [s for s in fw.streams.values() if s.decoder == "layout"]
         if layout:
             chars = [CharacteristicSpec(s.characteristic, ("notify",)) for s in layout]

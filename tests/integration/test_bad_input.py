@@ -18,9 +18,9 @@ import pytest
 from downhill_live.cli.main import main
 from downhill_live.record import MAGIC, RecordingWriter, read_recording
 from downhill_live.tools.transfer import read_polar_acc
-from tests.conftest import RECORDINGS
 
-SRC = RECORDINGS / "descent_foot_200hz.dlr"
+# hand-built format-1 files start from a format-1 recording (tests/data/README.md)
+SRC = Path(__file__).resolve().parents[1] / "data" / "format1_foot_60s.dlr"
 POLAR_HEADER = "Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]\n"
 RULE = "rules: {r: {metric: cadence_spm, below: 160, phrases: [quick]}}\n"
 

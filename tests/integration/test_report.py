@@ -42,7 +42,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 #: two descents: one in good form, one with 40 s of overstriding (cadence 156, impact x1.5)
 COURSE = [
-    Segment(60.0, 0.0, "run", cadence_spm=170.0),
+    Segment(3.0, 0.0, "stand"),  # the foot tilt grade's reference (core/grade.py)
+    Segment(57.0, 0.0, "run", cadence_spm=170.0),
     Segment(40.0, -10.0, "run", cadence_spm=170.0),
     Segment(30.0, 0.0, "run", cadence_spm=170.0),
     Segment(10.0, -10.0, "run", cadence_spm=170.0),

@@ -16,7 +16,12 @@ from downhill_live.errors import ConfigError, DownhillError, InputError
 from downhill_live.record import RecordingWriter, read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.sim.gait import Segment, simulate
-from downhill_live.sim.recordings import coaching_course, write_sim_recording
+from downhill_live.sim.recordings import (
+    STILL_START_S,
+    coaching_course,
+    with_still_start,
+    write_sim_recording,
+)
 from downhill_live.sinks import Sink
 from downhill_live.tools.analyze import read_csv_samples
 from downhill_live.tools.verify import print_verification, verify_cues
@@ -56,7 +61,9 @@ def replay(path: Path, profile=None, **kw):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def sim_foot():  # type: ignore[no-untyped-def]
-    return simulate(coaching_course(), "foot", rate_hz=RATE_HZ, seed=21)
+    # as the bundled recordings: a still stand first, the foot tilt grade's reference
+    sim = simulate(coaching_course(), "foot", rate_hz=RATE_HZ, seed=21)
+    return with_still_start(sim, STILL_START_S, seed=21)
 
 
 @pytest.fixture(scope="module")

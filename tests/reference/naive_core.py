@@ -4,8 +4,8 @@ It implements the algorithm described in :mod:`downhill_live.core._kernels` with
 Python objects: the detection signal of the whole recording is computed up front with
 ``scipy.signal.lfilter`` (an offline definition of the same filters), the sample history is a
 deque of records searched by time, the autocorrelation keeps its decimated history in a deque and
-its lag sums in a list, intervals in a deque, and the tilt grade uses ``statistics.median``. It
-is compared with the kernels in ``tests/test_core.py``. Parameters come from
+its lag sums in a list, intervals in a deque. Grade and descent are not here
+(:mod:`downhill_live.core.grade` has its own reference). It is compared with the kernels in ``tests/test_core.py``. Parameters come from
 :func:`downhill_live.core.params.kernel_params`, so both run the same configuration.
 """
 
@@ -64,9 +64,6 @@ class NaiveCore:
             self.rate_hz,
             self.placement,
             range_g=self.range_g,
-            descent_threshold_pct=self.descent_threshold_pct,
-            descent_exit_pct=self.descent_exit_pct,
-            descent_min_s=self.descent_min_s,
         )
         p = self.p
         self.hist: deque[_Sample] = deque(maxlen=ring_capacity(self.rate_hz))
@@ -96,16 +93,6 @@ class NaiveCore:
         self.static_run = 0
         self.static_t = -math.inf
         self._acf_reset()
-        # grade and descent
-        self.grade = NAN
-        self.descent = False
-        self.desc_t = NAN
-        self.h = NAN
-        self.h_t = NAN
-        self.baro_next = NAN
-        self.baro_hist: deque[tuple[float, float]] = deque(maxlen=int(p.baro_n) + 1)
-        self.dist = 0.0
-        self.baro_grade = NAN
         self.ct_open = False
         self.ct_ic = NAN
         self.ct_axis = (NAN, NAN, NAN)
@@ -115,16 +102,7 @@ class NaiveCore:
         self.ms_samples: list[tuple[float, float, float]] = []
         self.cal: list[np.ndarray] = []
         self.cal_seen = 0
-        self.step_grades: deque[float] = deque(maxlen=kern.N_TG)
-        self.impacts: list[np.ndarray] = []
-        self.impact = np.zeros(3)
-        self.imp_amp = 1.0
-        self.prev_bn = 0.0
-        self.edge: tuple[float, tuple[float, float, float]] = (-math.inf, (0.0, 0.0, 0.0))
-        self.v_cal = np.full(3, NAN)
         self.axis: tuple[float, float, float] = (NAN, NAN, NAN)
-        self.fwd: tuple[float, float, float] = (NAN, NAN, NAN)
-        self.tilt_grade = NAN
 
     # ------------------------------------------------------------------ period tracker
     def _acf_reset(self) -> None:
@@ -224,8 +202,8 @@ class NaiveCore:
                 pe.t_ic,
                 self.cadence,
                 pe.peak,
-                self.grade,
-                1.0 if self.descent else 0.0,
+                NAN,  # grade and descent: downhill_live.core.grade (its own reference)
+                0.0,
                 self.last_gct,
                 pe.peak_ax,
                 t_now,
@@ -309,9 +287,6 @@ class NaiveCore:
         self.ct_open = True
         self.ct_ic = t_ic
         self.ct_axis = axis
-        edge_t, edge_v = self.edge
-        self.impact = np.array(edge_v if edge_t >= t_start - kern.IMP_EDGE_LEAD_S else (0.0,) * 3)
-        self.imp_amp += 0.3 * (math.sqrt(c["vn"]) - self.imp_amp)
         if p.axial_mode:
             self.ms_on = True
             self.ms_ic = t_ic
@@ -322,62 +297,19 @@ class NaiveCore:
             ]
         return True
 
-    # ------------------------------------------------------------------ grade (unchanged)
+    # ------------------------------------------------------------------ stance axis
     def _finish_midstance(self) -> None:
         self.ms_on = False
-        if len(self.ms_samples) < 3:
+        if len(self.ms_samples) < 3 or not math.isnan(self.axis[0]):
             return
         v = np.mean(np.array(self.ms_samples), axis=0)
-        if math.isnan(self.axis[0]):
-            self.cal_seen += 1
-            if self.cal_seen <= self.p.cal_skip:
-                return
-            self.cal.append(v)
-            self.impacts.append(self.impact)
-            if len(self.cal) >= self.p.cal_steps:
-                v_cal = np.mean(np.array(self.cal), axis=0)
-                u = v_cal / np.linalg.norm(v_cal)
-                f = -np.sum(np.array(self.impacts), axis=0)
-                f = f - np.dot(f, u) * u
-                if np.linalg.norm(f) > 1e-9:
-                    self.axis = tuple(u)
-                    self.fwd = tuple(f / np.linalg.norm(f))
-                    self.v_cal = v_cal
-                    self.tilt_grade = 0.0
+        self.cal_seen += 1
+        if self.cal_seen <= self.p.cal_skip:
             return
-        sin_a = float(np.clip(np.dot(v - self.v_cal, self.fwd), -0.9, 0.9))
-        self.step_grades.append(100.0 * math.tan(math.asin(sin_a)))
-        med = statistics.median(self.step_grades)
-        self.tilt_grade += self.p.grade_alpha * (med - self.tilt_grade)
-
-    def _baro_tick(self, t: float) -> None:
-        p = self.p
-        if not math.isnan(self.cadence) and t - self.last_ic < 2.0:
-            run_len = p.step_len_m
-            step_len = float(np.interp(self.cadence, [130.0, 150.0], [0.75, run_len]))
-            self.dist += p.baro_dt_s * self.cadence / 60.0 * step_len
-        self.baro_next += p.baro_dt_s
-        if self.baro_next <= t:
-            self.baro_next = t + p.baro_dt_s
-        self.baro_hist.append((self.h, self.dist))
-        if len(self.baro_hist) == self.baro_hist.maxlen and not math.isnan(self.h):
-            dh = self.baro_hist[-1][0] - self.baro_hist[0][0]
-            ds = self.baro_hist[-1][1] - self.baro_hist[0][1]
-            if ds >= p.min_ds_m and not math.isnan(dh):
-                self.baro_grade = 100.0 * dh / ds
-
-    def _descent(self, t: float) -> None:
-        p = self.p
-        g = self.grade
-        cond = g <= p.desc_thr if not self.descent else not (g <= p.desc_exit)
-        if cond:
-            if math.isnan(self.desc_t):
-                self.desc_t = t
-            if t - self.desc_t >= p.desc_min_s:
-                self.descent = not self.descent
-                self.desc_t = NAN
-        else:
-            self.desc_t = NAN
+        self.cal.append(v)
+        if len(self.cal) >= self.p.cal_steps:
+            v_cal = np.mean(np.array(self.cal), axis=0)
+            self.axis = tuple(v_cal / np.linalg.norm(v_cal))
 
     # ------------------------------------------------------------------ main loop
     def _signals(self, t: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -388,10 +320,7 @@ class NaiveCore:
         m = np.sqrt((a * a).sum(axis=1))
         mf = np.empty(n)
         sig = np.zeros(n)
-        imp = np.zeros((n, 3))
         starts = [0, *list(np.nonzero(np.diff(t) > p.long_gap_s)[0] + 1), n]
-        hb = [p.hb0, p.hb1, p.hb2]
-        ha = [1.0, p.ha1, p.ha2]
         for i0, i1 in itertools.pairwise(starts):
             if i1 <= i0:
                 continue
@@ -404,14 +333,12 @@ class NaiveCore:
                     [p.hp_a, -p.hp_a], [1.0, -p.hp_a], a[i0:i1], axis=0, zi=-p.hp_a * x0[None, :]
                 )[0]
                 sig[i0:i1] = np.sqrt((hp * hp).sum(axis=1))
-                zi = np.array([(p.hb1 + p.hb2) * x0, p.hb2 * x0])
-                imp[i0:i1] = lfilter(hb, ha, a[i0:i1], axis=0, zi=zi)[0]
             else:
                 k = p.slope_lag_n
                 d = np.zeros(i1 - i0)
                 d[k:] = np.maximum(0.0, mf[i0 + k : i1] - mf[i0 : i1 - k])
                 sig[i0:i1] = d
-        return m, mf, sig, imp
+        return m, mf, sig
 
     def sample(
         self,
@@ -420,8 +347,6 @@ class NaiveCore:
         m: float,
         mf: float,
         sig: float,
-        imp: tuple[float, float, float],
-        pr: float | None,
     ) -> None:
         """Process one kept sample with its precomputed filter outputs."""
         p = self.p
@@ -441,8 +366,6 @@ class NaiveCore:
                 self.dec = []
                 self.still_mean = m
                 self.still_var = 0.0
-            if self.n == 0:
-                self.baro_next = t
         self.n += 1
         self.last_t = t
         if self.gn < p.warm_n:
@@ -511,13 +434,7 @@ class NaiveCore:
         # candidates and strikes
         thr = max(p.floor_g, p.amp_frac * self.amp)
         c = self.cand
-        bn = imp[0] * imp[0] + imp[1] * imp[1] + imp[2] * imp[2]
-        e2 = (p.imp_edge_frac * self.imp_amp) ** 2
-        if bn >= e2 and self.prev_bn < e2:
-            self.edge = (t, imp)
-        self.prev_bn = bn
         if c is not None:
-            c["vn"] = max(c["vn"], bn)
             if sig > c["h"]:
                 c.update(h=sig, t=t)
             elif (
@@ -533,28 +450,10 @@ class NaiveCore:
                     if t >= self.pend.t_ic + p.post_s + self.pend.hold - 0.5 * p.dt_s:
                         self._emit(t)
         elif sig >= thr:
-            self.cand = {"start": t, "t": t, "h": sig, "vn": bn, "static_t": self.static_t}
+            self.cand = {"start": t, "t": t, "h": sig, "static_t": self.static_t}
         per = self.period if self.period > 0.0 else p.default_period_s
         if not (t - self.last_pk_t < 1.5 * per):
             self.amp = max(self.amp * p.amp_fast, p.floor_g)
-        # barometer, grade, descent
-        has_p = pr is not None
-        if has_p and math.isfinite(pr) and pr > 0.0:
-            h = 44330.77 * (1.0 - (pr / 101325.0) ** 0.190263)
-            if math.isnan(self.h):
-                self.h = h
-            else:
-                self.h += (1.0 - math.exp(-(t - self.h_t) / p.tau_h_s)) * (h - self.h)
-            self.h_t = t
-        if t >= self.baro_next:
-            self._baro_tick(t)
-        if has_p:
-            self.grade = self.baro_grade
-        elif p.axial_mode:
-            self.grade = self.tilt_grade
-        else:
-            self.grade = NAN
-        self._descent(t)
 
     def run(
         self, t_s: np.ndarray, acc_g: np.ndarray, pressure_pa: np.ndarray | None = None
@@ -570,16 +469,13 @@ class NaiveCore:
                 last = t_s[i]
         t = t_s[keep]
         a = acc_g[keep]
-        m, mf, sig, imp = self._signals(t, a)
-        for j, i in enumerate(keep):
-            pr = None if pressure_pa is None else float(pressure_pa[i])
+        m, mf, sig = self._signals(t, a)
+        for j in range(len(keep)):
             self.sample(
                 float(t[j]),
                 (float(a[j, 0]), float(a[j, 1]), float(a[j, 2])),
                 float(m[j]),
                 float(mf[j]),
                 float(sig[j]),
-                (float(imp[j, 0]), float(imp[j, 1]), float(imp[j, 2])),
-                pr,
             )
         return np.array(self.rows, dtype=float).reshape(-1, kern.N_OUT)

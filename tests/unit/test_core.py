@@ -162,6 +162,10 @@ def assert_same(kern: np.ndarray, ref: np.ndarray) -> None:
     np.testing.assert_allclose(kern, ref, rtol=0, atol=1e-9, equal_nan=True)
 
 
+#: the strike columns of steps_array (grade and descent: core/grade.py, tests/unit/test_grade.py)
+STRIKE = [0, 1, 2, 5, 6]
+
+
 # ----------------------------------------------------------------------------- reference tests
 @pytest.mark.parametrize("placement", PLACEMENTS)
 def test_reference_random_noise(placement: str) -> None:
@@ -176,7 +180,7 @@ def test_reference_random_noise(placement: str) -> None:
     kern = kernel_rows(GaitTracker(200.0, placement), t, a, pr, [37])
     ref = NaiveCore(200.0, placement).run(t, a, pr)[:, :7]
     assert len(ref) > 20
-    assert_same(kern, ref)
+    assert_same(kern[:, STRIKE], ref[:, STRIKE])
 
 
 @pytest.mark.parametrize("placement", PLACEMENTS)
@@ -188,8 +192,9 @@ def test_reference_realistic(placement: str) -> None:
     kern = kernel_rows(GaitTracker(200.0, placement), t, sim.acc_g, pr, [13, 250])
     ref = NaiveCore(200.0, placement).run(t, sim.acc_g, pr)[:, :7]
     assert len(ref) > 40
-    assert_same(kern, ref)
-    assert np.isfinite(ref[-1, 3])  # grade known at the end
+    assert_same(kern[:, STRIKE], ref[:, STRIKE])
+    if pr is not None:
+        assert np.isfinite(kern[-1, 3])  # barometric grade known at the end
 
 
 @pytest.mark.skipif(not HAVE_REAL, reason="shared real data not found")
@@ -198,7 +203,7 @@ def test_reference_real_data() -> None:
     kern = kernel_rows(GaitTracker(500.0, "pelvis"), tri["t_s"], tri["acc_g"], None, [20])
     ref = NaiveCore(500.0, "pelvis").run(tri["t_s"], tri["acc_g"])[:, :7]
     assert len(ref) >= 12
-    assert_same(kern, ref)
+    assert_same(kern[:, STRIKE], ref[:, STRIKE])
 
 
 # ------------------------------------------------------------------------------ streaming API
@@ -346,26 +351,11 @@ def test_barometric_grade_and_descent_hysteresis() -> None:
     d = np.array([s.on_descent for s in steps])
     assert np.nanmedian(g[(ts > 40) & (ts < 70)]) == pytest.approx(-10.0, abs=1.5)
     assert np.all(np.abs(g[(ts > 15) & (ts < 30)]) < 2.5)
-    assert not d[ts < 35].any()
-    assert d[(ts > 45) & (ts < 70)].all()
-    assert not d[ts > 90].any()
-
-
-@pytest.mark.parametrize("placement", ["foot", "shank"])
-def test_tilt_grade_for_foot_and_shank(placement: str) -> None:
-    segs = [gait.Segment(40.0, 0.0, "run"), gait.Segment(50.0, -10.0, "run", speed_mps=3.2)]
-    sim = sim_run(placement, segs, seed=6)
-    tr = GaitTracker(200.0, placement)
-    steps = tr.update_many(sim.t_s, sim.acc_g)  # no barometer
-    g = np.array([s.grade_pct for s in steps])
-    ts = np.array([s.t_s for s in steps])
-    if placement == "foot":  # quasi-static foot flat: the tilt is the slope
-        assert np.all(np.abs(g[(ts > 20) & (ts < 37)]) < 1.0)
-        assert np.median(g[ts > 55]) == pytest.approx(-10.0, abs=1.0)
-    else:  # the tibia kinematics change with speed and slope too: a rough estimate
-        assert np.all(np.abs(g[(ts > 20) & (ts < 37)]) < 4.0)
-        assert np.median(g[ts > 55]) < -4.0
-    assert tr.on_descent_
+    # entry and exit within 5 s of the slope change (core/grade.py: the grade's 3 s window
+    # counts towards the profile's 5 s minimum duration)
+    assert not d[ts < 30].any()
+    assert d[(ts > 35) & (ts < 70)].all()
+    assert not d[ts > 75].any()
 
 
 def test_pelvis_without_pressure_has_no_grade() -> None:
