@@ -40,6 +40,8 @@ from downhill_live.record import (
     KIND_CUE,
     KIND_EVENT,
     KIND_PACKET,
+    MAGIC,
+    MAX_HEADER_BYTES,
     MAX_RECORD_BYTES,
     Recording,
     Skip,
@@ -318,7 +320,7 @@ def read_outline(path: str | Path) -> tuple[ArrayRecording, int]:
     :func:`~downhill_live.record.read_recording` does, with the same words."""
     p = Path(path)
     with _open(p) as fh:
-        head = fh.read(CHUNK_BYTES)
+        head = fh.read(len(MAGIC) + 2 * (MAX_HEADER_BYTES + 14))  # room for both copies
         header, start = _read_header(head, p)
         version = int(header["format_version"])
         streams: list[str] = header["streams"]
@@ -380,8 +382,9 @@ def read_outline(path: str | Path) -> tuple[ArrayRecording, int]:
 class _Blocks:
     """Preallocated sample buffers one stream is decoded into."""
 
-    def __init__(self, has_pressure: bool, cap: int = SAMPLE_CAP) -> None:
+    def __init__(self, has_pressure: bool, cap: int | None = None) -> None:
         self.has_pressure = has_pressure
+        cap = cap or SAMPLE_CAP
         self.t = np.empty(cap)
         self.a = np.zeros((cap, 3))
         self.p = np.empty(cap if has_pressure else 1)
