@@ -52,7 +52,13 @@ from downhill_live.record import (
 from downhill_live.session import session_for_recording
 from downhill_live.types import Packet, Samples
 
-__all__ = ["ArrayRecording", "read_outline", "replay_recording"]
+__all__ = [
+    "ArrayRecording",
+    "process_file",
+    "read_outline",
+    "replay_recording",
+    "session_from_outline",
+]
 
 #: bytes read from the file at a time (the largest record is far smaller)
 CHUNK_BYTES = 4 << 20
@@ -302,6 +308,8 @@ class ArrayRecording(Recording):
     (``packets`` is empty; :attr:`n_packets` counts them)."""
 
     n_packets: int = 0
+    #: file offset of the first record
+    records_start: int = 0
 
 
 def _open(path: Path) -> BinaryIO:
@@ -393,6 +401,31 @@ class _Blocks:
         self.__init__(self.has_pressure, max(need, 2 * len(self.t)))  # type: ignore[misc]
 
 
+def session_from_outline(
+    path: str,
+    cues: Any,
+    *,
+    placement: str | None = None,
+    use_attached: bool = True,
+    **kwargs: Any,
+) -> tuple[Any, ArrayRecording]:
+    """First pass over ``path`` and the session that replays it (as
+    :func:`~downhill_live.session.session_from_recording` builds it), nothing processed yet:
+    attach sinks, then call :func:`process_file`."""
+    rec, start = read_outline(path)
+    rec.records_start = start
+    session = session_for_recording(
+        rec, path, cues, placement=placement, use_attached=use_attached, **kwargs
+    )
+    return session, rec
+
+
+def process_file(session: Any, rec: ArrayRecording, *, progress: str | None = None) -> None:
+    """Second pass: every packet of ``rec``'s file through ``session``."""
+    with _open(rec.path) as fh:
+        feed_file(session, fh, rec.records_start, rec, progress=progress)
+
+
 def replay_recording(
     path: str,
     cues: Any,
@@ -405,12 +438,10 @@ def replay_recording(
     """Replay ``path`` as fast as possible: the session of
     :func:`~downhill_live.session.session_from_recording`, with every packet processed, and the
     recording's outline (no packets). ``progress``: a label for a progress bar on a terminal."""
-    rec, start = read_outline(path)
-    session = session_for_recording(
-        rec, path, cues, placement=placement, use_attached=use_attached, **kwargs
+    session, rec = session_from_outline(
+        path, cues, placement=placement, use_attached=use_attached, **kwargs
     )
-    with _open(Path(path)) as fh:
-        feed_file(session, fh, start, rec, progress=progress)
+    process_file(session, rec, progress=progress)
     return session, rec
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from downhill_live.config.cue_profile import CueProfile, load_cue_profile
-from downhill_live.session import session_from_recording
+from downhill_live.source.arrays import replay_recording
 from downhill_live.tools import charts
 from downhill_live.tools.charts import Chart, CueMark, Layout, Panel, Ref
 from downhill_live.tools.descents import (
@@ -530,8 +530,7 @@ def report_inputs(
     The cue profile is ``profile`` if given, else the one the recording stored (the one that
     coached live), else the bundled one."""
     given = load_cue_profile(profile) if profile else None
-    session, rec = session_from_recording(recording, given, placement=placement)
-    session.process_all(rec.packets, progress="replaying")
+    session, rec = replay_recording(recording, given, placement=placement, progress="replaying")
     cue_profile = session.cue_profile
     device = rec.header.get("device") or {}
     meta = {
