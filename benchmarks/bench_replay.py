@@ -174,6 +174,7 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--repeat", type=int, default=3, help="runs per in-process figure (best)")
     ap.add_argument("--no-6h", action="store_true", help="skip the 6-hour memory figure")
+    ap.add_argument("--many", type=int, default=10, help="recordings for the --jobs figure")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -256,6 +257,25 @@ def main() -> int:
             f"as a command (whole process, warm cache): replay --no-speak {c_rep:.2f} s "
             f"(goal <= {COMMAND_GOAL_S:g} s: {verdict}), analyze {c_ana:.2f} s"
         )
+
+        # many recordings on all cores: the same 1-hour file 10 times over
+        import os
+        import shutil
+
+        many = []
+        for i in range(args.many):
+            many.append(d / f"many_{i}.dlr")
+            shutil.copy(path, many[-1])
+        cores = os.cpu_count() or 1
+        t_one = command_s(["analyze", *map(str, many), "--format", "csv", "--jobs", "1"])
+        t_all = command_s(["analyze", *map(str, many), "--format", "csv", "--jobs", "0"])
+        print(
+            f"analyze over {args.many} recordings of {args.minutes:g} min: --jobs 1 {t_one:.1f} s, "
+            f"--jobs 0 ({cores} cores) {t_all:.1f} s = {t_one / t_all:.2f}x; 100 such recordings "
+            f"extrapolated from these {args.many}: {t_all * 100 / args.many:.0f} s"
+        )
+        for p in many:
+            p.unlink()
 
         # peak memory of the process doing the work, by length
         ten = d / "ten.dlr"
