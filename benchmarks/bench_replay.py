@@ -105,19 +105,19 @@ def replay_batches(path: Path):  # type: ignore[no-untyped-def]
 
 
 def lengthen(src: Path, dst: Path, times: int) -> None:
-    """``src`` played ``times`` times in a row (counters and receive times continued)."""
+    """``src`` played ``times`` times in a row: counters and receive times continue as if the
+    sensor had kept running (the receive-clock check sees no jump)."""
     rec = read_recording(src)
-    span_s = rec.packets[-1].t_rx_s + 0.01
-    n_seq = len(rec.packets) + 4096
+    seq = np.array([int.from_bytes(p.payload[:2], "little") for p in rec.packets])
+    unwrapped = np.concatenate([[0], np.cumsum(np.diff(seq) % 65536)]) + seq[0]
+    n_seq = int(unwrapped[-1]) + 1
+    spp = (len(rec.packets[0].payload) - 2) // 6
+    span_s = n_seq * spp / float(rec.header["settings"]["rate_hz"])
     with RecordingWriter(dst, rec.header, streams=rec.header["streams"]) as w:
         for j in range(times):
-            for p in rec.packets:
-                seq = (int.from_bytes(p.payload[:2], "little") + j * n_seq) % 65536
-                w.write_packet(
-                    Packet(
-                        p.t_rx_s + j * span_s, p.stream, seq.to_bytes(2, "little") + p.payload[2:]
-                    )
-                )
+            for p, u in zip(rec.packets, unwrapped.tolist(), strict=True):
+                head = ((u + j * n_seq) % 65536).to_bytes(2, "little")
+                w.write_packet(Packet(p.t_rx_s + j * span_s, p.stream, head + p.payload[2:]))
             w.flush(sync=False)
 
 

@@ -383,19 +383,22 @@ def _inner(
     return _pmd_one(buf, pos, ln, I, F, SI, SU, SF, out_t, out_a, k0, info, acc3)
 
 
-@njit(cache=True)
-def _copy(dst: np.ndarray, src: np.ndarray) -> None:
-    for i in range(src.shape[0]):
-        dst[i] = src[i]
-
-
 # rows of the packed state arrays: A (int64), FL (float64), U (uint64)
 R_CUR, R_PEND, R_FRESH, R_SCRATCH = 0, 1, 2, 3
 R_ACC3, R_SPEC = 4, 5  # A only
 R_G, R_FSPEC, R_INFO = 6, 7, 8  # FL only (rows 0-3: the float state of each base)
 N_ROWS_A, N_ROWS_FL, N_COLS = 6, 9, 24
+N_STATE_I = 6  # int state columns of a decoder (layout: 6, PMD: 3); float and uint: 1
 # G columns after the wrapper state: restart_gap_s, jump_tol_s, dt_s
 G_RESTART_GAP, G_TOL, G_DT = 10, 11, 12
+
+
+@njit(cache=True)
+def _copy_row(A: np.ndarray, FL: np.ndarray, U: np.ndarray, dst: int, src: int) -> None:
+    for j in range(N_STATE_I):  # a decoder's state: the first columns of its rows
+        A[dst, j] = A[src, j]
+    FL[dst, 0] = FL[src, 0]
+    U[dst, 0] = U[src, 0]
 
 
 @njit(cache=True)
@@ -418,57 +421,19 @@ def decode_run(
     ``rx[i]``) through the restart / jump logic into ``out_*`` from index 0.
 
     ``A``, ``FL``, ``U`` pack the state (rows :data:`R_CUR`: the current time base,
-    ``R_PEND``: the candidate base, ``R_FRESH``: a fresh decoder, ``R_SCRATCH``), the spec and
-    the wrapper state ``G`` (row :data:`R_G` of ``FL``). Stops at the first packet that is not
-    accepted. Returns (packets accepted, samples written, status of the packet it stopped at
-    or OK); info (row :data:`R_INFO` of ``FL``) column 2 is 1 when a packet re-anchored.
+    ``R_PEND``: the candidate base, ``R_FRESH``: a fresh decoder, ``R_SCRATCH``: the attempt
+    being made), the spec and the wrapper state ``G`` (row :data:`R_G` of ``FL``). Each attempt
+    decodes into the scratch row from one of the others; one call site keeps the compile
+    short. Stops at the first packet that is not accepted. Returns (packets accepted, samples
+    written, status of the packet it stopped at or OK); info (row :data:`R_INFO` of ``FL``)
+    column 2 is 1 when a packet re-anchored.
     """
-    return _run(
-        kind, buf, offs, lens, rx, start, stop, A[R_SPEC], FL[R_FSPEC], FL[R_G],
-        A[R_CUR], U[R_CUR], FL[R_CUR], A[R_PEND], U[R_PEND], FL[R_PEND],
-        A[R_FRESH], U[R_FRESH], FL[R_FRESH], A[R_SCRATCH], U[R_SCRATCH], FL[R_SCRATCH],
-        out_t, out_a, out_p, FL[R_INFO], A[R_ACC3],
-    )  # fmt: skip
-
-
-@njit(cache=True)
-def _run(
-    kind: int,
-    buf: np.ndarray,
-    offs: np.ndarray,
-    lens: np.ndarray,
-    rx: np.ndarray,
-    start: int,
-    stop: int,
-    I: np.ndarray,  # noqa: E741
-    F: np.ndarray,
-    G: np.ndarray,
-    SI: np.ndarray,
-    SU: np.ndarray,
-    SF: np.ndarray,
-    PI: np.ndarray,
-    PU: np.ndarray,
-    PF: np.ndarray,
-    FI: np.ndarray,
-    FU: np.ndarray,
-    FF: np.ndarray,
-    scratch_i: np.ndarray,
-    scratch_u: np.ndarray,
-    scratch_f: np.ndarray,
-    out_t: np.ndarray,
-    out_a: np.ndarray,
-    out_p: np.ndarray,
-    info: np.ndarray,
-    acc3: np.ndarray,
-) -> tuple[int, int, int]:
-    """Decode packets ``start..stop`` (``buf[offs[i]:offs[i] + lens[i]]``, received at
-    ``rx[i]``) through the restart / jump logic into ``out_*`` from index 0.
-
-    ``S*`` is the current base's state, ``P*`` the candidate base's, ``F*`` a fresh state;
-    ``params`` = [restart_gap_s, jump_tol_s, dt_s]. Stops at the first packet that is not
-    accepted. Returns (packets accepted, samples written, status of the packet it stopped at
-    or OK); ``info[2]`` = 1 when the last accepted packet re-anchored after a jump.
-    """
+    G = FL[R_G]
+    info = FL[R_INFO]
+    I = A[R_SPEC]  # noqa: E741
+    F = FL[R_FSPEC]
+    acc3 = A[R_ACC3]
+    lost_at = S_LOST if kind == KIND_LAYOUT else PS_LOST
     restart_gap = G[G_RESTART_GAP]
     tol = G[G_TOL]
     dt = G[G_DT]
@@ -480,134 +445,76 @@ def _run(
         r = rx[i]
         has_last = G[G_HAS_LAST] > 0.5
         gap = r - G[G_LAST_RX] if has_last else math.nan
-        _copy(scratch_i, SI)
-        _copy(scratch_u, SU)
-        _copy(scratch_f, SF)
-        n = _inner(kind, buf, pos, ln, I, F, SI, SU, SF, out_t, out_a, out_p, k, info, acc3)
         status = OK
         info[4] = 0
-        if n == ERR_BACK:
-            if not has_last:
-                return i - start, k, ERR_BACK
-            if gap >= restart_gap:  # a reconnection: the sensor restarted
-                _copy(scratch_i, FI)
-                _copy(scratch_u, FU)
-                _copy(scratch_f, FF)
-                n2 = _inner(
-                    kind,
-                    buf,
-                    pos,
-                    ln,
-                    I,
-                    F,
-                    scratch_i,
-                    scratch_u,
-                    scratch_f,
-                    out_t,
-                    out_a,
-                    out_p,
-                    k,
-                    info,
-                    acc3,
-                )
-                if n2 == 0:
+        phase = 0  # 0: current base, 1: restart (fresh), 2: candidate base, 3: new candidate
+        src = R_CUR
+        n = 0
+        while True:
+            _copy_row(A, FL, U, R_SCRATCH, src)
+            n = _inner(
+                kind, buf, pos, ln, I, F, A[R_SCRATCH], U[R_SCRATCH], FL[R_SCRATCH],
+                out_t, out_a, out_p, k, info, acc3,
+            )  # fmt: skip
+            if phase == 0:
+                if n == ERR_BACK:
+                    if not has_last:
+                        return i - start, k, ERR_BACK
+                    if gap >= restart_gap:  # a reconnection: the sensor restarted
+                        phase, src = 1, R_FRESH
+                        continue
+                    status = ERR_BACK
+                elif n < 0:
+                    return i - start, k, n
+                elif n > 0 and has_last:
+                    t_first = out_t[k] + G[G_OFFSET]
+                    t_end = out_t[k + n - 1] + G[G_OFFSET]
+                    ahead = G[G_FLOOR] - (r - t_end)
+                    if t_first <= G[G_LAST_T]:
+                        status = ERR_BACK
+                        info[4] = 1
+                        info[3] = t_first - G[G_LAST_T]
+                    elif ahead > tol:
+                        status = ERR_AHEAD
+                        info[3] = ahead
+                if status == OK:
+                    G[G_HAS_PENDING] = 0
+                    break
+                if G[G_HAS_PENDING] > 0.5:
+                    phase, src = 2, R_PEND
+                else:
+                    phase, src = 3, R_FRESH
+                continue
+            if phase == 1:
+                if n == 0:
                     return i - start, k, ERR_BACK
-                if n2 < 0:
-                    return i - start, k, n2
-                G[G_LOST_BEFORE] += SI[S_LOST if kind == KIND_LAYOUT else PS_LOST]
-                _copy(SI, scratch_i)
-                _copy(SU, scratch_u)
-                _copy(SF, scratch_f)
+                if n < 0:
+                    return i - start, k, n
+                G[G_LOST_BEFORE] += A[R_CUR, lost_at]
                 G[G_RESTARTS] += 1
                 G[G_HAS_PENDING] = 0
                 G[G_OFFSET] = G[G_LAST_T] + max(gap, dt) - out_t[k]
-                n = n2
-            else:
-                status = ERR_BACK
-        elif n < 0:
-            return i - start, k, n
-        elif n > 0 and has_last:
-            t_first = out_t[k] + G[G_OFFSET]
-            t_end = out_t[k + n - 1] + G[G_OFFSET]
-            ahead = G[G_FLOOR] - (r - t_end)
-            if t_first <= G[G_LAST_T] or ahead > tol:
-                _copy(SI, scratch_i)  # state as before this packet
-                _copy(SU, scratch_u)
-                _copy(SF, scratch_f)
-                if t_first <= G[G_LAST_T]:
-                    status = ERR_BACK
-                    info[4] = 1
-                    info[3] = t_first - G[G_LAST_T]
-                else:
-                    status = ERR_AHEAD
-                    info[3] = ahead
-            else:
-                G[G_HAS_PENDING] = 0
-        else:
-            G[G_HAS_PENDING] = 0
-        if status != OK:
-            # implausible: switch to the candidate base when it continues that one
-            switched = False
-            if G[G_HAS_PENDING] > 0.5:
-                _copy(scratch_i, PI)
-                _copy(scratch_u, PU)
-                _copy(scratch_f, PF)
-                n2 = _inner(
-                    kind,
-                    buf,
-                    pos,
-                    ln,
-                    I,
-                    F,
-                    scratch_i,
-                    scratch_u,
-                    scratch_f,
-                    out_t,
-                    out_a,
-                    out_p,
-                    k,
-                    info,
-                    acc3,
-                )
-                if n2 > 0 and (r - out_t[k + n2 - 1]) >= G[G_PENDING_OFF] - tol:
-                    G[G_LOST_BEFORE] += SI[S_LOST if kind == KIND_LAYOUT else PS_LOST]
-                    _copy(SI, scratch_i)
-                    _copy(SU, scratch_u)
-                    _copy(SF, scratch_f)
+                break
+            if phase == 2:
+                if n > 0 and (r - out_t[k + n - 1]) >= G[G_PENDING_OFF] - tol:
+                    G[G_LOST_BEFORE] += A[R_CUR, lost_at]
                     G[G_HAS_PENDING] = 0
                     G[G_JUMPS] += 1
                     info[2] = 1
                     G[G_OFFSET] = G[G_LAST_T] + max(gap, dt) - out_t[k]
-                    n = n2
-                    switched = True
-            if not switched:
-                _copy(PI, FI)
-                _copy(PU, FU)
-                _copy(PF, FF)
-                n2 = _inner(
-                    kind,
-                    buf,
-                    pos,
-                    ln,
-                    I,
-                    F,
-                    PI,
-                    PU,
-                    PF,
-                    out_t,
-                    out_a,
-                    out_p,
-                    k,
-                    info,
-                    acc3,
-                )
-                if n2 > 0:
-                    G[G_HAS_PENDING] = 1
-                    G[G_PENDING_OFF] = r - out_t[k + n2 - 1]
-                else:
-                    G[G_HAS_PENDING] = 0
-                return i - start, k, status
-        # accepted
+                    break
+                phase, src = 3, R_FRESH
+                continue
+            # phase 3: this packet becomes the candidate base, and is refused
+            if n > 0:
+                _copy_row(A, FL, U, R_PEND, R_SCRATCH)
+                G[G_HAS_PENDING] = 1
+                G[G_PENDING_OFF] = r - out_t[k + n - 1]
+            else:
+                G[G_HAS_PENDING] = 0
+            return i - start, k, status
+        # accepted: the attempt's state is the current base now
+        _copy_row(A, FL, U, R_CUR, R_SCRATCH)
         G[G_LAST_RX] = r
         if n > 0:
             off = G[G_OFFSET]

@@ -83,6 +83,7 @@ class FastDecoder:
         self._one_len = np.zeros(1, np.int64)
         self._one_rx = np.zeros(1)
         self._reference = reference
+        self._buf = np.zeros(256, np.uint8)
         self._alloc(_FIRST_CAPACITY)
         self._jump_logged = False
 
@@ -140,13 +141,19 @@ class FastDecoder:
     def decode(self, packet: Packet, index: int | None = None) -> Samples:
         """Decode one payload (one compiled call); raises :class:`DecodeError` as the
         reference does, state unchanged."""
-        buf = np.frombuffer(packet.payload, np.uint8)
-        self._one_len[0] = len(buf)
+        payload = packet.payload
+        size = len(payload)
+        if size > len(self._buf):
+            self._buf = np.zeros(2 * size, np.uint8)
+        # copied into one writable buffer: the kernels are compiled for one buffer type only
+        memoryview(self._buf)[:size] = payload  # type: ignore[arg-type]
+        self._one_len[0] = size
         self._one_rx[0] = packet.t_rx_s
         while True:
             done, n, status = self.run(
-                buf, self._one_off, self._one_len, self._one_rx, 0, 1, self._t, self._a, self._p
-            )
+                self._buf, self._one_off, self._one_len, self._one_rx, 0, 1,
+                self._t, self._a, self._p,
+            )  # fmt: skip
             if status != K.ERR_CAPACITY:
                 break
             self._alloc(2 * max(int(self._info[0]), len(self._t)))
@@ -179,7 +186,7 @@ class FastDecoder:
         offs = np.zeros(len(lens), np.int64)
         np.cumsum(lens[:-1], out=offs[1:])
         rx = np.fromiter((p.t_rx_s for p in packets), dtype=np.float64, count=len(packets))
-        buf = np.frombuffer(b"".join(payloads), np.uint8)
+        buf = np.frombuffer(bytearray(b"".join(payloads)), np.uint8)  # writable, as decode's
         saved = self._save()
         cap = max(len(self._t), self._bound(lens))
         if cap > len(self._t):
@@ -333,4 +340,29 @@ def fast_pmd_decoder(
     )
 
 
-__all__ = ["FastDecoder", "fast_layout_decoder", "fast_pmd_decoder", "layout_spec"]
+def warm_kernels() -> None:
+    """Compile (first run) or load (numba's cache) the decoder kernels, so that neither the
+    first live packet nor the first replay pays for it; ``./run`` calls it during set-up."""
+    # lazy: source.arrays imports this module; the rest is only needed here
+    from downhill_live.config.firmware import load_firmware_profile
+    from downhill_live.decode.polar_pmd import encode_pmd_acc_delta
+    from downhill_live.source import arrays  # the record scan
+
+    lay = load_firmware_profile("dhl-imu").streams["acc"].layout
+    dec = fast_layout_decoder(lay, "acc")
+    pmd = fast_pmd_decoder(
+        sample_rate_hz=200, factor=1.0, resolution_bits=16, channels=3, stream="acc"
+    )
+    assert dec is not None and pmd is not None
+    dec.decode(Packet(0.0, "acc", bytes(8)))
+    pmd.decode(Packet(0.0, "acc", encode_pmd_acc_delta(1, np.zeros((2, 3), np.int64))))
+    arrays.warm_scan()
+
+
+__all__ = [
+    "FastDecoder",
+    "fast_layout_decoder",
+    "fast_pmd_decoder",
+    "layout_spec",
+    "warm_kernels",
+]

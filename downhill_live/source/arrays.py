@@ -230,6 +230,15 @@ def _scan(
         pos = j
 
 
+def warm_scan() -> None:
+    """Compile or load the record scan (see :func:`~downhill_live.decode.fast.warm_kernels`)."""
+    z = np.zeros(1, np.int64)
+    _scan(
+        np.zeros(16, np.uint8), 0, 0, True, 0, 2, np.zeros(4, np.int64), np.zeros(1, np.uint8),
+        np.zeros(1, np.uint64), np.zeros(1, np.uint8), z, z, z, np.zeros((1, 3), np.int64), _CRC,
+    )  # fmt: skip
+
+
 @dataclass
 class _Chunk:
     """Records found in one scan call; offsets index ``buf``."""
