@@ -122,7 +122,7 @@ def lengthen(src: Path, dst: Path, times: int) -> None:
 
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from downhill_live.config.cue_profile import load_cue_profile
 mode, path, warm = sys.argv[1], sys.argv[2], sys.argv[3]
 from downhill_live.source import arrays
@@ -134,12 +134,16 @@ def run(p):
         s, rec = session_from_recording(p, load_cue_profile())
         s.process_all(rec.packets)
     return s
+def hwm_kib():  # peak resident set of this process image (ru_maxrss would carry the parent's)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
 run(warm)  # numba cache loaded, imports done
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm_kib()
 t0 = time.perf_counter()
 s = run(path)
 dt = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm_kib()
 print(json.dumps({"before_kib": before, "peak_kib": peak, "s": dt, "steps": len(s.steps)}))
 """
 

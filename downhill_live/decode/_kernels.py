@@ -389,8 +389,8 @@ R_ACC3, R_SPEC = 4, 5  # A only
 R_G, R_FSPEC, R_INFO = 6, 7, 8  # FL only (rows 0-3: the float state of each base)
 N_ROWS_A, N_ROWS_FL, N_COLS = 6, 9, 24
 N_STATE_I = 6  # int state columns of a decoder (layout: 6, PMD: 3); float and uint: 1
-# G columns after the wrapper state: restart_gap_s, jump_tol_s, dt_s
-G_RESTART_GAP, G_TOL, G_DT = 10, 11, 12
+# G columns after the wrapper state: restart_gap_s, jump_tol_s, dt_s, max clock ratio
+G_RESTART_GAP, G_TOL, G_DT, G_RATIO = 10, 11, 12, 13
 
 
 @njit(cache=True)
@@ -470,11 +470,12 @@ def decode_run(
                     t_first = out_t[k] + G[G_OFFSET]
                     t_end = out_t[k + n - 1] + G[G_OFFSET]
                     ahead = G[G_FLOOR] - (r - t_end)
-                    if t_first <= G[G_LAST_T]:
+                    advance = t_first - G[G_LAST_T]
+                    if advance <= 0.0:
                         status = ERR_BACK
                         info[4] = 1
                         info[3] = t_first - G[G_LAST_T]
-                    elif ahead > tol:
+                    elif ahead > tol and advance > G[G_RATIO] * gap + tol:
                         status = ERR_AHEAD
                         info[3] = ahead
                 if status == OK:

@@ -29,6 +29,9 @@ RESTART_GAP_S = 0.5
 #: (receive time minus the smallest latency seen on the stream) has a corrupt counter or clock:
 #: data cannot arrive before it was measured. Receive jitter and clock drift stay far below it.
 JUMP_TOL_S = 1.0
+#: A sensor clock may run this many times faster than the receive clock (a virtual sensor of
+#: ``live --simulate --speed 1000``): a jump must also exceed this many receive-time gaps.
+MAX_CLOCK_RATIO = 1000.0
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +252,8 @@ class RestartingDecoder:
     (``DecodeError`` of kind ``RESTART``, state unchanged) - its counter or clock went backwards
     without a reconnection, or its last sample lies more than :data:`JUMP_TOL_S` ahead of what
     the receive clock allows (receive time minus the smallest receive-minus-sensor latency seen,
-    :attr:`floor_s`). A fresh decoder keeps the rejected packet as a candidate new time base:
+    :attr:`floor_s`) and more than :data:`MAX_CLOCK_RATIO` receive-time gaps ahead of the
+    last sample. A fresh decoder keeps the rejected packet as a candidate new time base:
     when the next packet does not continue the old base but continues the candidate, the sensor
     really jumped, and the stream is re-anchored (time continues from the last accepted sample
     by the receive-time gap, at least one sample period; :attr:`jumps` counts it and the first
@@ -347,7 +351,10 @@ class RestartingDecoder:
             t_first = float(s.t_s[0]) + self._offset_s
             t_end = float(s.t_s[-1]) + self._offset_s
             ahead_s = self.floor_s - (packet.t_rx_s - t_end)
-            if t_first <= self._last_t_s or ahead_s > JUMP_TOL_S:
+            advance_s = t_first - self._last_t_s
+            if advance_s <= 0.0 or (
+                ahead_s > JUMP_TOL_S and advance_s > MAX_CLOCK_RATIO * gap_s + JUMP_TOL_S
+            ):
                 self.inner = before  # state as before this packet
                 what = (
                     f"sensor time went backwards ({t_first - self._last_t_s:+.3f} s)"
@@ -427,7 +434,11 @@ class RestartingDecoder:
         off = rx - t[:, -1]
         floors = np.minimum.accumulate(np.concatenate([[self.floor_s], off]))[:-1]
         prev_end = np.concatenate([[self._last_t_s], t[:-1, -1]])
-        if np.any(floors - off > JUMP_TOL_S) or np.any(t[:, 0] <= prev_end):
+        gaps = rx - np.concatenate([[self._last_rx_s], rx[:-1]])
+        advance = t[:, 0] - prev_end
+        if np.any(advance <= 0.0) or np.any(
+            (floors - off > JUMP_TOL_S) & (advance > MAX_CLOCK_RATIO * gaps + JUMP_TOL_S)
+        ):
             self.inner = before
             return None
         self._last_rx_s = packets[-1].t_rx_s
@@ -444,6 +455,7 @@ def replace_params(stream: StreamConfig, **changes: Any) -> dict[str, Any]:
 
 __all__ = [
     "JUMP_TOL_S",
+    "MAX_CLOCK_RATIO",
     "RESTART_GAP_S",
     "Decoder",
     "Link",

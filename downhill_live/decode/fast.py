@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from downhill_live.decode import _kernels as K  # noqa: N812 - short: used on every line
-from downhill_live.decode.base import JUMP_TOL_S, RESTART_GAP_S, StreamDecoder
+from downhill_live.decode.base import JUMP_TOL_S, MAX_CLOCK_RATIO, RESTART_GAP_S, StreamDecoder
 from downhill_live.decode.layout import FIELD_TYPES, LayoutDecoder
 from downhill_live.decode.polar_pmd.stream import PmdAccDecoder
 from downhill_live.errors import DecodeError, StreamRestartError
@@ -76,6 +76,7 @@ class FastDecoder:
         g = self._FL[K.R_G]
         g[K.G_FLOOR] = g[K.G_LAST_RX] = g[K.G_LAST_T] = np.nan
         g[K.G_RESTART_GAP], g[K.G_TOL], g[K.G_DT] = restart_gap_s, JUMP_TOL_S, 1.0 / self.rate_hz
+        g[K.G_RATIO] = MAX_CLOCK_RATIO
         self._G = g
         self._SI, self._SU, self._SF = self._A[K.R_CUR], self._U[K.R_CUR], self._FL[K.R_CUR]
         self._info = self._FL[K.R_INFO]
