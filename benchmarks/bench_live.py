@@ -187,8 +187,8 @@ def main() -> int:
     args = ap.parse_args()
     print(
         f"per packet at live pacing (one every {args.pace_ms:g} ms, {args.packets} packets; "
-        "decode + core + rules, us; wall = what the runner waits, CPU = this thread's work, "
-        "which other processes on the machine do not inflate):"
+        "decode + core + rules, us; wall = what the runner waits, CPU = time this thread ran "
+        "(without the waits for a busy CPU, with the cache misses other processes cause)):"
     )
     for name in CASES:
         per_packet(name, args.packets, args.pace_ms / 1000.0)

@@ -158,6 +158,20 @@ def child_memory(mode: str, path: Path, warm: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def memory_table(lengths: list[tuple[str, Path]], warm: Path) -> None:
+    """Peak resident memory of a fresh process replaying each file, both paths."""
+    print("peak resident memory of the replaying process (fresh process each; MiB):")
+    for mode in ("arrays", "read_recording"):
+        cells = []
+        for label, p in lengths:
+            m = child_memory(mode, p, warm)
+            cells.append(
+                f"{label} {m['peak_kib'] / 1024:.0f} (+{(m['peak_kib'] - m['before_kib']) / 1024:.0f}"
+                f" over imports+warm-up, {m['s']:.1f} s)"
+            )
+        print(f"  {mode:<15} " + "; ".join(cells))
+
+
 def command_s(args: list[str]) -> float:
     """Best of two wall times of a whole ``downhill-live`` process."""
     best = float("inf")
@@ -179,7 +193,22 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per in-process figure (best)")
     ap.add_argument("--no-6h", action="store_true", help="skip the 6-hour memory figure")
     ap.add_argument("--many", type=int, default=10, help="recordings for the --jobs figure")
+    ap.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the memory figure, on the bundled 500 Hz shank recording (4 min) played 3, 15 "
+        "and 90 times in a row (12 min, 1 h, 6 h; no simulation)",
+    )
     args = ap.parse_args()
+    if args.memory_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(__file__).resolve().parents[1] / "recordings" / "descent_shank_500hz.dlr"
+            files = []
+            for label, times in (("12 min", 3), ("1 h", 15), ("6 h", 90)):
+                files.append((label, Path(tmp) / f"{times}.dlr"))
+                lengthen(src, files[-1][1], times)
+            memory_table(files, src)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         path = d / "bench.dlr"
@@ -293,16 +322,7 @@ def main() -> int:
             six = d / "six.dlr"
             lengthen(path, six, 6)
             lengths.append((f"{6 * args.minutes:g} min", six))
-        print("peak resident memory of the replaying process (fresh process each; MiB):")
-        for mode in ("arrays", "read_recording"):
-            cells = []
-            for label, p in lengths:
-                m = child_memory(mode, p, small)
-                cells.append(
-                    f"{label} {m['peak_kib'] / 1024:.0f} (+{(m['peak_kib'] - m['before_kib']) / 1024:.0f} "
-                    f"over imports+warm-up, {m['s']:.1f} s)"
-                )
-            print(f"  {mode:<15} " + "; ".join(cells))
+        memory_table(lengths, small)
 
         base = load_cue_profile()
         specs = [
