@@ -548,6 +548,22 @@ def session_from_recording(
     the bundled one, and (``use_attached``) the grade from altitude attached with
     ``downhill-live attach``."""
     rec = read_recording(path)
+    return session_for_recording(
+        rec, path, cues, placement=placement, use_attached=use_attached, **kwargs
+    ), rec
+
+
+def session_for_recording(
+    rec: Recording,
+    path: str,
+    cues: CueProfile | None,
+    *,
+    placement: str | None = None,
+    use_attached: bool = True,
+    **kwargs: Any,
+) -> Session:
+    """The session that replays ``rec`` (read from ``path``); see
+    :func:`session_from_recording` (which reads it first)."""
     firmware = recording_firmware(rec, path)
     if cues is None:
         cues = recording_cue_profile(rec, path) or load_cue_profile()
@@ -579,7 +595,7 @@ def session_from_recording(
         log.info("%s: grade from the attached %s altitude", path, track.meta.get("format", ""))
     if use_attached and session.odometer is None:
         session.odometer = Odometer.for_track(track)  # needs no packets: not a sink
-    return session, rec
+    return session
 
 
 def stored_prior(rec: Recording, path: str) -> Prior | None:

@@ -23,6 +23,7 @@ from downhill_live.files import claim_output
 from downhill_live.record import Recording
 from downhill_live.session import describe_skip, run_source, session_from_recording
 from downhill_live.sinks import SpeakerSink
+from downhill_live.source.arrays import ArrayRecording, process_file, session_from_outline
 from downhill_live.source.replay import ReplaySource
 from downhill_live.speech import open_profile_speaker, write_cues_wav
 from downhill_live.tools.verify import add_verify_option, print_verification
@@ -41,7 +42,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     prepare_detector(sys.stderr)  # compiles once, says so on the first run
     given = load_cue_profile(args.profile) if args.profile else None  # None: as recorded
     # --verify compares with the live session, which had no watch data: no attached grade then
-    session, rec = session_from_recording(
+    opened = session_from_recording if args.speed else session_from_outline
+    session, rec = opened(
         args.recording,
         given,
         placement=args.placement,
@@ -53,16 +55,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     device = rec.header.get("device") or {}
     print(
         f"replaying {args.recording}: {device.get('name', '?')} ({session.firmware.name}), "
-        f"placement {session.placement}, {len(rec.packets)} packets",
+        f"placement {session.placement}, {packet_count(rec)} packets",
         file=out,
     )
     print(speaker.description, file=out)
-    source = ReplaySource(rec, args.recording, speed=args.speed or 1.0)
     try:
-        if args.speed:
-            asyncio.run(run_source(source, session))  # the live path, at the recorded pace
-        else:  # as fast as possible: batches of packets, with the same steps and cues
-            session.process_all(rec.packets, progress="replaying")
+        if args.speed:  # the live path, at the recorded pace
+            source = ReplaySource(rec, args.recording, speed=args.speed)
+            asyncio.run(run_source(source, session))
+        else:  # as fast as possible: the file as arrays, with the same steps and cues
+            assert isinstance(rec, ArrayRecording)
+            process_file(session, rec, progress="replaying")
     finally:
         session.close()
         speaker.close()
@@ -86,6 +89,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.verify:
         return print_verification(args.recording, rec.cues, session.cues, out) or damaged
     return damaged
+
+
+def packet_count(rec: Recording) -> int:
+    """Packets of a recording read whole or as an outline."""
+    return rec.n_packets if isinstance(rec, ArrayRecording) else len(rec.packets)
 
 
 def save_history(

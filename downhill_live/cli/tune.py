@@ -10,6 +10,7 @@ from downhill_live.cli.console import add_force_option, prepare_detector
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.errors import InputError
 from downhill_live.files import atomic_write, claim_output
+from downhill_live.tools.jobs import add_jobs_option, run_jobs
 from downhill_live.tools.tune import (
     MIN_FLAT_STEPS,
     RULE_FIELDS,
@@ -35,7 +36,14 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     prepare_detector(sys.stderr)  # compiles once, says so on the first run
     base = load_cue_profile(args.profile)
     specs = [parse_set(s, base) for s in args.set or []]
-    recs = [collect_steps(p, base, placement=args.placement) for p in args.recordings]
+    recs = run_jobs(
+        collect_steps,
+        args.recordings,
+        jobs=args.jobs,
+        profile=base,
+        placement=args.placement,
+        progress="replaying" if args.jobs == 1 else None,
+    )
     total = sum(r.duration_s for r in recs)
     print(
         f"tune: {len(recs)} recording(s), {sum(len(r.steps) for r in recs)} steps over "
@@ -111,6 +119,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     t.add_argument("-o", "--output", metavar="FILE.yaml", help="where --suggest writes the profile")
     add_force_option(t)
+    add_jobs_option(t)
     t.set_defaults(func=_cmd_tune)
 
 

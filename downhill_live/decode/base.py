@@ -9,17 +9,31 @@ which ``config.firmware.Stream`` satisfies.
 
 from __future__ import annotations
 
+import copy
+import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from downhill_live.config.yamlio import Checker, is_finite_number
-from downhill_live.errors import ConfigError, DecodeError, DecodeErrorKind
+from downhill_live.errors import ConfigError, DecodeError, DecodeErrorKind, StreamRestartError
 from downhill_live.types import Packet, Samples, Step
 
 #: A restart (counter or timestamp going backwards) is accepted only after a receive-time gap
 #: of at least this long on the stream: a reconnection takes longer; a corrupt packet does not.
 RESTART_GAP_S = 0.5
+#: A packet whose last sample lies more than this ahead of what the receive clock allows
+#: (receive time minus the smallest latency seen on the stream) has a corrupt counter or clock:
+#: data cannot arrive before it was measured. Receive jitter and clock drift stay far below it.
+JUMP_TOL_S = 1.0
+#: A sensor clock may run this many times faster than the receive clock (a virtual sensor of
+#: ``live --simulate --speed 1000``): a jump must also exceed this many receive-time gaps.
+MAX_CLOCK_RATIO = 1000.0
+
+log = logging.getLogger(__name__)
 
 
 class StreamConfig(Protocol):
@@ -226,13 +240,24 @@ class Decoder:
 
 
 class RestartingDecoder:
-    """Wraps a decoder so that a sensor restarting its counter or clock is not fatal.
+    """Wraps a decoder so that a sensor restarting its counter or clock is not fatal, and so
+    that a corrupt counter or timestamp costs one packet, not the rest of the run.
 
-    A :class:`DecodeError` of kind ``RESTART`` (counter or clock going backwards) right after a
-    receive-time gap of at least ``restart_gap_s`` (a reconnection) starts a fresh inner
-    decoder; its sensor time is shifted so that time continues from the last sample plus the
-    receive-time gap. Without such a gap the error is raised as before (a corrupt packet),
-    state unchanged.
+    Restarts: a :class:`DecodeError` of kind ``RESTART`` (counter or clock going backwards)
+    right after a receive-time gap of at least ``restart_gap_s`` (a reconnection) starts a fresh
+    inner decoder; its sensor time is shifted so that time continues from the last sample plus
+    the receive-time gap.
+
+    Sanity against the receive clock: a packet whose sensor time is implausible is rejected
+    (``DecodeError`` of kind ``RESTART``, state unchanged) - its counter or clock went backwards
+    without a reconnection, or its last sample lies more than :data:`JUMP_TOL_S` ahead of what
+    the receive clock allows (receive time minus the smallest receive-minus-sensor latency seen,
+    :attr:`floor_s`) and more than :data:`MAX_CLOCK_RATIO` receive-time gaps ahead of the
+    last sample. A fresh decoder keeps the rejected packet as a candidate new time base:
+    when the next packet does not continue the old base but continues the candidate, the sensor
+    really jumped, and the stream is re-anchored (time continues from the last accepted sample
+    by the receive-time gap, at least one sample period; :attr:`jumps` counts it and the first
+    one is logged). A single corrupt packet is dropped and the old base goes on.
 
     Parameters
     ----------
@@ -240,34 +265,67 @@ class RestartingDecoder:
         Returns a fresh inner decoder.
     restart_gap_s : float
         Minimum receive-time gap before a restart is accepted.
+    rate_hz : float, optional
+        Nominal sample rate: a re-anchored packet starts at least one period after the last.
 
     Attributes
     ----------
     inner : StreamDecoder
         The current inner decoder.
     restarts : int
-        Restarts accepted so far.
+        Restarts accepted so far (after a reconnection gap).
+    jumps : int
+        Re-anchorings after an implausible counter or clock jump.
     """
 
     def __init__(
-        self, factory: Callable[[], StreamDecoder], *, restart_gap_s: float = RESTART_GAP_S
+        self,
+        factory: Callable[[], StreamDecoder],
+        *,
+        restart_gap_s: float = RESTART_GAP_S,
+        rate_hz: float | None = None,
     ) -> None:
         self._factory = factory
         self.restart_gap_s = restart_gap_s
+        self.dt_s = 1.0 / rate_hz if rate_hz else 0.0
+        self.stream = ""
         self.inner = factory()
         self.restarts = 0
+        self.jumps = 0
         self._offset_s = 0.0
         self._lost_before = 0
         self._last_t_s: float | None = None
         self._last_rx_s: float | None = None
+        #: smallest receive time minus sensor time of a packet's last sample seen (s)
+        self.floor_s: float | None = None
+        self._pending: StreamDecoder | None = None
+        self._pending_rx_s = 0.0
+        self._pending_off_s = 0.0
 
     @property
     def lost_samples(self) -> int:
         """Samples lost in transit (counter gaps) over all restarts."""
         return self._lost_before + self.inner.lost_samples
 
+    def _shift(self, s: Samples) -> Samples:
+        if self._offset_s:
+            return Samples(s.t_s + self._offset_s, s.acc_g, s.pressure_pa, s.lost)
+        return s
+
+    def _accept(self, packet: Packet, s: Samples) -> Samples:
+        self._last_rx_s = packet.t_rx_s
+        s = self._shift(s)
+        if len(s.t_s):
+            self._last_t_s = float(s.t_s[-1])
+            off = packet.t_rx_s - self._last_t_s
+            if self.floor_s is None or off < self.floor_s:
+                self.floor_s = off
+        return s
+
     def decode(self, packet: Packet, index: int | None = None) -> Samples:
-        """Decode one payload; see the class notes for restarts."""
+        """Decode one payload; see the class notes for restarts and jumps."""
+        gap_s = packet.t_rx_s - self._last_rx_s if self._last_rx_s is not None else math.nan
+        before = copy.copy(self.inner)
         try:
             s = self.inner.decode(packet, index)
         except DecodeError as exc:
@@ -275,37 +333,118 @@ class RestartingDecoder:
                 exc.kind is DecodeErrorKind.RESTART
                 and self._last_rx_s is not None
                 and self._last_t_s is not None
-                and packet.t_rx_s - self._last_rx_s >= self.restart_gap_s
             ):
                 raise
-            fresh = self._factory()
+            if gap_s >= self.restart_gap_s:  # a reconnection: the sensor restarted
+                fresh = self._factory()
+                s = fresh.decode(packet, index)
+                if len(s.t_s) == 0:
+                    raise
+                self._lost_before += self.inner.lost_samples
+                self.inner = fresh
+                self.restarts += 1
+                self._pending = None
+                self._offset_s = self._last_t_s + max(gap_s, self.dt_s) - float(s.t_s[0])
+                return self._accept(packet, s)
+            return self._implausible(packet, index, gap_s, exc)
+        if len(s.t_s) and self._last_t_s is not None and self.floor_s is not None:
+            t_first = float(s.t_s[0]) + self._offset_s
+            t_end = float(s.t_s[-1]) + self._offset_s
+            ahead_s = self.floor_s - (packet.t_rx_s - t_end)
+            advance_s = t_first - self._last_t_s
+            if advance_s <= 0.0 or (
+                ahead_s > JUMP_TOL_S and advance_s > MAX_CLOCK_RATIO * gap_s + JUMP_TOL_S
+            ):
+                self.inner = before  # state as before this packet
+                what = (
+                    f"sensor time went backwards ({t_first - self._last_t_s:+.3f} s)"
+                    if t_first <= self._last_t_s
+                    else f"sensor time jumped {ahead_s:.3f} s ahead of the receive clock"
+                )
+                jump = StreamRestartError(
+                    what, summary="sensor time jumped", stream=self.stream, index=index
+                )
+                return self._implausible(packet, index, gap_s, jump)
+        self._pending = None
+        return self._accept(packet, s)
+
+    def _implausible(
+        self, packet: Packet, index: int | None, gap_s: float, exc: DecodeError
+    ) -> Samples:
+        """``packet`` does not continue the time base: switch to the candidate base when it
+        continues that one, else make it the candidate and raise ``exc``."""
+        pend = self._pending
+        if pend is not None:
+            try:
+                s = pend.decode(packet, index)
+            except DecodeError:
+                s = None
+            if s is not None and len(s.t_s):
+                off = packet.t_rx_s - float(s.t_s[-1])
+                if off >= self._pending_off_s - JUMP_TOL_S and self._last_t_s is not None:
+                    self._lost_before += self.inner.lost_samples
+                    self.inner = pend
+                    self._pending = None
+                    self.jumps += 1
+                    if self.jumps == 1:
+                        log.warning(
+                            "stream %s: sensor counter or clock jumped (%s); time re-anchored "
+                            "to the receive clock (further jumps are counted)",
+                            self.stream or "?",
+                            exc.message,
+                        )
+                    self._offset_s = self._last_t_s + max(gap_s, self.dt_s) - float(s.t_s[0])
+                    return self._accept(packet, s)
+        fresh = self._factory()
+        try:
             s = fresh.decode(packet, index)
-            if len(s.t_s) == 0:
-                raise
-            self._lost_before += self.inner.lost_samples
-            self.inner = fresh
-            self.restarts += 1
-            gap_s = packet.t_rx_s - self._last_rx_s
-            self._offset_s = self._last_t_s + gap_s - float(s.t_s[0])
-        self._last_rx_s = packet.t_rx_s
-        if self._offset_s:
-            s = Samples(s.t_s + self._offset_s, s.acc_g, s.pressure_pa, s.lost)
-        if len(s.t_s):
-            self._last_t_s = float(s.t_s[-1])
-        return s
+        except DecodeError:
+            s = None
+        if s is not None and len(s.t_s):
+            self._pending = fresh
+            self._pending_rx_s = packet.t_rx_s
+            self._pending_off_s = packet.t_rx_s - float(s.t_s[-1])
+        else:
+            self._pending = None
+        raise exc
 
     def decode_many(self, packets: Sequence[Packet], index: int | None = None) -> Samples | None:
         """Batch decode when the inner decoder supports it (see ``LayoutDecoder.decode_many``);
-        ``None`` (state untouched) means: decode these packets one by one."""
+        ``None`` (state untouched) means: decode these packets one by one. Runs where the
+        receive-clock check could matter (a candidate base pending, a jump within the run) are
+        left to the one-by-one path."""
         batch = getattr(self.inner, "decode_many", None)
-        s = batch(packets, index) if batch is not None else None
+        if batch is None or self._pending is not None or self._last_t_s is None:
+            return None
+        before = copy.copy(self.inner)
+        s = batch(packets, index)
         if s is None:
             return None
+        # the check decode() makes for each packet, on the run at once
+        n = len(s.t_s) // len(packets) if len(packets) and len(s.t_s) % len(packets) == 0 else 0
+        if n == 0 or self.floor_s is None:
+            self.inner = before
+            return None
+        t = (
+            s.t_s.reshape(len(packets), n) + self._offset_s
+            if self._offset_s
+            else s.t_s.reshape(len(packets), n)
+        )
+        rx = np.fromiter((p.t_rx_s for p in packets), dtype=np.float64, count=len(packets))
+        off = rx - t[:, -1]
+        floors = np.minimum.accumulate(np.concatenate([[self.floor_s], off]))[:-1]
+        prev_end = np.concatenate([[self._last_t_s], t[:-1, -1]])
+        gaps = rx - np.concatenate([[self._last_rx_s], rx[:-1]])
+        advance = t[:, 0] - prev_end
+        if np.any(advance <= 0.0) or np.any(
+            (floors - off > JUMP_TOL_S) & (advance > MAX_CLOCK_RATIO * gaps + JUMP_TOL_S)
+        ):
+            self.inner = before
+            return None
         self._last_rx_s = packets[-1].t_rx_s
-        if self._offset_s:
-            s = Samples(s.t_s + self._offset_s, s.acc_g, s.pressure_pa, s.lost)
-        if len(s.t_s):
-            self._last_t_s = float(s.t_s[-1])
+        s = self._shift(s)
+        self._last_t_s = float(s.t_s[-1])
+        self.floor_s = float(min(self.floor_s, float(off.min())))
         return s
 
 
@@ -315,6 +454,8 @@ def replace_params(stream: StreamConfig, **changes: Any) -> dict[str, Any]:
 
 
 __all__ = [
+    "JUMP_TOL_S",
+    "MAX_CLOCK_RATIO",
     "RESTART_GAP_S",
     "Decoder",
     "Link",

@@ -418,9 +418,21 @@ def _layout_of(stream: StreamConfig) -> Layout:
     return layout
 
 
+def reference_decoder(layout: Layout, stream: str = "") -> RestartingDecoder:
+    """The Python reference of a layout stream's decoder (what :func:`_make`'s compiled
+    decoder is tested against)."""
+    dec = RestartingDecoder(lambda: LayoutDecoder(layout, stream=stream), rate_hz=layout.rate_hz)
+    dec.stream = stream
+    return dec
+
+
 def _make(stream: StreamConfig) -> StreamDecoder:
+    # lazy: the compiled decoder module loads numba kernels
+    from downhill_live.decode.fast import fast_layout_decoder
+
     layout, name = _layout_of(stream), stream.name
-    return RestartingDecoder(lambda: LayoutDecoder(layout, stream=name))
+    fast = fast_layout_decoder(layout, name)
+    return fast if fast is not None else reference_decoder(layout, name)
 
 
 def _rate_hz(stream: StreamConfig) -> float | None:
@@ -458,4 +470,5 @@ __all__ = [
     "LayoutDecoder",
     "encode_layout_packet",
     "parse_layout",
+    "reference_decoder",
 ]

@@ -15,7 +15,8 @@ from downhill_live.core import GaitTracker
 from downhill_live.errors import InputError
 from downhill_live.files import check_input
 from downhill_live.record import MAGIC
-from downhill_live.session import session_from_recording
+from downhill_live.source.arrays import replay_recording
+from downhill_live.tools.jobs import run_jobs
 from downhill_live.types import G_MPS2, Step
 
 #: sample rates the gait core accepts
@@ -99,55 +100,85 @@ def _step_dict(step: Step) -> dict[str, float | bool | None]:
     return out
 
 
-def _steps_from_recording(args: argparse.Namespace) -> tuple[list[Step], str]:
-
-    session, rec = session_from_recording(args.input, None, placement=args.placement)
-    session.process_all(rec.packets, progress="analyzing")
+def _steps_from_recording(
+    path: str, placement: str | None, progress: str | None
+) -> tuple[list[Step], str]:
+    session, _ = replay_recording(path, None, placement=placement, progress=progress)
     return session.steps, session.placement
 
 
-def _steps_from_csv(args: argparse.Namespace) -> tuple[list[Step], str]:
-
-    if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
-        raise InputError("--rate", f"must be a positive number of Hz, got {args.rate}")
-    t_s, acc_g, pressure = read_csv_samples(args.input, units=args.units)
+def _steps_from_csv(
+    path: str, placement: str | None, rate: float | None, units: str
+) -> tuple[list[Step], str]:
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise InputError("--rate", f"must be a positive number of Hz, got {rate}")
+    t_s, acc_g, pressure = read_csv_samples(path, units=units)
     dt = np.diff(t_s)
     dt = dt[dt > 0]  # repeated time stamps say nothing about the rate
-    rate = args.rate or (1.0 / float(np.median(dt)) if len(dt) else math.nan)
-    if not math.isfinite(rate) or rate <= 0:
-        raise InputError(args.input, "cannot infer the sample rate from t_s; give --rate")
-    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+    rate_hz = rate or (1.0 / float(np.median(dt)) if len(dt) else math.nan)
+    if not math.isfinite(rate_hz) or rate_hz <= 0:
+        raise InputError(path, "cannot infer the sample rate from t_s; give --rate")
+    if not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
         raise InputError(
-            args.input,
-            f"sample rate {rate:.4g} Hz is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
-            + ("" if args.rate else " (inferred from t_s; give --rate)"),
+            path,
+            f"sample rate {rate_hz:.4g} Hz is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz"
+            + ("" if rate else " (inferred from t_s; give --rate)"),
         )
-    placement = args.placement or "foot"
-    tracker = GaitTracker(rate, placement)
+    placement = placement or "foot"
+    tracker = GaitTracker(rate_hz, placement)
     return tracker.update_many(t_s, acc_g, pressure), placement
 
 
-def analyze(args: argparse.Namespace) -> int:
-    """Run the analysis for the CLI; returns the exit code."""
-    check_input(args.input)  # before open(): a FIFO would block, /dev/zero never end
+def steps_of(
+    path: str,
+    *,
+    placement: str | None = None,
+    rate: float | None = None,
+    units: str = "g",
+    progress: str | None = None,
+) -> tuple[list[Step], str]:
+    """The strikes of one recording or CSV file, and the placement used (a ``--jobs``
+    worker runs this)."""
+    check_input(path)  # before open(): a FIFO would block, /dev/zero never end
     try:
-        with open(args.input, "rb") as fh:
+        with open(path, "rb") as fh:
             is_rec = fh.read(len(MAGIC)) == MAGIC
     except OSError as exc:
-        raise InputError(args.input, exc.strerror or str(exc)) from None
-    steps, placement = (_steps_from_recording if is_rec else _steps_from_csv)(args)
+        raise InputError(path, exc.strerror or str(exc)) from None
+    if is_rec:
+        return _steps_from_recording(path, placement, progress)
+    return _steps_from_csv(path, placement, rate, units)
+
+
+def analyze(args: argparse.Namespace) -> int:
+    """Run the analysis for the CLI; returns the exit code. With several inputs each line
+    names its file (a ``file`` field or first column); ``--jobs`` spreads them over cores."""
+    inputs: list[str] = args.input if isinstance(args.input, list) else [args.input]
+    jobs = getattr(args, "jobs", 1)
+    one = len(inputs) == 1
+    results = run_jobs(
+        steps_of,
+        inputs,
+        jobs=jobs,
+        placement=args.placement,
+        rate=args.rate,
+        units=args.units,
+        progress="analyzing" if one or jobs == 1 else None,
+    )
     out = sys.stdout
+    fields = STEP_FIELDS if one else ("file", *STEP_FIELDS)
+    w = csv.writer(out, lineterminator="\n")
     if args.format == "csv":
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(STEP_FIELDS)
+        w.writerow(fields)
+    for path, (steps, placement) in zip(inputs, results, strict=True):
         for s in steps:
-            d = _step_dict(s)
-            w.writerow(["" if d[k] is None else d[k] for k in STEP_FIELDS])
-    else:
-        for s in steps:
-            out.write(json.dumps(_step_dict(s), separators=(",", ":")) + "\n")
-    cad = np.array([s.cadence_spm for s in steps])
-    cad = cad[~np.isnan(cad)]
-    cad_txt = f"median cadence {np.median(cad):.1f} spm" if len(cad) else "cadence unknown"
-    print(f"{args.input}: {len(steps)} strikes ({placement}), {cad_txt}", file=sys.stderr)
+            d: dict[str, object] = dict(_step_dict(s)) if one else {"file": path, **_step_dict(s)}
+            if args.format == "csv":
+                w.writerow(["" if d[k] is None else d[k] for k in fields])
+            else:
+                out.write(json.dumps(d, separators=(",", ":")) + "\n")
+        cad = np.array([s.cadence_spm for s in steps])
+        cad = cad[~np.isnan(cad)]
+        cad_txt = f"median cadence {np.median(cad):.1f} spm" if len(cad) else "cadence unknown"
+        print(f"{path}: {len(steps)} strikes ({placement}), {cad_txt}", file=sys.stderr)
     return 0

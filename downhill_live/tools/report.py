@@ -38,7 +38,8 @@ from tqdm import tqdm
 
 from downhill_live.config.cue_profile import CueProfile, load_cue_profile
 from downhill_live.odometer import fmt_pace
-from downhill_live.session import describe_skip, session_from_recording
+from downhill_live.session import describe_skip
+from downhill_live.source.arrays import replay_recording
 from downhill_live.tools import charts
 from downhill_live.tools.charts import Chart, CueMark, Layout, Panel, Ref
 from downhill_live.tools.descents import (
@@ -586,8 +587,7 @@ def report_inputs(
     coached live), else the bundled one. Damage the reader skipped is named in
     ``meta["damaged data"]``, shown on the page (the charts hold only what could be read)."""
     given = load_cue_profile(profile) if profile else None
-    session, rec = session_from_recording(recording, given, placement=placement)
-    session.process_all(rec.packets, progress="replaying")
+    session, rec = replay_recording(recording, given, placement=placement, progress="replaying")
     cue_profile = session.cue_profile
     device = rec.header.get("device") or {}
     stored = rec.header.get("cue_profile")

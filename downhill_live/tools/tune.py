@@ -27,7 +27,7 @@ import numpy as np
 from downhill_live.config.cue_profile import CueProfile, Prior, Rule, Threshold
 from downhill_live.cues import CueEngine
 from downhill_live.errors import ConfigError
-from downhill_live.session import session_from_recording
+from downhill_live.source.arrays import replay_recording
 from downhill_live.types import Cue, Step
 
 #: fields ``--set RULE.FIELD=...`` can change, with what they take
@@ -231,12 +231,15 @@ class RecordingSteps:
 
 
 def collect_steps(
-    path: str, profile: CueProfile, *, placement: str | None = None
+    path: str,
+    profile: CueProfile,
+    *,
+    placement: str | None = None,
+    progress: str | None = "replaying",
 ) -> RecordingSteps:
-    """Replay ``path`` once (decode -> core -> rules of ``profile``) and keep its steps."""
-
-    session, rec = session_from_recording(path, profile, placement=placement)
-    session.process_all(rec.packets, progress="replaying")
+    """Replay ``path`` once (decode -> core -> rules of ``profile``) and keep its steps (a
+    ``--jobs`` worker runs this)."""
+    session, _ = replay_recording(path, profile, placement=placement, progress=progress)
     prior = session.engine.profile.prior
     return RecordingSteps(path, session.placement, session.steps, list(session.cues), prior)
 

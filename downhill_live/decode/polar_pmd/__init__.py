@@ -100,17 +100,32 @@ def _parse(c: Checker, stream: dict[str, Any], key: str) -> ParsedStream:
     return ParsedStream(out)
 
 
+def _decoder_args(stream: StreamConfig) -> dict[str, Any]:
+    p = stream.params
+    return {
+        "sample_rate_hz": p["sample_rate_hz"],
+        "factor": p.get("factor", 1.0),
+        "resolution_bits": p.get("resolution_bits", 16),
+        "channels": p.get("channels", 3),
+        "stream": stream.name,
+    }
+
+
+def reference_decoder(stream: StreamConfig) -> RestartingDecoder:
+    """The Python reference of a PMD stream's decoder (what :func:`_make`'s compiled decoder
+    is tested against)."""
+    args = _decoder_args(stream)
+    dec = RestartingDecoder(lambda: PmdAccDecoder(**args), rate_hz=float(args["sample_rate_hz"]))
+    dec.stream = stream.name
+    return dec
+
+
 def _make(stream: StreamConfig) -> StreamDecoder:
-    p, name = stream.params, stream.name
-    return RestartingDecoder(
-        lambda: PmdAccDecoder(
-            sample_rate_hz=p["sample_rate_hz"],
-            factor=p.get("factor", 1.0),
-            resolution_bits=p.get("resolution_bits", 16),
-            channels=p.get("channels", 3),
-            stream=name,
-        )
-    )
+    # lazy: the compiled decoder module loads numba kernels
+    from downhill_live.decode.fast import fast_pmd_decoder
+
+    fast = fast_pmd_decoder(**_decoder_args(stream))
+    return fast if fast is not None else reference_decoder(stream)
 
 
 def _rate_hz(stream: StreamConfig) -> float | None:
@@ -187,5 +202,6 @@ __all__ = [
     "join_responses",
     "parse_control_point_response",
     "parse_settings",
+    "reference_decoder",
     "sample_times_s",
 ]
