@@ -30,6 +30,7 @@ from downhill_live.decode import (
     StreamDecoder,
     decoder_for,
     make_decoder,
+    stream_range_g,
     stream_rate_hz,
 )
 from downhill_live.decode.base import check_setting
@@ -179,6 +180,7 @@ class Session:
         }
         rates = [r for r in map(stream_rate_hz, firmware.streams.values()) if r is not None]
         rate_hz = rates[0] if rates else 100.0
+        ranges = [r for r in map(stream_range_g, firmware.streams.values()) if r is not None]
         #: one-line notices for the user (said once, e.g. by the CLI before the session starts)
         self.notices: list[str] = []
         if not firmware.has_acceleration:
@@ -206,6 +208,7 @@ class Session:
             descent_threshold_pct=d.threshold_pct,
             descent_exit_pct=d.exit_pct,
             descent_min_s=d.min_s,
+            range_g=ranges[0] if ranges else None,
         )
         for warning in self.tracker.warnings_:  # e.g. peak_g under-sampled below 200 Hz
             self.notices.append(warning)

@@ -67,6 +67,12 @@ def stream_rate_hz(stream: StreamConfig) -> float | None:
     return None if decoder is None else decoder.rate_hz(stream)
 
 
+def stream_range_g(stream: StreamConfig) -> float | None:
+    """The largest acceleration (g) an acceleration stream can carry, None when unknown."""
+    decoder = DECODERS.get(stream.decoder)
+    return None if decoder is None else decoder.range_g(stream)
+
+
 def make_decoder(profile: _Profile, stream: StreamConfig) -> StreamDecoder:
     """A fresh decoder for ``stream`` of ``profile`` (a ``FirmwareProfile``)."""
     return decoder_for(profile, stream).make(stream)
@@ -88,5 +94,6 @@ __all__ = [
     "StreamRestartError",
     "decoder_for",
     "make_decoder",
+    "stream_range_g",
     "stream_rate_hz",
 ]

@@ -213,6 +213,9 @@ class Decoder:
         Further keys of the stream mapping this decoder reads (``layout``) -> help.
     rate_hz : callable
         ``rate_hz(stream)``: nominal acceleration sample rate, None without acceleration.
+    range_g : callable
+        ``range_g(stream)``: the largest acceleration (g) the stream can carry (a peak there
+        is clipped), None when unknown.
     settings : dict
         Stream settings this decoder accepts: key -> :class:`Setting`.
     apply_settings : callable
@@ -233,6 +236,7 @@ class Decoder:
     params: dict[str, str] = field(default_factory=dict)
     stream_keys: dict[str, str] = field(default_factory=dict)
     rate_hz: Callable[[StreamConfig], float | None] = _no_rate
+    range_g: Callable[[StreamConfig], float | None] = _no_rate
     settings: dict[str, Setting] = field(default_factory=dict)
     apply_settings: Callable[[StreamConfig, Mapping[str, Any]], dict[str, Any]] = _no_changes
     start: Callable[[Link, StreamConfig], Awaitable[dict[str, Any]]] = _no_start

@@ -439,6 +439,19 @@ def _rate_hz(stream: StreamConfig) -> float | None:
     return _layout_of(stream).rate_hz
 
 
+def _range_g(stream: StreamConfig) -> float | None:
+    """Integer axes saturate at their type's largest magnitude x ``scale_g``; floats: unknown."""
+    layout = _layout_of(stream)
+    tops = []
+    for index, _sign in layout.axis_map:
+        code = FIELD_TYPES[layout.sample[index].type][0]
+        if code.startswith("f"):
+            return None
+        info = np.iinfo(np.dtype(code))
+        tops.append(min(abs(int(info.min)), int(info.max)))
+    return float(min(tops)) * abs(layout.scale_g) if tops else None
+
+
 def _apply_settings(stream: StreamConfig, settings: Mapping[str, Any]) -> dict[str, Any]:
     layout = _layout_of(stream)
     rate_hz = float(settings.get("rate_hz", layout.rate_hz))
@@ -455,6 +468,7 @@ DECODER = Decoder(
     make=_make,
     stream_keys={"layout": "layout"},
     rate_hz=_rate_hz,
+    range_g=_range_g,
     settings={
         "rate_hz": Setting("sample rate of layout streams (Hz)"),
         "scale_g": Setting("g per LSB of layout streams"),

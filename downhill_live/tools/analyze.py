@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import math
 import sys
 from pathlib import Path
@@ -21,7 +22,20 @@ from downhill_live.types import G_MPS2, Step
 
 #: sample rates the gait core accepts
 MIN_RATE_HZ, MAX_RATE_HZ = 50.0, 2000.0
-STEP_FIELDS = ("t_s", "cadence_spm", "peak_g", "peak_axial_g", "grade_pct", "on_descent", "gct_ms")
+#: one output column / JSON key per field of a step (``undersampled``: ``peak_g`` of a foot/shank
+#: below 200 Hz reads low; ``clipped``: the peak reached the sensor's range)
+STEP_FIELDS = (
+    "t_s",
+    "cadence_spm",
+    "peak_g",
+    "peak_axial_g",
+    "grade_pct",
+    "on_descent",
+    "gct_ms",
+    "undersampled",
+    "clipped",
+)
+log = logging.getLogger(__name__)
 
 
 def parse_finite(text: str, what: str, path: str, line: int) -> float:
@@ -126,6 +140,8 @@ def _steps_from_csv(
         )
     placement = placement or "foot"
     tracker = GaitTracker(rate_hz, placement)
+    for warning in tracker.warnings_:  # said once, as a session says it
+        log.warning("%s: %s", path, warning)
     return tracker.update_many(t_s, acc_g, pressure), placement
 
 

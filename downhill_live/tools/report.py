@@ -606,6 +606,18 @@ def report_inputs(
         damage.append(f"the last {rec.dropped_tail_bytes} bytes are an incomplete record (dropped)")
     if damage:  # said on the page too: the charts show only what could be read
         meta["damaged data"] = "; ".join(damage)
+    steps = session.steps
+    if any(st.undersampled for st in steps):  # the impact figures read low: say so by them
+        meta["peak impact"] = (
+            f"under-sampled: a {session.placement} sensor at {session.tracker.rate_hz:g} Hz "
+            "(below 200 Hz) reads impact peaks low; strikes and cadence are not affected"
+        )
+    n_clipped = sum(st.clipped for st in steps)
+    if n_clipped:
+        meta["clipped"] = (
+            f"{n_clipped} of {len(steps)} impact peaks reached the sensor's range "
+            f"({session.tracker.range_g:.1f} g): the true peak was higher"
+        )
     odo = session.odometer
 
     def distance(t0_s: float, t1_s: float) -> float | None:

@@ -23,7 +23,7 @@ from downhill_live.sim.recordings import (
     write_sim_recording,
 )
 from downhill_live.sinks import Sink
-from downhill_live.tools.analyze import read_csv_samples
+from downhill_live.tools.analyze import STEP_FIELDS, read_csv_samples
 from downhill_live.tools.verify import print_verification, verify_cues
 from downhill_live.types import Cue
 
@@ -162,7 +162,7 @@ def test_csv_import_replays_exactly_like_the_core_on_the_same_samples(tmp_path, 
     np.testing.assert_allclose(t2, sim_foot.t_s - sim_foot.t_s[0], atol=1e-6)
     np.testing.assert_allclose(acc2, sim_foot.acc_g, rtol=1e-6, atol=1e-6)
     lines = steps_csv.read_text().splitlines()
-    assert lines[0] == "t_s,cadence_spm,peak_g,peak_axial_g,grade_pct,on_descent,gct_ms"
+    assert lines[0] == ",".join(STEP_FIELDS)
     assert len(lines) == 1 + len(direct)
     assert float(lines[1].split(",")[0]) == pytest.approx(direct[0].t_s, abs=1e-4)
 

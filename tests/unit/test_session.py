@@ -71,3 +71,22 @@ def test_undersampled_foot_is_said_once_at_start(caplog: pytest.LogCaptureFixtur
     assert not [n for n in fast.notices if "under-sampled" in n]
     # the trunk's loading peak is slow: no warning at 100 Hz
     assert not [n for n in Session(slow, cues, placement="pelvis").notices if "under" in n]
+
+
+def test_the_sensor_range_reaches_the_tracker_so_peaks_there_are_marked_clipped() -> None:
+    from downhill_live.config.firmware import load_firmware_profile
+    from downhill_live.decode import stream_range_g
+    from downhill_live.session import Session
+
+    cues = load_cue_profile(None)
+    imu = load_firmware_profile("dhl-imu")
+    (acc,) = [s for s in imu.streams.values() if s.decoder == "layout"]
+    scale_g = acc.layout.scale_g
+    assert stream_range_g(acc) == pytest.approx(32767 * scale_g)  # int16 axes saturate there
+    assert Session(imu, cues).tracker.range_g == pytest.approx(32767 * scale_g)
+    verity = load_firmware_profile("polar-verity-sense")
+    (pmd,) = [s for s in verity.streams.values() if s.decoder == "polar_pmd_acc"]
+    assert stream_range_g(pmd) == float(pmd.params["range_g"])  # what the start request asks
+    f32 = load_firmware_profile("imported-f32")
+    assert all(stream_range_g(s) is None for s in f32.streams.values())  # floats: unknown
+    assert Session(f32, cues).tracker.range_g is None

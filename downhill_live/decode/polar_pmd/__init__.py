@@ -132,6 +132,10 @@ def _rate_hz(stream: StreamConfig) -> float | None:
     return float(stream.params["sample_rate_hz"])
 
 
+def _range_g(stream: StreamConfig) -> float | None:
+    return float(stream.params["range_g"])  # the range the start request asked for
+
+
 #: stream setting -> ``params`` key and type
 _SETTING_PARAMS: dict[str, tuple[str, type]] = {
     "rate_hz": ("sample_rate_hz", int),
@@ -159,6 +163,7 @@ DECODER = Decoder(
     make=_make,
     params=PARAMS,
     rate_hz=_rate_hz,
+    range_g=_range_g,
     settings={
         # the limits are those of the params (uint16 / 32 bits in the start request)
         "rate_hz": Setting("sample rate of Polar PMD streams (Hz)", max_value=65535),
