@@ -325,8 +325,10 @@ def _open(path: Path) -> BinaryIO:
     try:
         check_input(path)
         return open(path, "rb")
-    except InputError as exc:
-        raise RecordingError(str(path), exc.message) from None
+    except InputError as exc:  # missing, a folder, a FIFO, too large: bad input (exit 2), as
+        err = RecordingError(str(path), exc.message)  # read_recording says it
+        err.exit_code = exc.exit_code
+        raise err from None
     except OSError as exc:
         raise RecordingError(str(path), exc.strerror or str(exc)) from None
 
@@ -486,6 +488,7 @@ def feed_file(
                 continue
             offs, lens, rx = ch.offs[packets], ch.lens[packets], ch.times[packets]
             streams = ch.streams[packets]
+            session.announce_grade(float(rx[0]))  # with the first packet, as process() does
             # runs of one stream, in arrival order
             cuts = np.flatnonzero(np.diff(streams)) + 1
             bounds = [0, *cuts.tolist(), len(packets)]

@@ -284,7 +284,9 @@ def test_array_replay_equals_packet_by_packet_on_the_bundled_recordings(
     name: str, chunking: str
 ) -> None:
     one = assert_replays_agree(RECORDINGS / f"{name}.dlr")
-    assert len(one.steps) > 300 and one.cues
+    assert len(one.steps) > 300
+    # the shank cannot know the grade (no barometer): its descent rules never fire
+    assert bool(one.cues) == name.startswith("descent_foot")
 
 
 @settings(max_examples=40, deadline=None)
