@@ -67,7 +67,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
         n_rows = len(samples.t_s)
     else:  # streamed: memory does not grow with the file's length
         n_rec, n_smp, rate, n_rows = import_csv(
-            args.input, args.output, units=args.units, rate_hz=args.rate, placement=args.placement
+            args.input,
+            args.output,
+            units=args.units,
+            rate_hz=args.rate,
+            placement=args.placement,
+            progress="importing",
         )
     print(
         f"{args.output}: {n_smp} samples at {rate:g} Hz ({n_smp / rate:.1f} s) from "

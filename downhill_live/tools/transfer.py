@@ -19,12 +19,14 @@ import csv
 import itertools
 import math
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+from tqdm import tqdm
 
 from downhill_live.config.firmware import load_firmware_profile
 from downhill_live.decode import make_decoder
@@ -541,6 +543,7 @@ def import_csv(
     placement: str = "foot",
     start_time: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    progress: str | None = None,
 ) -> tuple[int, int, float, int]:
     """Import a ``t_s,ax,ay,az[,pressure_pa]`` CSV as a recording at ``out``, streaming: the
     file is read, resampled and written ``chunk_rows`` rows at a time, so memory does not grow
@@ -550,6 +553,7 @@ def import_csv(
     Without ``rate_hz`` the rate is inferred (:func:`infer_rate_hz`) from the time stamps of
     the first :data:`RATE_ROWS` rows (all rows of a shorter file, as the whole-file path does). A bad line is an :class:`InputError` naming the file and line; the output is
     then not created (it is written beside the target and renamed when complete).
+    ``progress``: a label for a progress bar (rows read) on standard error, a terminal only.
 
     Returns
     -------
@@ -591,9 +595,20 @@ def import_csv(
     target = Path(out)
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:  # complete, or not there at all: written beside the target, then renamed over it
-        with RecordingWriter(part, header, streams=list(prof.streams)) as w:
+        with (
+            RecordingWriter(part, header, streams=list(prof.streams)) as w,
+            tqdm(
+                desc=progress,
+                unit=" rows",
+                unit_scale=True,
+                leave=False,
+                disable=None if progress else True,  # None: off when not a terminal
+                file=sys.stderr,
+            ) as bar,
+        ):
             for chunk in itertools.chain(head, chunks):
                 t_s, acc, pr = chunk
+                bar.update(len(t_s))
                 _check_float32(acc, "acceleration", n_rows, source)
                 _check_float32(pr, "pressure", n_rows, source)
                 n_rows += len(t_s)

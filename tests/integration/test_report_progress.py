@@ -24,15 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 RECORDING = ROOT / "recordings" / "descent_foot_200hz.dlr"
 
 
-def _report_on_a_terminal(tmp_path: Path) -> tuple[int, str]:
-    """Run ``report`` with standard error on a pseudo-terminal; (exit code, what it showed)."""
+def on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run ``downhill-live ARGS`` with standard error on a pseudo-terminal; (exit code, what it
+    showed)."""
     master, slave = pty.openpty()
     # a terminal of 100 x 30 (a new pseudo-terminal has no size, and tqdm draws no bar in 0 columns)
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "downhill_live", "report", str(RECORDING), "-o", "t.html"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL, env=env,
+        [sys.executable, "-m", "downhill_live", *args],
+        cwd=cwd, stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     os.close(slave)
     shown = b""
@@ -56,7 +57,7 @@ def _report_on_a_terminal(tmp_path: Path) -> tuple[int, str]:
 
 
 def test_report_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
-    code, shown = _report_on_a_terminal(tmp_path)
+    code, shown = on_a_terminal(["report", str(RECORDING), "-o", "t.html"], tmp_path)
     assert code == 0, shown[-2000:]
     # tqdm's bar: the label, a count of the charts (3 over-time + 1 descent, two layouts each)
     assert "drawing the report" in shown and "/8 [" in shown and "charts" in shown
