@@ -9,6 +9,7 @@ import logging
 import math
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -49,34 +50,46 @@ def parse_finite(text: str, what: str, path: str, line: int) -> float:
     return v
 
 
+def open_samples_csv(path: str) -> TextIO:
+    """Open a samples CSV as text (utf-8-sig: spreadsheet programs start CSV files with a byte
+    order mark); an OS error is an :class:`InputError` naming the file."""
+    try:
+        return open(path, newline="", encoding="utf-8-sig")  # the caller closes it
+    except OSError as exc:
+        raise InputError(path, exc.strerror or str(exc)) from None
+
+
+def read_samples_header(fh: TextIO, path: str) -> tuple[Any, list[str], list[int]]:
+    """Read the header line of a ``t_s,ax,ay,az[,pressure_pa]`` CSV: (csv reader, column
+    names, indices of t_s, ax, ay, az and pressure_pa when present). Errors name line 1."""
+    reader = csv.reader(fh)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise InputError(path, "file is empty; expected a header t_s,ax,ay,az", line=1) from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not a CSV text file ({exc})", line=1) from None
+    missing = [c for c in ("t_s", "ax", "ay", "az") if c not in header]
+    if missing:
+        raise InputError(
+            path, f"missing column(s) {', '.join(missing)} in header (need t_s,ax,ay,az)", line=1
+        )
+    cols = [header.index(c) for c in ("t_s", "ax", "ay", "az")]
+    if "pressure_pa" in header:
+        cols.append(header.index("pressure_pa"))
+    return reader, header, cols
+
+
 def read_csv_samples(
     path: str | Path, *, units: str = "g"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Read ``t_s,ax,ay,az[,pressure_pa]`` (extra columns ignored). Returns t_s (N,),
     acc_g (N, 3) and pressure_pa (N,) or None. Errors name the line (1-based)."""
     p = str(check_input(path))
-    try:
-        # utf-8-sig: spreadsheet programs start CSV files with a byte order mark
-        fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(p, exc.strerror or str(exc)) from None
+    fh = open_samples_csv(p)
     with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise InputError(p, "file is empty; expected a header t_s,ax,ay,az", line=1) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(p, f"not a CSV text file ({exc})", line=1) from None
-        missing = [c for c in ("t_s", "ax", "ay", "az") if c not in header]
-        if missing:
-            raise InputError(
-                p, f"missing column(s) {', '.join(missing)} in header (need t_s,ax,ay,az)", line=1
-            )
-        cols = [header.index(c) for c in ("t_s", "ax", "ay", "az")]
-        has_p = "pressure_pa" in header
-        if has_p:
-            cols.append(header.index("pressure_pa"))
+        reader, header, cols = read_samples_header(fh, p)
+        has_p = len(cols) == 5
         rows: list[list[float]] = []
         last_t = -math.inf
         try:

@@ -38,8 +38,10 @@ from downhill_live.tools.analyze import (
     MAX_RATE_HZ,
     MIN_RATE_HZ,
     STEP_FIELDS,
+    open_samples_csv,
     parse_finite,
     read_csv_samples,
+    read_samples_header,
 )
 from downhill_live.types import G_MPS2, PLACEMENTS, Packet, Step
 
@@ -367,28 +369,10 @@ def _csv_chunks(
     read_csv_samples` does (same checks, errors naming the line), ``chunk_rows`` rows at a
     time: ``(t_s, acc_g, pressure_pa or None)`` per chunk."""
     p = str(check_input(path))
-    try:
-        # utf-8-sig: spreadsheet programs start CSV files with a byte order mark
-        fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(p, exc.strerror or str(exc)) from None
+    fh = open_samples_csv(p)
     with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise InputError(p, "file is empty; expected a header t_s,ax,ay,az", line=1) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(p, f"not a CSV text file ({exc})", line=1) from None
-        missing = [c for c in ("t_s", "ax", "ay", "az") if c not in header]
-        if missing:
-            raise InputError(
-                p, f"missing column(s) {', '.join(missing)} in header (need t_s,ax,ay,az)", line=1
-            )
-        cols = [header.index(c) for c in ("t_s", "ax", "ay", "az")]
-        has_p = "pressure_pa" in header
-        if has_p:
-            cols.append(header.index("pressure_pa"))
+        reader, header, cols = read_samples_header(fh, p)
+        has_p = len(cols) == 5
         n_cols = len(header)
         names = [f"column {header[ci]}" for ci in cols]
         buf = np.empty((chunk_rows, len(cols)), dtype=np.float64)
