@@ -134,6 +134,9 @@ class KParams(NamedTuple):
     cad_win_s: float
     cad_periods: float  # cadence uses the newest agreeing intervals up to this many periods
     cad_median: bool  # their median (limbs: strides) instead of their mean (trunk: steps)
+    cad_trend_win_s: float  # a cadence trend is fitted to the intervals of this window (0: off)
+    cad_trend_t: float  # ... and used when its slope is this many standard errors from 0
+    cad_trend_min_n: float  # ... of at least this many intervals
     max_iv_s: float  # a longer interval resets the interval list
     range_g: float  # sensor range (inf: unknown)
     undersampled: bool
@@ -163,7 +166,7 @@ def params_record(kp: KParams) -> np.recarray:
     return rec
 
 
-N_IV = 16  # strike intervals kept for the cadence
+N_IV = 32  # strike intervals kept for the cadence (6 s of steps at 300 spm)
 
 _F = "f8"
 STATE_DTYPE = np.dtype(
@@ -462,6 +465,7 @@ def _cadence(st: np.ndarray, p: KParams, iv: np.ndarray, t_now: float) -> float:
         return NAN
     sum_d = 0.0
     sum_n = 0.0
+    sum_x = 0.0
     buf = np.empty(N_IV)
     nb = 0
     for k in range(int(s.iv_n)):  # newest first, up to cad_periods periods
@@ -473,11 +477,15 @@ def _cadence(st: np.ndarray, p: KParams, iv: np.ndarray, t_now: float) -> float:
         if 1.0 <= n <= 2.0 and abs(d / n - per) <= p.iv_tol * per:
             sum_d += d
             sum_n += n
+            sum_x += iv[1, q] - 0.5 * d - t_now
             buf[nb] = d / n
             nb += 1
             if sum_n >= p.cad_periods:
                 break
     if sum_n >= 2.0:
+        # a trend (a sprint build-up): the period's slope over the trend window, when it is
+        # clearly not zero, carries the level from the middle of its intervals to now
+        slope = _period_trend(st, p, iv, per, t_now)
         if p.cad_median:
             for a in range(1, nb):  # insertion sort of at most N_IV values
                 v = buf[a]
@@ -489,7 +497,50 @@ def _cadence(st: np.ndarray, p: KParams, iv: np.ndarray, t_now: float) -> float:
             per = buf[nb // 2] if nb % 2 == 1 else 0.5 * (buf[nb // 2 - 1] + buf[nb // 2])
         else:
             per = sum_d / sum_n
+        per -= slope * sum_x / nb
     return 60.0 / per * (2.0 if p.one_foot else 1.0)
+
+
+@njit(cache=True)
+def _period_trend(st: np.ndarray, p: KParams, iv: np.ndarray, per: float, t_now: float) -> float:
+    """Least-squares slope (s/s) of the per-period interval over the trend window, or 0 when
+    it is within ``cad_trend_t`` standard errors of 0 or too few intervals agree."""
+    s = st[0]
+    if p.cad_trend_win_s <= 0.0:
+        return 0.0
+    c = 0.0
+    sx = 0.0
+    sy = 0.0
+    sxx = 0.0
+    sxy = 0.0
+    syy = 0.0
+    for k in range(int(s.iv_n)):
+        q = (int(s.iv_i) - 1 - k) % N_IV
+        if iv[1, q] < t_now - p.cad_trend_win_s:
+            continue
+        d = iv[0, q]
+        n = math.floor(d / per + 0.5)
+        if 1.0 <= n <= 2.0 and abs(d / n - per) <= p.iv_tol * per:
+            x = iv[1, q] - 0.5 * d - t_now
+            y = d / n
+            c += 1.0
+            sx += x
+            sy += y
+            sxx += x * x
+            sxy += x * y
+            syy += y * y
+    if c < p.cad_trend_min_n:
+        return 0.0
+    vxx = sxx - sx * sx / c
+    vxy = sxy - sx * sy / c
+    vyy = syy - sy * sy / c
+    if vxx <= 0.0:
+        return 0.0
+    b = vxy / vxx
+    res = max(vyy - b * vxy, 0.0) / (c - 2.0)
+    if b * b * vxx < p.cad_trend_t * p.cad_trend_t * res:
+        return 0.0
+    return b
 
 
 @njit(cache=True)

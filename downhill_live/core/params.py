@@ -146,6 +146,13 @@ class GaitParams:
         an even number of steps averages a one-sided hip sensor's alternating intervals) ...
     cadence_median : bool
         ... their median (limbs: strides, robust) or their mean (trunk: alternating steps).
+    cadence_trend_window_s : float
+        A cadence that changes steadily (a sprint build-up, a slow-down) would lag by half the
+        cadence window: the per-period intervals of this window get a least-squares line, and
+        when its slope is ``cadence_trend_min_t`` standard errors or more from zero, the level
+        is carried along it from the middle of its intervals to the newest strike. 0: off.
+    cadence_trend_min_t : float
+        See ``cadence_trend_window_s``.
     max_interval_s : float
         A longer strike interval (a stop) clears the interval list.
     """
@@ -194,6 +201,8 @@ class GaitParams:
     cadence_periods: float = 4.0
     cadence_median: bool = False
     max_interval_s: float = 2.0
+    cadence_trend_window_s: float = 6.0
+    cadence_trend_min_t: float = 3.0
 
     def as_dict(self) -> dict[str, float]:
         """Field name -> value."""
@@ -364,6 +373,9 @@ def kernel_params(
         cad_win_s=gp.cadence_window_s,
         cad_periods=gp.cadence_periods,
         cad_median=bool(gp.cadence_median),
+        cad_trend_win_s=gp.cadence_trend_window_s,
+        cad_trend_t=gp.cadence_trend_min_t,
+        cad_trend_min_n=5.0,
         max_iv_s=gp.max_interval_s,
         range_g=math.inf if range_g is None else float(range_g),
         undersampled=one_foot and rate_hz < UNDERSAMPLED_BELOW_HZ,

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.stats
 from scipy.signal import lfilter
 
 from downhill_live.core import _kernels as kern
@@ -166,16 +167,36 @@ class NaiveCore:
         sum_d = 0.0
         sum_n = 0
         periods = []
+        mids = []
         for d, t_end in reversed(self.intervals):
             n = math.floor(d / per + 0.5)
             if t_end >= t_now - p.cad_win_s and 1 <= n <= 2 and abs(d / n - per) <= p.iv_tol * per:
                 sum_d += d
                 sum_n += n
                 periods.append(d / n)
+                mids.append(t_end - 0.5 * d)
                 if sum_n >= p.cad_periods:
                     break
         if sum_n >= 2:
-            per = statistics.median(periods) if p.cad_median else sum_d / sum_n
+            level = statistics.median(periods) if p.cad_median else sum_d / sum_n
+            # the trend: a least-squares line through the per-period intervals of the trend
+            # window, used when its slope is cad_trend_t standard errors from zero
+            xs, ys = [], []
+            for d, t_end in self.intervals:
+                n = math.floor(d / per + 0.5)
+                if (
+                    t_end >= t_now - p.cad_trend_win_s
+                    and 1 <= n <= 2
+                    and abs(d / n - per) <= p.iv_tol * per
+                ):
+                    xs.append(t_end - 0.5 * d)
+                    ys.append(d / n)
+            slope = 0.0
+            if p.cad_trend_win_s > 0 and len(xs) >= p.cad_trend_min_n:
+                fit = scipy.stats.linregress(xs, ys)
+                if abs(fit.slope) >= p.cad_trend_t * fit.stderr:
+                    slope = fit.slope
+            per = level + slope * (t_now - statistics.fmean(mids))
         return 60.0 / per * (2.0 if p.one_foot else 1.0)
 
     def _emit(self, t_now: float) -> None:

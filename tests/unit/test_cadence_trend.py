@@ -1,0 +1,88 @@
+"""Cadence on a changing pace: the window score gives the truth 0, and the trend removes the lag.
+
+The scoring first: a score that calls the true cadence wrong cannot judge an estimator. Then
+the estimator on simulated sprint build-ups, against the simulator's true steps, with the
+trend on (default) and off, in the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from downhill_live.core import GaitTracker
+from downhill_live.core.params import default_params
+from downhill_live.tools.accuracy import run_tracker, window_cadence_errors
+
+gait = pytest.importorskip("downhill_live.sim.gait")
+
+
+def _ramp_steps(c0_spm: float, c1_spm: float, ramp_s: float, flat_s: float) -> np.ndarray:
+    """Strike times of a flat stretch, then a linear cadence ramp."""
+    t, out = 0.0, [0.0]
+    while t < flat_s + ramp_s:
+        frac = min(max((t - flat_s) / ramp_s, 0.0), 1.0)
+        t += 60.0 / (c0_spm + (c1_spm - c0_spm) * frac)
+        out.append(t)
+    return np.array(out)
+
+
+def test_the_window_score_gives_the_true_cadence_zero_on_a_ramp() -> None:
+    # a sprint build-up that starts in the middle of a window: more steps come late in it
+    t = _ramp_steps(150.0, 210.0, ramp_s=20.0, flat_s=15.0)
+    true_spm = np.append(np.nan, 60.0 / np.diff(t))
+    errs = window_cadence_errors(t, true_spm, t, true_spm)
+    assert len(errs) >= 3
+    assert max(errs) < 1e-6
+    # a median of the reports would call the truth wrong by spm in that window
+    w0 = t[0] + 10.0
+    sel = (t >= w0) & (t < w0 + 10.0)
+    assert abs(np.median(true_spm[sel]) - 60.0 * sel.sum() / np.sum(60.0 / true_spm[sel])) > 1.0
+
+
+def test_a_constant_wrong_cadence_scores_its_offset() -> None:
+    t = _ramp_steps(170.0, 170.0, ramp_s=1.0, flat_s=40.0)
+    true_spm = np.append(np.nan, 60.0 / np.diff(t))
+    errs = window_cadence_errors(t, true_spm + 3.0, t, true_spm)
+    assert errs and all(e == pytest.approx(3.0) for e in errs)
+
+
+def _score(sim: object, trend: bool) -> float:
+    p = default_params(sim.placement)  # type: ignore[attr-defined]
+    if not trend:
+        p = dataclasses.replace(p, cadence_trend_window_s=0.0)
+    tr = GaitTracker(float(sim.rate_hz), sim.placement, params=p)  # type: ignore[attr-defined]
+    steps, _ = run_tracker(tr, np.asarray(sim.t_s), np.asarray(sim.acc_g))  # type: ignore[attr-defined]
+    errs = window_cadence_errors(
+        np.array([s.t_s for s in steps]),
+        np.array([s.cadence_spm for s in steps]),
+        np.asarray(sim.strike_t_s),  # type: ignore[attr-defined]
+        np.asarray(sim.cadence_spm),  # type: ignore[attr-defined]
+    )
+    return float(np.median(errs))
+
+
+@pytest.mark.parametrize("placement", ["pelvis", "foot"])
+def test_the_trend_follows_a_sprint_build_up(placement: str) -> None:
+    S = gait.Segment
+    course = [
+        S(2.0, 0.0, "stand"),
+        S(12.0, 0.0, "run", 160.0, speed_mps=3.0),
+        S(16.0, 0.0, "run", 165.0, 215.0, speed_mps=3.2, speed_end_mps=7.0),
+        S(12.0, 0.0, "run", 218.0, 165.0, speed_mps=7.2, speed_end_mps=3.0),
+        S(2.0, 0.0, "stand"),
+    ]
+    sim = gait.simulate(course, placement, rate_hz=200.0, seed=4)
+    with_trend, without = _score(sim, True), _score(sim, False)
+    assert with_trend < without
+    assert with_trend <= 1.5
+
+
+def test_steady_running_is_not_made_noisier_by_the_trend() -> None:
+    S = gait.Segment
+    course = [S(2.0, 0.0, "stand"), S(60.0, 0.0, "run", 172.0), S(2.0, 0.0, "stand")]
+    sim = gait.simulate(course, "foot", rate_hz=200.0, seed=5)
+    assert _score(sim, True) <= _score(sim, False) + 0.2
+    assert _score(sim, True) <= 1.0
