@@ -637,6 +637,17 @@ class _Course:
             knots_g += [seg.grade_pct, seg.grade_pct]
         self.knots_t = np.array(knots_t)
         self.knots_g = np.array(knots_g)
+        # turn-rate knots: a runner eases into and out of a curve (0.5 s ramps), so the lean
+        # into the turn and the centripetal force never jump (a jump in one sample was a
+        # 20 g spike on a one-sided hip sensor's lever arm)
+        turn_t: list[float] = []
+        turn_r: list[float] = []
+        for i, seg in enumerate(segments):
+            w = min(0.5, seg.duration_s / 4.0)
+            turn_t += [self.starts[i] + w, self.ends[i] - w]
+            turn_r += [self.turn_rate[i], self.turn_rate[i]]
+        self.turn_knots_t = np.array(turn_t)
+        self.turn_knots_r = np.array(turn_r)
         # distance along the path at segment boundaries
         moving = np.where(self.act == _STAND, 0.0, 0.5 * (self.speed + self.speed_end))
         self.dist_knots = np.concatenate([[0.0], np.cumsum(moving * dur)])
@@ -681,6 +692,10 @@ class _Course:
 
     def grade(self, t: np.ndarray) -> np.ndarray:
         return np.interp(t, self.knots_t, self.knots_g)
+
+    def turn_rate_v(self, t: np.ndarray) -> np.ndarray:
+        """Yaw rate (rad/s) at ``t``: the segment's, eased across its boundaries."""
+        return np.interp(t, self.turn_knots_t, self.turn_knots_r)
 
     def distance(self, t: float) -> float:
         d = float(np.interp(t, self.edges, self.dist_knots))
@@ -1229,7 +1244,7 @@ def _limb_signal(
     k = k[1:-1]
     ang = ang[1:-1]
     v_s = (s[2:] - s[:-2]) / (2.0 * h)
-    a_y += v_s * course.turn_rate[course.index_v(tc)] / G_MPS2
+    a_y += v_s * course.turn_rate_v(tc) / G_MPS2
     alpha = np.arctan(course.grade(tc) / 100.0)
     f_s = a_s + np.sin(alpha)
     f_n = a_n + np.cos(alpha)
@@ -1280,11 +1295,10 @@ def _trunk_signal(
     """Body-frame specific force (N, 3) of a pelvis or chest sensor."""
     par = _TRUNK[placement]
     alpha = np.arctan(course.grade(t) / 100.0)
-    seg = course.index_v(t)
     f_s = np.zeros_like(t)
     f_n = np.zeros_like(t)
     f_y = np.zeros_like(t)
-    turn_g = course.speed_v(t) * course.turn_rate[seg] / G_MPS2
+    turn_g = course.speed_v(t) * course.turn_rate_v(t) / G_MPS2
     for foot, C in enumerate(tl.contacts):
         k = np.searchsorted(C["ic"], t, side="right") - 1
         dt = t - C["ic"][k]

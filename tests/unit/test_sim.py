@@ -731,3 +731,18 @@ def test_ten_minutes_with_the_realistic_options_is_fast() -> None:
     elapsed = time.perf_counter() - t0
     assert res.acc_g.shape == (600_000, 3)
     assert elapsed < 12.0  # typically 2-4 s
+
+
+def test_a_curve_starts_without_a_jump_on_a_one_sided_hip() -> None:
+    # the lean into a turn and the centripetal force ease in: a yaw rate that jumped in one
+    # sample put a 20 g spike on the hip sensor's lever arm at the curve's start
+    course = [
+        Segment(2.0, 0.0, "stand"),
+        Segment(10.0, 0.0, "run", 165.0, speed_mps=3.0),
+        Segment(10.0, 0.0, "run", 172.0, speed_mps=3.3, turn_deg=270.0),
+    ]
+    sim = simulate(course, "pelvis", rate_hz=100.0, seed=0, hip_offset_m=0.15)
+    t = np.asarray(sim.t_s)
+    mag = np.linalg.norm(np.asarray(sim.acc_g), axis=1)
+    near = (t > 11.0) & (t < 13.0)
+    assert mag[near].max() < 1.5 * mag[(t > 5.0) & (t < 11.0)].max()
