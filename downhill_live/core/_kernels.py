@@ -125,6 +125,7 @@ class KParams(NamedTuple):
     lag_min: int  # decimated samples
     lag_max: int
     acf_first_frac: float
+    acf_keep_frac: float  # the tracked lag stays while its peak reaches this fraction of the max
     acf_min_r: float
     acf_half_min_r: float  # trunk: correlation needed at half the stride lag
     acf_min_fill: int  # decimated samples since reset before a period is trusted
@@ -227,6 +228,7 @@ STATE_DTYPE = np.dtype(
         ("cand_static_t", _F),  # ... as of the candidate's start
         ("period", _F),  # tracked period between the strikes the placement sees (s), nan
         ("acf_r", _F),  # normalised correlation at the chosen lag
+        ("acf_lag", _F),  # the last lag chosen (decimated samples, before the trunk's halving)
         ("cad", _F),
         # intervals
         ("iv_i", _F),
@@ -344,6 +346,7 @@ def init_state(st: np.ndarray, prm: np.ndarray) -> None:
     s.cand_static_t = -INF
     s.period = NAN
     s.acf_r = NAN
+    s.acf_lag = NAN
     s.cad = NAN
     s.iv_i = 0.0
     s.iv_n = 0.0
@@ -378,6 +381,7 @@ def _acf_reset(st: np.ndarray, acf_r: np.ndarray) -> None:
     s.acf_mean_ok = 0.0
     s.period = NAN
     s.acf_r = NAN
+    s.acf_lag = NAN
 
 
 @njit(cache=True)
@@ -432,6 +436,25 @@ def _acf_push(st: np.ndarray, p: KParams, acf_x: np.ndarray, acf_r: np.ndarray, 
             break
     if best < 0:
         return
+    # sub-harmonic check: the tracked lag stays while it is still a clear peak, so a momentary
+    # dip of its correlation does not double the period (which would hide the next strike)
+    kept = s.acf_lag
+    mult = math.floor(best / kept + 0.5) if not math.isnan(kept) else 0.0
+    if mult >= 2.0 and abs(best - mult * kept) <= p.iv_tol * mult * kept:
+        k_lo = max(max(lo, 1), math.floor((1.0 - p.iv_tol) * kept))
+        k_hi = min(hi, math.ceil((1.0 + p.iv_tol) * kept))
+        kbest = -1
+        for lag in range(k_lo, k_hi + 1):
+            v = acf_r[lag]
+            if (
+                v >= p.acf_keep_frac * rmax
+                and v >= acf_r[lag - 1]
+                and v >= acf_r[lag + 1]
+                and (kbest < 0 or v > acf_r[kbest])
+            ):
+                kbest = lag
+        if kbest >= 0:
+            best = kbest
     y0 = acf_r[best - 1]
     y1 = acf_r[best]
     y2 = acf_r[best + 1]
@@ -441,6 +464,7 @@ def _acf_push(st: np.ndarray, p: KParams, acf_x: np.ndarray, acf_r: np.ndarray, 
     r = y1 / r0
     if r < p.acf_min_r:
         return
+    s.acf_lag = lag_f
     if not p.one_foot:
         # trunk: both feet; the lag is one stride when the half lag correlates (a step), else
         # the lag is itself one step (slow walking with a symmetric signal)

@@ -128,6 +128,10 @@ class GaitParams:
         Stride lags searched (one stride = two steps).
     acf_first_peak_frac : float
         The first local maximum reaching this fraction of the largest one is the stride.
+    acf_keep_frac : float
+        Sub-harmonic check: when that first maximum lies at a multiple of the lag tracked so
+        far, the tracked lag stays as long as it is still a local maximum reaching this
+        fraction of the largest one (a brief dip must not double the period).
     acf_min_corr : float
         Normalised autocorrelation needed at the chosen lag.
     acf_half_min_corr : float
@@ -192,6 +196,7 @@ class GaitParams:
     stride_min_s: float = 0.5
     stride_max_s: float = 1.6
     acf_first_peak_frac: float = 0.85
+    acf_keep_frac: float = 0.5
     acf_min_corr: float = 0.2
     acf_half_min_corr: float = 0.0
     acf_min_fill_s: float = 1.2
@@ -364,6 +369,7 @@ def kernel_params(
         lag_min=lag_min,
         lag_max=lag_max,
         acf_first_frac=gp.acf_first_peak_frac,
+        acf_keep_frac=gp.acf_keep_frac,
         acf_min_r=gp.acf_min_corr,
         acf_half_min_r=gp.acf_half_min_corr,
         acf_min_fill=max(lag_max + 2, math.ceil(gp.acf_min_fill_s / dt_d)),

@@ -113,6 +113,7 @@ class NaiveCore:
         self.acf_mean = NAN
         self.acf_var = 0.0
         self.period = NAN
+        self.acf_lag = NAN
 
     def _acf_push(self, x: float) -> None:
         p = self.p
@@ -146,10 +147,25 @@ class NaiveCore:
         if not peaks:
             return
         b = peaks[0]
+        # sub-harmonic check: the tracked lag stays while it is a clear local maximum
+        mult = math.floor(b / self.acf_lag + 0.5) if not math.isnan(self.acf_lag) else 0
+        if mult >= 2 and abs(b - mult * self.acf_lag) <= p.iv_tol * mult * self.acf_lag:
+            near = [
+                lag
+                for lag in range(max(p.lag_min, 1), p.lag_max + 1)
+                if math.floor((1.0 - p.iv_tol) * self.acf_lag) <= lag
+                and lag <= math.ceil((1.0 + p.iv_tol) * self.acf_lag)
+                and r[lag] >= p.acf_keep_frac * rmax
+                and r[lag] >= r[lag - 1]
+                and r[lag] >= r[lag + 1]
+            ]
+            if near:
+                b = max(near, key=lambda lag: (r[lag], -lag))
         den = r[b - 1] - 2.0 * r[b] + r[b + 1]
         lag_f = b + (0.5 * (r[b - 1] - r[b + 1]) / den if den < 0.0 else 0.0)
         if r[b] / r[0] < p.acf_min_r:
             return
+        self.acf_lag = lag_f
         if not p.one_foot:
             h = 0.5 * lag_f
             k = int(h)
