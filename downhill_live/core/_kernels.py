@@ -974,7 +974,7 @@ def process(
                 dy = y - ring[R_AY, jq]
                 dz = z - ring[R_AZ, jq]
                 ok = (
-                    abs(m - 1.0) < p.static_tol_g
+                    abs(mf - 1.0) < p.static_tol_g
                     and dx * dx + dy * dy + dz * dz < p.static_change_g * p.static_change_g
                 )
                 static_run = static_run + 1.0 if ok else 0.0

@@ -98,16 +98,20 @@ class GaitParams:
     min_swing_s : float
         Limbs: a strike ends a swing, so it needs at least this long since the sensor was last
         quasi-static (on the ground and not rotating: standing, or foot-flat in stance); push-off
-        transients, which follow the foot-flat within ~0.2 s, and the first push-off from standing
-        are no strikes. 0 switches the rule off (trunk sensors are never static in stance).
+        transients, which follow the foot-flat within ~0.2-0.3 s, and the first push-off from
+        standing are no strikes. The next strike of the same foot comes at least the rest of the
+        stance plus a whole swing later (>= 0.45 s even sprinting at 220 spm; the real shoe data
+        has strikes from 0.45 s on). 0 switches the rule off (trunk sensors are never static
+        in stance).
     first_hold_s : float
         The first strike after a pause (none for ``max_interval_s``) has no earlier strike to
         compare with: it is reported
         this much later than the others, and a candidate within that time that re-phases (a
         larger impact after the terminal swing of the first stride) replaces it.
     static_tol_g, static_change_g, static_lag_s, static_min_s : float
-        Quasi-static: ``| |acc| - 1 g |`` below ``static_tol_g`` and the acceleration vector
-        changed by less than ``static_change_g`` over ``static_lag_s``, for ``static_min_s``.
+        Quasi-static: ``| low-passed |acc| - 1 g |`` below ``static_tol_g`` (the ``lp_tau_s``
+        low-pass: the same at every sample rate) and the acceleration vector changed by less
+        than ``static_change_g`` over ``static_lag_s``, for ``static_min_s``.
     ic_level_frac : float
         Initial contact: the last time the onset signal (limbs: detection signal, trunk:
         low-passed magnitude) was at this fraction of its rise from the trough.
@@ -233,7 +237,7 @@ _LIMB: dict[str, Any] = dict(
     motion_window_s=0.5,
     motion_gap_s=0.15,
     min_moving_s=0.2,
-    min_swing_s=0.25,
+    min_swing_s=0.35,
     first_hold_s=0.15,
     ic_level_frac=0.5,
     trough_window_s=0.04,

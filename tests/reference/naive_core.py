@@ -424,7 +424,7 @@ class NaiveCore:
             old = self.hist[-1 - lag] if len(self.hist) > lag else None
             if old is not None and old.t >= self.seg_t:
                 dv = math.dist((x, y, z), old.a)
-                ok = abs(m - 1.0) < p.static_tol_g and dv < p.static_change_g
+                ok = abs(mf - 1.0) < p.static_tol_g and dv < p.static_change_g
                 self.static_run = self.static_run + 1 if ok else 0
                 if self.static_run >= p.static_n:
                     self.static_t = t
