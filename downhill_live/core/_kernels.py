@@ -436,10 +436,11 @@ def _acf_push(st: np.ndarray, p: KParams, acf_x: np.ndarray, acf_r: np.ndarray, 
             break
     if best < 0:
         return
-    # sub-harmonic check: the tracked lag stays while it is still a clear peak, so a momentary
-    # dip of its correlation does not double the period (which would hide the next strike)
+    # sub-harmonic check (limbs: the lag is the stride): the tracked lag stays while it is still
+    # a clear peak, so a momentary dip of its correlation does not double the period (which
+    # would hide the next strike). The trunk's lag is a stride or a step (see below): not there.
     kept = s.acf_lag
-    mult = math.floor(best / kept + 0.5) if not math.isnan(kept) else 0.0
+    mult = math.floor(best / kept + 0.5) if p.one_foot and not math.isnan(kept) else 0.0
     if mult >= 2.0 and abs(best - mult * kept) <= p.iv_tol * mult * kept:
         k_lo = max(max(lo, 1), math.floor((1.0 - p.iv_tol) * kept))
         k_hi = min(hi, math.ceil((1.0 + p.iv_tol) * kept))

@@ -148,13 +148,14 @@ class NaiveCore:
             return
         b = peaks[0]
         # sub-harmonic check: the tracked lag stays while it is a clear local maximum
-        mult = math.floor(b / self.acf_lag + 0.5) if not math.isnan(self.acf_lag) else 0
-        if mult >= 2 and abs(b - mult * self.acf_lag) <= p.iv_tol * mult * self.acf_lag:
+        kept = self.acf_lag if p.one_foot else NAN  # limbs only: the trunk's lag may be a step
+        mult = math.floor(b / kept + 0.5) if not math.isnan(kept) else 0
+        if mult >= 2 and abs(b - mult * kept) <= p.iv_tol * mult * kept:
             near = [
                 lag
                 for lag in range(max(p.lag_min, 1), p.lag_max + 1)
-                if math.floor((1.0 - p.iv_tol) * self.acf_lag) <= lag
-                and lag <= math.ceil((1.0 + p.iv_tol) * self.acf_lag)
+                if math.floor((1.0 - p.iv_tol) * kept) <= lag
+                and lag <= math.ceil((1.0 + p.iv_tol) * kept)
                 and r[lag] >= p.acf_keep_frac * rmax
                 and r[lag] >= r[lag - 1]
                 and r[lag] >= r[lag + 1]
