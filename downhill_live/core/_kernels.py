@@ -100,6 +100,7 @@ class KParams(NamedTuple):
     dom_ratio: float
     dom_max_s: float  # the dominance window is at most this long
     rephase_ratio: float
+    first_ratio: float  # the first stride after standing dominates what came since by this
     min_iv_frac: float
     default_period_s: float
     motion_g: float
@@ -668,7 +669,7 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
         k += 1
     # the first stride after standing has no strike to compare with: the candidate must
     # dominate what came since by the re-phase ratio (terminal swing of the first swing)
-    ratio = p.rephase_ratio if s.still_t > t_back else p.dom_ratio
+    ratio = p.first_ratio if s.still_t > t_back else p.dom_ratio
     if h < ratio * bg or mot < p.motion_g:
         return False
     # ---- a strike: IC back-tracking on the onset signal (limbs d, trunk mf)

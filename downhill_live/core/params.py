@@ -79,8 +79,12 @@ class GaitParams:
         and a stale long period must not hide the new gait's first strides.
     rephase_ratio : float
         A candidate closer to the last strike than ``dominance_window_frac`` x period must be
-        this many times higher than that strike (it then re-phases the detector); in the first
-        period after standing still it must dominate what came since by this ratio.
+        this many times higher than that strike (it then re-phases the detector).
+    first_stride_ratio : float
+        In the first period after standing still a candidate must dominate what came since by
+        this ratio (trunk: the push-off from standing shows as much as a landing). Limbs: 1,
+        the push-off is ruled out by ``min_swing_s`` and a terminal swing taken for the first
+        strike is replaced within ``first_hold_s``.
     min_interval_frac : float
         Candidates closer than this fraction of the period to the last strike are part of it.
     default_period_s : float
@@ -177,6 +181,7 @@ class GaitParams:
     dominance_ratio: float
     dominance_window_max_s: float
     rephase_ratio: float
+    first_stride_ratio: float
     min_interval_frac: float
     default_period_s: float
     motion_g: float
@@ -231,6 +236,7 @@ _LIMB: dict[str, Any] = dict(
     dominance_ratio=1.0,
     dominance_window_max_s=2.0,
     rephase_ratio=1.5,
+    first_stride_ratio=1.0,
     min_interval_frac=0.1,
     default_period_s=0.75,
     motion_g=0.4,
@@ -259,6 +265,7 @@ _TRUNK: dict[str, Any] = dict(
     dominance_ratio=1.0,
     dominance_window_max_s=0.3,
     rephase_ratio=1.3,
+    first_stride_ratio=1.3,
     min_interval_frac=0.25,
     default_period_s=0.35,
     motion_g=0.15,
@@ -349,6 +356,7 @@ def kernel_params(
         dom_ratio=gp.dominance_ratio,
         dom_max_s=gp.dominance_window_max_s,
         rephase_ratio=gp.rephase_ratio,
+        first_ratio=gp.first_stride_ratio,
         min_iv_frac=gp.min_interval_frac,
         default_period_s=gp.default_period_s,
         motion_g=gp.motion_g,

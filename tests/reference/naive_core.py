@@ -273,7 +273,7 @@ class NaiveCore:
         bg = max([0.0, *[s.s for s in before if s.t >= t_back]])
         t_m0, t_m1 = t_start - p.motion_win_s, t_start - p.motion_gap_s
         mot = max([0.0, *[abs(s.mf - 1.0) for s in before if t_m0 <= s.t <= t_m1]])
-        ratio = p.rephase_ratio if self.still_t > t_back else p.dom_ratio
+        ratio = p.first_ratio if self.still_t > t_back else p.dom_ratio
         if h < ratio * bg or mot < p.motion_g:
             return False
         # initial contact: back-track the onset signal from the peak

@@ -81,11 +81,14 @@ def test_the_trend_follows_a_sprint_build_up(placement: str) -> None:
 
 
 def test_steady_running_is_not_made_noisier_by_the_trend() -> None:
+    # a chance "trend" in steady running costs a little (about 0.05 spm on average on a foot)
     S = gait.Segment
     course = [S(2.0, 0.0, "stand"), S(60.0, 0.0, "run", 172.0), S(2.0, 0.0, "stand")]
-    sim = gait.simulate(course, "foot", rate_hz=200.0, seed=5)
-    assert _score(sim, True) <= _score(sim, False) + 0.2
-    assert _score(sim, True) <= 1.0
+    sims = [gait.simulate(course, "foot", rate_hz=200.0, seed=seed) for seed in range(4)]
+    with_trend = np.mean([_score(sim, True) for sim in sims])
+    without = np.mean([_score(sim, False) for sim in sims])
+    assert with_trend <= without + 0.15
+    assert with_trend <= 0.6
 
 
 def _periods(sim: object, keep_frac: float) -> np.ndarray:
