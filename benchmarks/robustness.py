@@ -9,7 +9,9 @@ degradation, beside the undegraded figures (same data, same run):
 - ``noise 0.05 g``: a noisier accelerometer (white noise, 0.05 g per axis);
 - ``clipped 8 g``: a +-8 g part;
 - ``x0.7`` / ``x1.4``: weaker or stronger impacts (the whole signal, gravity included);
-- ``8-bit +-16 g``: coarse quantisation.
+- ``8-bit +-16 g``: coarse quantisation;
+- ``uncalibrated``: a MEMS part out of the box (per axis an offset of up to 0.06 g and a gain
+  error of up to 3 %, drawn per trial): standing reads |acc| 0.9-1.1 g, not 1 g.
 
 Reported, no target: a figure that falls far below the undegraded one names a sensitivity.
 """
@@ -52,10 +54,23 @@ def degrade(acc_g: np.ndarray, kind: str, seed: int) -> np.ndarray:
     if kind == "8-bit +-16 g":
         lsb = 32.0 / 256.0
         return np.round(acc_g / lsb) * lsb
+    if kind == "uncalibrated":
+        offset_g = rng.uniform(-0.06, 0.06, 3)
+        gain = 1.0 + rng.uniform(-0.03, 0.03, 3)
+        return acc_g * gain + offset_g
     return acc_g
 
 
-KINDS = ("none", "rotated", "noise 0.05 g", "clipped 8 g", "x0.7", "x1.4", "8-bit +-16 g")
+KINDS = (
+    "none",
+    "rotated",
+    "noise 0.05 g",
+    "clipped 8 g",
+    "x0.7",
+    "x1.4",
+    "8-bit +-16 g",
+    "uncalibrated",
+)
 
 
 def main() -> int:
