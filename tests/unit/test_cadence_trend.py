@@ -118,3 +118,14 @@ def test_the_tracked_period_does_not_double_for_a_moment() -> None:
 
     assert doubled(0.5) == 0
     assert doubled(2.0) > 0  # a keep fraction above 1 never keeps: the failure it prevents
+
+
+@pytest.mark.parametrize(
+    "name", ["shank_100hz_midfoot_stops_restarts", "pelvis_52hz_stops_restarts_forefoot"]
+)
+def test_cadence_is_right_within_3_strides_after_a_stop(name: str) -> None:
+    from downhill_live.tools.accuracy import score_sim
+
+    sc = next(s for s in gait.scenarios() if s.name == name)
+    r = score_sim(sc.simulate(seed=1))
+    assert r["restart_strides_max"] <= 3.0
