@@ -15,7 +15,9 @@ Barometer model (instead of the simulator's own 1.5 Pa at the sample rate): 25 H
 2 Pa white noise, a 0.3 s sensor lag and a weather drift of up to +-40 Pa/h (a seeded random
 slope plus a random walk), held between readings (nan elsewhere: the core uses the readings).
 Speeds vary from 2.6 to 3.9 m/s while the core's distance is cadence x a nominal step length.
-Exit status 1 when a goal is missed.
+Exit status 1 when a goal is missed. The recognition goal is the issue's for set-ups with a
+barometer; the foot's tilt is reported the same way, and held to the false-descent goal only
+(it may stay unknown, it must not guess).
 """
 
 from __future__ import annotations
@@ -197,12 +199,13 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         rec, false, tot = run(placement, with_baro, args.seeds)
         label = f"{placement} + barometer" if with_baro else "foot tilt (stand)"
-        bad = rec < GOAL_RECOGNISED or false > GOAL_FALSE
+        bad = (with_baro and rec < GOAL_RECOGNISED) or false > GOAL_FALSE
         miss |= bad
+        note = "  MISS" if bad else ("" if with_baro else "  (recognition reported, no goal)")
         print(
             f"{label:22s} {100 * rec:9.1f}% {100 * false:6.1f}% {100 * np.mean(tot['known']):5.0f}%  "
             f"{lag(tot['entry']):>19s}  {lag(tot['exit']):>18s}"
-            f"{'  MISS' if bad else ''}  ({time.perf_counter() - t0:.0f} s)"
+            f"{note}  ({time.perf_counter() - t0:.0f} s)"
         )
     return 1 if miss else 0
 
