@@ -483,6 +483,15 @@ def _acf_push(st: np.ndarray, p: KParams, acf_x: np.ndarray, acf_r: np.ndarray, 
 
 # ----------------------------------------------------------------------------- cadence
 @njit(cache=True)
+def _periods_in(d: float, per: float, tol: float) -> float:
+    """1 or 2 when the interval ``d`` is that many periods within ``tol`` of each, else 0."""
+    n = math.floor(d / per + 0.5)
+    if 1.0 <= n <= 2.0 and abs(d / n - per) <= tol * per:
+        return float(n)
+    return 0.0
+
+
+@njit(cache=True)
 def _cadence(st: np.ndarray, p: KParams, iv: np.ndarray, t_now: float) -> float:
     """Cadence (spm) from the intervals agreeing with the tracked period, else the period."""
     s = st[0]
@@ -499,8 +508,8 @@ def _cadence(st: np.ndarray, p: KParams, iv: np.ndarray, t_now: float) -> float:
         if iv[1, q] < t_now - p.cad_win_s:
             continue
         d = iv[0, q]
-        n = math.floor(d / per + 0.5)
-        if 1.0 <= n <= 2.0 and abs(d / n - per) <= p.iv_tol * per:
+        n = _periods_in(d, per, p.iv_tol)
+        if n > 0.0:
             sum_d += d
             sum_n += n
             sum_x += iv[1, q] - 0.5 * d - t_now
@@ -545,8 +554,8 @@ def _period_trend(st: np.ndarray, p: KParams, iv: np.ndarray, per: float, t_now:
         if iv[1, q] < t_now - p.cad_trend_win_s:
             continue
         d = iv[0, q]
-        n = math.floor(d / per + 0.5)
-        if 1.0 <= n <= 2.0 and abs(d / n - per) <= p.iv_tol * per:
+        n = _periods_in(d, per, p.iv_tol)
+        if n > 0.0:
             x = iv[1, q] - 0.5 * d - t_now
             y = d / n
             c += 1.0
