@@ -18,7 +18,9 @@ profile describes:
   :func:`~downhill_live.decode.polar_pmd.encode_pmd_acc_delta` (re-exported here);
 * ``sig_rsc`` profiles: an RSC service (0x1814) that notifies RSC Measurements once subscribed;
 * ``ftms`` profiles (BLE treadmills): a Fitness Machine service (0x1826) that notifies Treadmill
-  Data (belt speed, distance, inclination) once a second once subscribed.
+  Data (belt speed, distance, inclination) once a second once subscribed;
+* ``thingy_pressure`` streams (the Thingy:52's barometer): a Thingy Environment service that
+  notifies the simulated pressure every 100 ms once subscribed.
 
 What is streamed is a timeline of :class:`TimedPayload` (sensor-side send time, stream,
 payload bytes): from a recording (:func:`payloads_from_recording`, the recorded receive times)
@@ -61,6 +63,7 @@ from downhill_live.decode.polar_pmd import (
     parse_settings,
 )
 from downhill_live.decode.rsc import RSC_FEATURE_UUID, RSC_SERVICE_UUID, RscMeasurement
+from downhill_live.decode.thingy import THINGY_ENV_SERVICE_UUID, ThingyPressure
 from downhill_live.errors import DecodeError, RecordingError
 from downhill_live.record import read_recording
 from downhill_live.session import apply_settings
@@ -79,6 +82,7 @@ __all__ = [
     "encode_pmd_acc_delta",
     "encode_pmd_acc_raw",
     "payloads_from_recording",
+    "pressure_payloads",
     "simulated_payloads",
     "treadmill_payloads",
 ]
@@ -257,6 +261,19 @@ def treadmill_payloads(
     return out
 
 
+def pressure_payloads(
+    stream: Stream, sim: SimResult, *, every_s: float = 0.1
+) -> list[TimedPayload]:
+    """What a Thingy:52 barometer sends during ``sim``: its pressure every ``every_s``
+    (the interval the ``thingy52`` profile configures), to 0.01 hPa as the Thingy sends it."""
+    out = []
+    for t in np.arange(every_s, float(sim.t_s[-1]), every_s):
+        i = min(int(np.searchsorted(sim.t_s, t)), len(sim.t_s) - 1)
+        payload = bytes(ThingyPressure(float(sim.pressure_pa[i]) / 100.0))
+        out.append(TimedPayload(round(float(t), 6), stream.name, payload))
+    return out
+
+
 def simulated_payloads(
     firmware: FirmwareProfile,
     course: Sequence[Segment],
@@ -314,6 +331,8 @@ def simulated_payloads(
             payloads += _rsc_packets(stream, sim, course)
         elif stream.decoder == "ftms":
             payloads += treadmill_payloads(stream, course)
+        elif stream.decoder == "thingy_pressure":
+            payloads += pressure_payloads(stream, sim)
     payloads.sort(key=lambda p: p.t_s)
     return SimulatedSource(payloads, sim, settings)
 
@@ -430,6 +449,10 @@ class VirtualDevice:
             chars = [CharacteristicSpec(s.characteristic, ("notify",)) for s in ftms]
             chars.append(CharacteristicSpec(FTMS_FEATURE_UUID, ("read",), _FTMS_FEATURES))
             services.append(ServiceSpec(FTMS_SERVICE_UUID, tuple(chars)))
+        env = [s for s in fw.streams.values() if s.decoder == "thingy_pressure"]
+        if env:
+            chars = [CharacteristicSpec(s.characteristic, ("notify",)) for s in env]
+            services.append(ServiceSpec(THINGY_ENV_SERVICE_UUID, tuple(chars)))
         layout = [s for s in fw.streams.values() if s.decoder == "layout"]
         if layout:
             chars = [CharacteristicSpec(s.characteristic, ("notify",)) for s in layout]
@@ -536,6 +559,8 @@ class VirtualDevice:
     # -- streaming ----------------------------------------------------------------------------
 
     def _start(self) -> None:
+        if self._started_conn == self.sensor.connection_count:
+            return  # a second start write on the same link (Thingy: motion, environment)
         self.starts += 1
         self._started_conn = self.sensor.connection_count
         now = asyncio.get_running_loop().time()
