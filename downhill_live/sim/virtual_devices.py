@@ -78,6 +78,7 @@ __all__ = [
     "SimulatedSource",
     "TimedPayload",
     "VirtualDevice",
+    "beside_from_recording",
     "default_device_name",
     "encode_pmd_acc_delta",
     "encode_pmd_acc_raw",
@@ -144,6 +145,25 @@ def payloads_from_recording(
     t0 = rec.packets[0].t_rx_s if rec.packets else 0.0
     payloads = [TimedPayload(p.t_rx_s - t0, p.stream, p.payload) for p in rec.packets]
     return firmware, payloads, dict(settings), rec.header
+
+
+def beside_from_recording(
+    path: str | Path, header: dict[str, Any], payloads: Sequence[TimedPayload]
+) -> list[tuple[FirmwareProfile, list[TimedPayload], dict[str, Any], str | None]]:
+    """The devices a multi-device recording holds beside its strike device (header
+    ``beside``): each one's profile snapshot, its recorded packets (from ``payloads``, the whole
+    recording's), its settings and its advertised name."""
+    out = []
+    for i, doc in enumerate(header.get("beside") or []):
+        fw = doc.get("firmware") if isinstance(doc, dict) else None
+        if not isinstance(fw, dict) or not isinstance(fw.get("yaml"), str):
+            raise RecordingError(str(path), f"header key 'beside[{i}].firmware.yaml' is missing")
+        profile = parse_firmware_profile(fw["yaml"], f"{path}#beside[{i}].firmware")
+        streams = set(doc.get("streams") or ())
+        name = (doc.get("device") or {}).get("name")
+        mine = [p for p in payloads if p.stream in streams]
+        out.append((profile, mine, dict(doc.get("settings") or {}), name))
+    return out
 
 
 def _pmd_model(stream: Stream) -> tuple[AccCapabilities, bool]:
