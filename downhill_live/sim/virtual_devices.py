@@ -400,6 +400,9 @@ class VirtualDevice:
         Timeline playback speed (1 = real time).
     settings : dict, optional
         ``factor`` a PMD device answers in its start response (default 1.0).
+    anchor : VirtualDevice, optional
+        Another device of the same run (the sensor a treadmill stands beside): this timeline
+        starts when that one did (once it has), as two devices of one run share its clock.
     sensor_kwargs
         Passed to :class:`VirtualSensor` (``rssi_dbm``, ``max_mtu``, ``oversize``...).
 
@@ -425,6 +428,7 @@ class VirtualDevice:
         address: str = "F0:00:00:00:0D:01",
         speed: float = 1.0,
         settings: dict[str, Any] | None = None,
+        anchor: VirtualDevice | None = None,
         **sensor_kwargs: Any,
     ) -> None:
         if not speed > 0:
@@ -444,6 +448,7 @@ class VirtualDevice:
         self._sdk_mode = False
         self._started_conn: int | None = None
         self._t_anchor: float | None = None
+        self._anchor = anchor
         self._resume_t_s = 0.0
         self._index = 0
         self._streamer: asyncio.Task[None] | None = None
@@ -585,7 +590,8 @@ class VirtualDevice:
         self._started_conn = self.sensor.connection_count
         now = asyncio.get_running_loop().time()
         if self._t_anchor is None:
-            self._t_anchor = now
+            shared = self._anchor._t_anchor if self._anchor is not None else None
+            self._t_anchor = now if shared is None else shared
         # payloads due before this (re)start were "sent" while nobody listened: lost
         self._resume_t_s = (now - self._t_anchor) * self.speed
 

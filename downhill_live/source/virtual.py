@@ -192,6 +192,7 @@ def open_virtual_sensor(
             settings=dev_settings,
             speed=speed,
             address=f"F0:00:00:00:0D:{k + 2:02X}",
+            anchor=device,  # one run: its timeline starts with the sensor's
         )
         for k, (prof, timeline, dev_settings, dev_name) in enumerate(others)
     ]
