@@ -32,10 +32,18 @@ from downhill_live.config.cue_profile import CueProfile
 from downhill_live.config.devices import beside_streams, combine
 from downhill_live.config.firmware import FirmwareProfile, Stream
 from downhill_live.errors import RecordingError
-from downhill_live.session import Session, apply_settings, fmt_value, run_source
+from downhill_live.session import Session, apply_settings, run_source
 from downhill_live.sinks import RecorderSink, Sink, overrides
 from downhill_live.source import QueueSource, SourceItem
-from downhill_live.source.ble_devices import BesideDevice, LiveResult, live_header, live_result
+from downhill_live.source.ble_devices import (
+    BesideDevice,
+    LiveResult,
+    check_distinct,
+    combined_firmware,
+    live_header,
+    live_result,
+    status_text,
+)
 from downhill_live.source.ble_link import (
     DATA_TIMEOUT_S,
     RECONNECT_BACKOFF_S,
@@ -273,7 +281,7 @@ class LiveRunner:
                     for f in finds:
                         f.cancel()
                     await asyncio.gather(*finds, return_exceptions=True)
-                self._check_distinct()
+                check_distinct(self.links)
                 for link in self.links:
                     await link.connect_and_start(first=True)
                 if warm is not None:
@@ -319,28 +327,8 @@ class LiveRunner:
         >>> r.status_line()
         '00:00 | n/a spm | n/a g | grade n/a % - | link idle | 0 pkt/s, lost 0, bad 0'
         """
-        st = self.last_step
-        stats = self.session.stats if self.session is not None else None
-        cad = fmt_value(st.cadence_spm) if st else "n/a"
-        peak = fmt_value(st.peak_g) if st else "n/a"
-        grade = fmt_value(st.grade_pct) if st else "n/a"
-        state = ("descent" if st.on_descent else "flat") if st else "-"
-        lost = stats.lost_samples if stats else 0
-        bad = sum(stats.decode_errors.values()) if stats else 0
         elapsed_s = int(self.now_s()) if self._t0 else 0
-        clock = f"{elapsed_s // 60:02d}:{elapsed_s % 60:02d}"
-        odo = self.session.odometer if self.session is not None else None
-        dist = f"{odo.status_text()} | " if odo is not None and odo.known else ""  # foot pods
-        if len(self.links) > 1:
-            link = "links " + ", ".join(
-                f"{(k.label or k.firmware.name)[:16]} {k.link_state}" for k in self.links
-            )
-        else:
-            link = f"link {self.link_state}"
-        return (
-            f"{clock} | {cad} spm | {peak} g | grade {grade} % {state} | {dist}"
-            f"{link} | {self._pps:.0f} pkt/s, lost {lost}, bad {bad}"
-        )
+        return status_text(self.session, self.last_step, self.links, elapsed_s, self._pps)
 
     # ----------------------------------------------------------------------------- links
 
@@ -378,33 +366,10 @@ class LiveRunner:
         self._link_of = {name: link for link in links for name in link.streams}
         return links
 
-    def _check_distinct(self) -> None:
-        """Two profiles matched the same device: say so (each device is one link)."""
-        seen: dict[str, DeviceLink] = {}
-        for link in self.links:
-            assert link.ble_device is not None
-            addr = link.ble_device.address
-            if addr in seen:
-                raise LiveError(
-                    f"{link.describe()} matched both {seen[addr].firmware.name} and "
-                    f"{link.firmware.name}: name each device (--device, --with FIRMWARE=NAME)"
-                )
-            seen[addr] = link
-            if len(self.links) > 1:  # events and the status line name the device
-                link.label = link.ble_device.name or link.firmware.name
-
-    def _combined_firmware(self) -> FirmwareProfile:
-        strikes = apply_settings(self.firmware, self.links[0].settings)
-        others = []
-        for link in self.links[1:]:
-            profile = apply_settings(link.firmware, link.settings)
-            others.append((profile, {n: profile.streams[n] for n in link.streams}))
-        return combine(strikes, others)
-
     # ----------------------------------------------------------------------------- pipeline
 
     def _open_session(self) -> None:
-        firmware = self._combined_firmware()
+        firmware = combined_firmware(self.firmware, self.links)
         session = Session(firmware, self.cues, placement=self.placement)
         self.session = session
         self.notices.extend(session.notices)  # the session has logged them once

@@ -11,11 +11,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from downhill_live.config.devices import beside_header
+from downhill_live.config.devices import beside_header, combine
 from downhill_live.config.firmware import FirmwareProfile
-from downhill_live.source.ble_link import DeviceLink
+from downhill_live.session import Session, apply_settings, fmt_value
+from downhill_live.source.ble_link import DeviceLink, LiveError
+from downhill_live.types import Step
 
-__all__ = ["BesideDevice", "LiveResult", "live_header", "live_result"]
+__all__ = [
+    "BesideDevice",
+    "LiveResult",
+    "check_distinct",
+    "combined_firmware",
+    "live_header",
+    "live_result",
+    "status_text",
+]
 
 
 @dataclass
@@ -120,3 +130,62 @@ def live_result(
         notices=list(notices),
         devices=devices,
     )
+
+
+def status_text(
+    session: Session | None,
+    st: Step | None,
+    links: Sequence[DeviceLink],
+    elapsed_s: int,
+    pps: float,
+) -> str:
+    """The live status line (see :meth:`~downhill_live.source.ble.LiveRunner.status_line`);
+    with several devices, each link's state by the device's name."""
+    stats = session.stats if session is not None else None
+    cad = fmt_value(st.cadence_spm) if st else "n/a"
+    peak = fmt_value(st.peak_g) if st else "n/a"
+    grade = fmt_value(st.grade_pct) if st else "n/a"
+    state = ("descent" if st.on_descent else "flat") if st else "-"
+    lost = stats.lost_samples if stats else 0
+    bad = sum(stats.decode_errors.values()) if stats else 0
+    clock = f"{elapsed_s // 60:02d}:{elapsed_s % 60:02d}"
+    odo = session.odometer if session is not None else None
+    dist = f"{odo.status_text()} | " if odo is not None and odo.known else ""  # foot pods
+    if len(links) > 1:
+        link = "links " + ", ".join(
+            f"{(k.label or k.firmware.name)[:16]} {k.link_state}" for k in links
+        )
+    else:
+        link = f"link {links[0].link_state if links else 'idle'}"
+    return (
+        f"{clock} | {cad} spm | {peak} g | grade {grade} % {state} | {dist}"
+        f"{link} | {pps:.0f} pkt/s, lost {lost}, bad {bad}"
+    )
+
+
+def check_distinct(links: Sequence[DeviceLink]) -> None:
+    """After the scan: two profiles that matched the same device are a :class:`LiveError`
+    (each device is one link); with several devices, each link is labelled by its device's
+    name (events and the status line say it)."""
+    seen: dict[str, DeviceLink] = {}
+    for link in links:
+        assert link.ble_device is not None
+        addr = link.ble_device.address
+        if addr in seen:
+            raise LiveError(
+                f"{link.describe()} matched both {seen[addr].firmware.name} and "
+                f"{link.firmware.name}: name each device (--device, --with FIRMWARE=NAME)"
+            )
+        seen[addr] = link
+        if len(links) > 1:
+            link.label = link.ble_device.name or link.firmware.name
+
+
+def combined_firmware(strikes: FirmwareProfile, links: Sequence[DeviceLink]) -> FirmwareProfile:
+    """What the session decodes: the strike device's profile and the other links' streams, each
+    with the settings its device answered."""
+    others = []
+    for link in links[1:]:
+        profile = apply_settings(link.firmware, link.settings)
+        others.append((profile, {n: profile.streams[n] for n in link.streams}))
+    return combine(apply_settings(strikes, links[0].settings), others)
