@@ -76,13 +76,18 @@ def beside_args(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 # live
 
 
-async def _pick_firmware(device: str | None, timeout_s: float) -> tuple[Any, str | None]:
-    """Without ``--firmware``: scan, and take the profile of the device (or the first match)."""
+async def _pick_firmware(
+    device: str | None, timeout_s: float, beside: frozenset[str] = frozenset()
+) -> tuple[Any, str | None]:
+    """Without ``--firmware``: scan, and take the profile of the device (or the first match
+    that is not one of the ``beside`` profiles: those are found by their own links)."""
 
     found = await scan(timeout_s)
     want = device.lower() if device else None
     for d in found:
         if want is not None and want not in (d.address.lower(), (d.name or "").lower()):
+            continue
+        if want is None and d.profile in beside:
             continue
         if d.profile is None:
             if want is not None:
@@ -140,7 +145,9 @@ async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: 
     elif args.firmware:
         firmware = load_firmware_profile(args.firmware)
     else:
-        firmware, device_arg = await _pick_firmware(device_arg, args.scan_timeout)
+        firmware, device_arg = await _pick_firmware(
+            device_arg, args.scan_timeout, frozenset(name for name, _dev in wanted)
+        )
     if vdev is None:
         beside = [BesideDevice(load_firmware_profile(name), dev) for name, dev in wanted]
 

@@ -402,7 +402,9 @@ class VirtualDevice:
         ``factor`` a PMD device answers in its start response (default 1.0).
     anchor : VirtualDevice, optional
         Another device of the same run (the sensor a treadmill stands beside): this timeline
-        starts when that one did (once it has), as two devices of one run share its clock.
+        follows that one's (a payload is sent once the anchor has played its time; what was
+        due before this device started is lost), so both stay on one clock however fast, or
+        late under load, the anchor plays.
     sensor_kwargs
         Passed to :class:`VirtualSensor` (``rssi_dbm``, ``max_mtu``, ``oversize``...).
 
@@ -590,10 +592,11 @@ class VirtualDevice:
         self._started_conn = self.sensor.connection_count
         now = asyncio.get_running_loop().time()
         if self._t_anchor is None:
-            shared = self._anchor._t_anchor if self._anchor is not None else None
-            self._t_anchor = now if shared is None else shared
+            self._t_anchor = now
         # payloads due before this (re)start were "sent" while nobody listened: lost
         self._resume_t_s = (now - self._t_anchor) * self.speed
+        if self._anchor is not None:  # one run: where the other device's timeline is now
+            self._resume_t_s = self._anchor.position_s
 
     def _streaming_allowed(self) -> bool:
         s = self.sensor
@@ -608,6 +611,18 @@ class VirtualDevice:
 
     def _needs_start(self) -> bool:
         return bool(self._pmd) or bool(self.firmware.start)
+
+    @property
+    def position_s(self) -> float:
+        """Timeline time (s) of the last payload played (sent, or lost while nobody listened)."""
+        return self.payloads[self._index - 1].t_s if self._index else 0.0
+
+    async def _follow_anchor(self, t_s: float) -> None:
+        """Wait until the anchor device's timeline has reached ``t_s`` (or has ended)."""
+        anchor = self._anchor
+        assert anchor is not None
+        while anchor.position_s < t_s and not anchor.finished.is_set():
+            await asyncio.sleep(0.002)
 
     async def _stream(self) -> None:
         loop = asyncio.get_running_loop()
@@ -625,9 +640,12 @@ class VirtualDevice:
                 self._index += 1
             while self._index < len(self.payloads):
                 item = self.payloads[self._index]
-                delay = self._t_anchor + item.t_s / self.speed - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                if self._anchor is not None:
+                    await self._follow_anchor(item.t_s)
+                else:
+                    delay = self._t_anchor + item.t_s / self.speed - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 if not (sensor.is_connected and sensor.connection_count == conn):
                     self._started_conn = None
                     break

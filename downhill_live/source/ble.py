@@ -282,10 +282,10 @@ class LiveRunner:
                         f.cancel()
                     await asyncio.gather(*finds, return_exceptions=True)
                 check_distinct(self.links)
+                if warm is not None:  # before connecting: no thread competes with the links
+                    await warm
                 for link in self.links:
                     await link.connect_and_start(first=True)
-                if warm is not None:
-                    await warm
             except asyncio.CancelledError:
                 if not self._stop.is_set() or self._main_task is None:
                     raise
