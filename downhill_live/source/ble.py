@@ -201,7 +201,10 @@ class LiveRunner:
             apply_settings(other.firmware, other.settings)
             self._beside_streams.append(beside_streams(other.firmware))
         # a clash of stream names is said now, before scanning
-        combine(firmware, [(b.firmware, s) for b, s in zip(self.beside, self._beside_streams, strict=True)])
+        combine(
+            firmware,
+            [(b.firmware, s) for b, s in zip(self.beside, self._beside_streams, strict=True)],
+        )
 
         self.session: Session | None = None
         self.links: list[DeviceLink] = []

@@ -63,6 +63,7 @@ __all__ = [
     "StartError",
 ]
 
+
 class DeviceLink:
     """The link to one device (see the module notes).
 
@@ -312,7 +313,10 @@ class DeviceLink:
     async def supervise(self, stop: asyncio.Event, deadline: float | None) -> None:
         """Until ``stop`` (or ``deadline``, monotonic): reconnect whenever the link is lost."""
         while not stop.is_set():
-            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.link_lost.wait())]
+            waits = [
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self.link_lost.wait()),
+            ]
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

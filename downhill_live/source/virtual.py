@@ -158,8 +158,7 @@ def open_virtual_sensor(
         if placement is not None and placement not in PLACEMENTS:
             raise RecordingError(
                 recording,
-                f"header key 'placement' must be one of {', '.join(PLACEMENTS)}, "
-                f"got {placement!r}",
+                f"header key 'placement' must be one of {', '.join(PLACEMENTS)}, got {placement!r}",
             )
         known = {k: v for k, v in settings.items() if k != "factor"}
         name = (header.get("device") or {}).get("name")
@@ -208,9 +207,7 @@ def open_virtual_sensor(
         _radio=radio,
         _device=device,
         beside=[
-            VirtualBeside(
-                d.firmware, d.address, {k: v for k, v in o[2].items() if k != "factor"}
-            )
+            VirtualBeside(d.firmware, d.address, {k: v for k, v in o[2].items() if k != "factor"})
             for d, o in zip(beside_devices, others, strict=True)
         ],
         _beside_devices=beside_devices,

@@ -174,6 +174,7 @@ async def test_imu_and_treadmill_record_one_file_whose_grade_is_the_inclination(
     assert beside["streams"] == ["treadmill"] and beside["device"]["address"] == MILL_ADDRESS
     assert [d["packets"] for d in result.devices] == [len(imu.sent), len(mill.sent)]
     assert "strikes from DHL-IMU sim" in console(runner)
+    assert "| links DHL-IMU sim closed, Treadmill closed |" in runner.status_line()
 
     # the grade of every step is the inclination the treadmill last sent (on the one receive
     # clock of both devices; steps within 0.15 s of an incline change, on their way, aside)
