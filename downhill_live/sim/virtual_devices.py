@@ -401,9 +401,9 @@ class VirtualDevice:
     settings : dict, optional
         ``factor`` a PMD device answers in its start response (default 1.0).
     anchor : VirtualDevice, optional
-        Another device of the same run (the sensor a treadmill stands beside): this timeline
-        follows that one's (a payload is sent once the anchor has played its time; what was
-        due before this device started is lost), so both stay on one clock however fast, or
+        Another device of the same run (the sensor a treadmill stands beside): the anchor
+        sends this device's payloads due by each of its own, in timeline order (lost while
+        this device's link is not up and started), so both stay on one clock however fast, or
         late under load, the anchor plays.
     sensor_kwargs
         Passed to :class:`VirtualSensor` (``rssi_dbm``, ``max_mtu``, ``oversize``...).
@@ -451,6 +451,9 @@ class VirtualDevice:
         self._started_conn: int | None = None
         self._t_anchor: float | None = None
         self._anchor = anchor
+        self._followers: list[VirtualDevice] = []
+        if anchor is not None:
+            anchor._followers.append(self)
         self._resume_t_s = 0.0
         self._index = 0
         self._streamer: asyncio.Task[None] | None = None
@@ -595,8 +598,6 @@ class VirtualDevice:
             self._t_anchor = now
         # payloads due before this (re)start were "sent" while nobody listened: lost
         self._resume_t_s = (now - self._t_anchor) * self.speed
-        if self._anchor is not None:  # one run: where the other device's timeline is now
-            self._resume_t_s = self._anchor.position_s
 
     def _streaming_allowed(self) -> bool:
         s = self.sensor
@@ -612,19 +613,26 @@ class VirtualDevice:
     def _needs_start(self) -> bool:
         return bool(self._pmd) or bool(self.firmware.start)
 
-    @property
-    def position_s(self) -> float:
-        """Timeline time (s) of the last payload played (sent, or lost while nobody listened)."""
-        return self.payloads[self._index - 1].t_s if self._index else 0.0
-
-    async def _follow_anchor(self, t_s: float) -> None:
-        """Wait until the anchor device's timeline has reached ``t_s`` (or has ended)."""
-        anchor = self._anchor
-        assert anchor is not None
-        while anchor.position_s < t_s and not anchor.finished.is_set():
-            await asyncio.sleep(0.002)
+    async def _send_due(self, t_s: float) -> None:
+        """A device following an anchor: send every payload due by the anchor's time ``t_s``
+        (lost when its link is not up and started, as a real sensor's would be)."""
+        sensor = self.sensor
+        if not sensor.is_connected or self._started_conn != sensor.connection_count:
+            self._started_conn = None  # the link went down: a new one needs a new start
+        while self._index < len(self.payloads) and self.payloads[self._index].t_s <= t_s:
+            item = self.payloads[self._index]
+            self._index += 1
+            if self._streaming_allowed() and await self.sensor.notify(
+                self._uuid_of[item.stream], item.payload
+            ):
+                self.sent.append(item)
 
     async def _stream(self) -> None:
+        if self._anchor is not None:  # the anchor sends this timeline with its own
+            await self._anchor.finished.wait()
+            await self._send_due(math.inf)  # what lies after the anchor's last payload
+            self.finished.set()
+            return
         loop = asyncio.get_running_loop()
         sensor = self.sensor
         while self._index < len(self.payloads):
@@ -640,18 +648,17 @@ class VirtualDevice:
                 self._index += 1
             while self._index < len(self.payloads):
                 item = self.payloads[self._index]
-                if self._anchor is not None:
-                    await self._follow_anchor(item.t_s)
-                else:
-                    delay = self._t_anchor + item.t_s / self.speed - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
+                delay = self._t_anchor + item.t_s / self.speed - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 if not (sensor.is_connected and sensor.connection_count == conn):
                     self._started_conn = None
                     break
                 if self._started_conn != conn:
                     break
                 self._index += 1
+                for follower in self._followers:  # one run: their payloads due by now first
+                    await follower._send_due(item.t_s)
                 if await sensor.notify(self._uuid_of[item.stream], item.payload):
                     self.sent.append(item)
         self.finished.set()
