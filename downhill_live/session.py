@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from downhill_live.config.cue_profile import CueProfile, Prior, load_cue_profile, parse_cue_profile
+from downhill_live.config.devices import combine
 from downhill_live.config.firmware import FirmwareProfile, parse_firmware_profile
 from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine
@@ -84,6 +85,8 @@ CADENCE_ONLY_METRICS = frozenset({"cadence_spm"})
 
 #: decoders whose streams carry a grade of their own (a treadmill's inclination)
 GRADE_DECODERS = frozenset({"ftms"})
+#: decoders whose streams are a barometer of their own (the Thingy:52's pressure)
+PRESSURE_DECODERS = frozenset({"thingy_pressure"})
 
 #: what would give a set-up without a grade source one (said with the grade notice)
 GRADE_FIXES = (
@@ -100,7 +103,8 @@ def grade_sources(firmware: FirmwareProfile, placement: str) -> tuple[str, ...]:
     if any(st.decoder in GRADE_DECODERS for st in firmware.streams.values()):
         out.append("treadmill")
     if any(
-        st.layout is not None and st.layout.pressure_field is not None
+        (st.layout is not None and st.layout.pressure_field is not None)
+        or st.decoder in PRESSURE_DECODERS
         for st in firmware.streams.values()
     ):
         out.append("barometer")
@@ -178,6 +182,12 @@ class Session:
         self._grade_sources = {
             name: d for name, d in self.decoders.items() if hasattr(d, "take_readings")
         }
+        # streams that are a barometer of their own (a Thingy's pressure): each reading goes to
+        # the core with the next acceleration sample (of the device that gives the strikes)
+        self._pressure_sources = {
+            name: d for name, d in self.decoders.items() if hasattr(d, "take_pressure")
+        }
+        self._pending_pa = math.nan
         rates = [r for r in map(stream_rate_hz, firmware.streams.values()) if r is not None]
         rate_hz = rates[0] if rates else 100.0
         ranges = [r for r in map(stream_range_g, firmware.streams.values()) if r is not None]
@@ -251,7 +261,13 @@ class Session:
             self.rx_minus_sensor_s = float(packet.t_rx_s - samples.t_s[-1])
 
     def _with_pressure(self, samples: Samples) -> Samples:
-        if self._alt_track is None or samples.pressure_pa is not None or not len(samples.t_s):
+        if samples.pressure_pa is not None or not len(samples.t_s):
+            return samples
+        if self._pending_pa == self._pending_pa:  # a barometer stream's reading (not nan)
+            pressure = np.full(len(samples.t_s), np.nan)
+            pressure[0], self._pending_pa = self._pending_pa, math.nan
+            return dataclasses.replace(samples, pressure_pa=pressure)
+        if self._alt_track is None:
             return samples
         t, alt = self._alt_track
         off = 0.0 if math.isnan(self.rx_minus_sensor_s) else self.rx_minus_sensor_s
@@ -368,6 +384,9 @@ class Session:
         self.stats.lost_samples += samples.lost
         samples = self._with_pressure(samples)
         out: list[Cue] = []
+        if stream in self._pressure_sources:
+            for p_reading in self._pressure_sources[stream].take_pressure():
+                self._pending_pa = p_reading.pressure_pa  # the latest, with the next sample
         if stream in self._grade_sources:
             for reading in self._grade_sources[stream].take_readings():
                 self.tracker.set_external_grade(reading.grade_pct)
@@ -523,7 +542,30 @@ def recording_firmware(rec: Recording, path: str) -> FirmwareProfile:
     if not isinstance(fw_doc, dict) or not isinstance(fw_doc.get("yaml"), str):
         raise RecordingError(path, "header has no firmware profile snapshot (key firmware.yaml)")
     firmware = parse_firmware_profile(fw_doc["yaml"], f"{path}#firmware")
-    return apply_settings(firmware, rec.header.get("settings") or {})
+    firmware = apply_settings(firmware, rec.header.get("settings") or {})
+    beside = rec.header.get("beside")
+    if beside is None:  # a one-device recording
+        return firmware
+    if not isinstance(beside, list):
+        raise RecordingError(path, "header key 'beside' must be a list of devices")
+    others = []
+    for i, doc in enumerate(beside):
+        key = f"beside[{i}]"
+        fw = doc.get("firmware") if isinstance(doc, dict) else None
+        streams = doc.get("streams") if isinstance(doc, dict) else None
+        if not isinstance(fw, dict) or not isinstance(fw.get("yaml"), str):
+            raise RecordingError(path, f"header key '{key}.firmware.yaml' is missing")
+        profile = parse_firmware_profile(fw["yaml"], f"{path}#{key}.firmware")
+        profile = apply_settings(profile, doc.get("settings") or {})
+        if not isinstance(streams, list) or not all(s in profile.streams for s in streams):
+            raise RecordingError(
+                path, f"header key '{key}.streams' must list streams of {profile.name}"
+            )
+        others.append((profile, {s: profile.streams[s] for s in streams}))
+    try:
+        return combine(firmware, others)
+    except ConfigError as exc:
+        raise RecordingError(path, str(exc)) from None
 
 
 def recording_cue_profile(rec: Recording, path: str) -> CueProfile | None:

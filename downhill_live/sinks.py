@@ -195,4 +195,8 @@ class SpeakerSink(Sink):
         if name == "grade_unknown" and isinstance(event.get("phrase"), str):
             self.speaker.say(Cue(t_s, "grade_unknown", event["phrase"], "grade", math.nan))
         elif name in LINK_PHRASES:
-            self.speaker.say(Cue(t_s, str(name), LINK_PHRASES[str(name)], "link", math.nan))
+            phrase = LINK_PHRASES[str(name)]
+            device = event.get("device")  # several devices: "Treadmill lost"
+            if device is not None and name != "recording_failed":
+                phrase = phrase.replace("sensor", str(device), 1)
+            self.speaker.say(Cue(t_s, str(name), phrase, "link", math.nan))

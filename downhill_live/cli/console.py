@@ -139,7 +139,8 @@ class ConsoleSink(Sink):
     def event(self, t_s: float, event: dict[str, Any]) -> None:
         text = EVENT_LINES.get(str(event.get("event")))
         if text is not None:
-            self.line(text)
+            device = event.get("device")  # several devices: the one that changed
+            self.line(text if device is None else text.replace("sensor", str(device), 1))
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Print what is queued (waiting at most ``timeout_s`` for the console), then stop."""

@@ -18,7 +18,12 @@ from typing import Any, TextIO
 
 import platformdirs
 
-from downhill_live.cli.console import ConsoleSink, prepare_detector, print_summary
+from downhill_live.cli.console import (
+    ConsoleSink,
+    detector_cached,
+    prepare_detector,
+    print_summary,
+)
 from downhill_live.cli.history import DEFAULT_RUNNER, add_history_options
 from downhill_live.config.cue_profile import DEFAULT_PROFILE, load_cue_profile
 from downhill_live.config.firmware import load_firmware_profile
@@ -28,7 +33,13 @@ from downhill_live.errors import (
     InputError,
 )
 from downhill_live.sinks import SpeakerSink
-from downhill_live.source.ble import DeviceNotFoundError, LiveRunner, default_recording_path, scan
+from downhill_live.source.ble import (
+    BesideDevice,
+    DeviceNotFoundError,
+    LiveRunner,
+    default_recording_path,
+    scan,
+)
 from downhill_live.source.virtual import VirtualSensor, open_virtual_sensor
 from downhill_live.speech import start_profile_speaker
 from downhill_live.types import PLACEMENTS
@@ -37,19 +48,46 @@ from downhill_live.types import PLACEMENTS
 DEFAULT_RECORD_DIR = platformdirs.user_data_path("downhill-live") / "recordings"
 #: signals that end a live session like Ctrl-C: stop command, flush, fsync, summary
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: the firmware profile ``--treadmill`` adds beside the sensor
+TREADMILL_FIRMWARE = "sig-ftms-treadmill"
+
+
+def beside_args(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """``--with FIRMWARE[=DEVICE]`` (and ``--treadmill``) as (firmware, device or None) pairs.
+
+    Examples
+    --------
+    >>> ns = argparse.Namespace(beside=["thingy52=Thingy 2", "sig-rsc-footpod"], treadmill=True)
+    >>> beside_args(ns)
+    [('thingy52', 'Thingy 2'), ('sig-rsc-footpod', None), ('sig-ftms-treadmill', None)]
+    """
+    out: list[tuple[str, str | None]] = []
+    for text in getattr(args, "beside", None) or []:
+        firmware, sep, device = str(text).partition("=")
+        if not firmware or (sep and not device):
+            raise InputError("--with", f"expected FIRMWARE or FIRMWARE=NAME|ADDRESS, got {text!r}")
+        out.append((firmware, device or None))
+    if getattr(args, "treadmill", False):
+        out.append((TREADMILL_FIRMWARE, None))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # live
 
 
-async def _pick_firmware(device: str | None, timeout_s: float) -> tuple[Any, str | None]:
-    """Without ``--firmware``: scan, and take the profile of the device (or the first match)."""
+async def _pick_firmware(
+    device: str | None, timeout_s: float, beside: frozenset[str] = frozenset()
+) -> tuple[Any, str | None]:
+    """Without ``--firmware``: scan, and take the profile of the device (or the first match
+    that is not one of the ``beside`` profiles: those are found by their own links)."""
 
     found = await scan(timeout_s)
     want = device.lower() if device else None
     for d in found:
         if want is not None and want not in (d.address.lower(), (d.name or "").lower()):
+            continue
+        if want is None and d.profile in beside:
             continue
         if d.profile is None:
             if want is not None:
@@ -83,13 +121,17 @@ async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: 
     vdev: VirtualSensor | None = None
     extra: dict[str, Any] = {}
     known_settings: dict[str, Any] = {}
+    wanted = beside_args(args)
+    beside: list[BesideDevice] = []
     if args.simulate is not None:
         vdev = open_virtual_sensor(
             args.simulate or None,
             firmware_name=args.firmware,
             placement=placement,
             speed=args.speed,
+            beside=[name for name, _dev in wanted],
         )
+        beside = [BesideDevice(b.firmware, b.address, b.settings) for b in vdev.beside]
         firmware, placement = vdev.firmware, vdev.placement
         known_settings, extra = vdev.settings, vdev.header
         if args.speed != 1.0 and not vdev.has_clock:
@@ -103,7 +145,11 @@ async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: 
     elif args.firmware:
         firmware = load_firmware_profile(args.firmware)
     else:
-        firmware, device_arg = await _pick_firmware(device_arg, args.scan_timeout)
+        firmware, device_arg = await _pick_firmware(
+            device_arg, args.scan_timeout, frozenset(name for name, _dev in wanted)
+        )
+    if vdev is None:
+        beside = [BesideDevice(load_firmware_profile(name), dev) for name, dev in wanted]
 
     history = None
     # (getattr: callers that build the namespace themselves may leave the history options out)
@@ -122,6 +168,9 @@ async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: 
         firmware,
         cues,
         device=device_arg,
+        beside=beside,
+        # the gait core is loaded (compiled on a first run) while the scan runs
+        warm_up=prepare_detector,
         placement=placement,
         record_path=record_path,
         sinks=(console, SpeakerSink(speaker, notify=console.notice)),
@@ -143,16 +192,17 @@ async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: 
     try:
         if vdev is not None:
             await vdev.start()
-            finished = vdev.finished
+            virtual = vdev
 
             async def stop_when_done() -> None:
-                await finished.wait()
+                await virtual.wait_finished()
                 await asyncio.sleep(0.5)
                 runner.request_stop()
 
             tasks.append(asyncio.create_task(stop_when_done()))
         where = f"a simulated {firmware.name}" if vdev is not None else f"a {firmware.name}"
-        print(f"live: looking for {where} sensor; recording to {record_path}", file=out)
+        also = "".join(f" and a {b.firmware.name}" for b in beside)
+        print(f"live: looking for {where} sensor{also}; recording to {record_path}", file=out)
         print(speaker.description, file=out)
         result = await runner.run()
     finally:
@@ -164,12 +214,15 @@ async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: 
         for sig in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-    print(
-        f"sensor {result.device_name or '?'} ({result.device_address}): "
-        f"{result.packets_received} packets, {result.link_drops} link drop(s), "
-        f"{result.reconnects} reconnection(s)",
-        file=out,
-    )
+    for k, dev in enumerate(result.devices):
+        role = "strikes" if k == 0 else "beside"
+        print(
+            f"sensor {dev['name'] or '?'} ({dev['address']}, {dev['firmware']}"
+            + (f", {role}" if len(result.devices) > 1 else "")
+            + f"): {dev['packets']} packets, {dev['link_drops']} link drop(s), "
+            f"{dev['reconnects']} reconnection(s)",
+            file=out,
+        )
     if result.summary:
         print_summary(result.summary, out)
     if result.recording is not None:
@@ -216,7 +269,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise InputError("--speed", f"must be within 0..1000 (above 0), got {args.speed}")
     if not args.scan_timeout > 0:
         raise InputError("--scan-timeout", f"must be > 0, got {args.scan_timeout}")
-    prepare_detector(sys.stdout)  # never inside the live event loop
+    if not detector_cached():  # compiled while the scan runs (LiveRunner's warm_up)
+        print("preparing the detector, first run only (about 10 s)...", flush=True)
     return asyncio.run(_live(args, sys.stdout))
 
 
@@ -262,6 +316,24 @@ def register(subparsers: Any) -> None:
         const="",
         metavar="RECORDING",
         help="use a virtual sensor: stream RECORDING, or a simulated run when none is given",
+    )
+    lv.add_argument(
+        "--with",
+        dest="beside",
+        action="append",
+        metavar="FIRMWARE[=NAME|ADDRESS]",
+        help="connect another device beside the sensor, found by FIRMWARE's name pattern and "
+        "service UUIDs (or by NAME|ADDRESS); repeatable. The sensor (--device/--firmware) gives "
+        "the strikes; the others give their streams without acceleration: a treadmill's grade "
+        "and speed (sig-ftms-treadmill), a foot pod's speed (sig-rsc-footpod), a Thingy:52's "
+        "pressure (thingy52). With --simulate: a virtual one on the simulated course",
+    )
+    lv.add_argument(
+        "--treadmill",
+        action="store_true",
+        help=f"the same as --with {TREADMILL_FIRMWARE}: a BLE (FTMS) treadmill beside the "
+        "sensor; with --simulate a virtual one whose incline follows the simulated course "
+        "(with a recording: the course's incline schedule)",
     )
     lv.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     lv.add_argument("--placement", choices=PLACEMENTS, help="override the sensor placement")

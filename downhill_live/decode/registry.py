@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from downhill_live.decode import ftms, layout, polar_pmd, rsc
+from downhill_live.decode import ftms, layout, polar_pmd, rsc, thingy
 from downhill_live.decode.base import Decoder, Setting
 
 #: decoder name -> Decoder, in the order the docs list them
 DECODERS: Mapping[str, Decoder] = MappingProxyType(
-    {d.name: d for d in (layout.DECODER, polar_pmd.DECODER, rsc.DECODER, ftms.DECODER)}
+    {
+        d.name: d
+        for d in (layout.DECODER, polar_pmd.DECODER, rsc.DECODER, ftms.DECODER, thingy.DECODER)
+    }
 )
 
 

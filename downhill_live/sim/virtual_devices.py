@@ -18,7 +18,9 @@ profile describes:
   :func:`~downhill_live.decode.polar_pmd.encode_pmd_acc_delta` (re-exported here);
 * ``sig_rsc`` profiles: an RSC service (0x1814) that notifies RSC Measurements once subscribed;
 * ``ftms`` profiles (BLE treadmills): a Fitness Machine service (0x1826) that notifies Treadmill
-  Data (belt speed, distance, inclination) once a second once subscribed.
+  Data (belt speed, distance, inclination) once a second once subscribed;
+* ``thingy_pressure`` streams (the Thingy:52's barometer): a Thingy Environment service that
+  notifies the simulated pressure every 100 ms once subscribed.
 
 What is streamed is a timeline of :class:`TimedPayload` (sensor-side send time, stream,
 payload bytes): from a recording (:func:`payloads_from_recording`, the recorded receive times)
@@ -61,6 +63,7 @@ from downhill_live.decode.polar_pmd import (
     parse_settings,
 )
 from downhill_live.decode.rsc import RSC_FEATURE_UUID, RSC_SERVICE_UUID, RscMeasurement
+from downhill_live.decode.thingy import THINGY_ENV_SERVICE_UUID, ThingyPressure
 from downhill_live.errors import DecodeError, RecordingError
 from downhill_live.record import read_recording
 from downhill_live.session import apply_settings
@@ -75,10 +78,12 @@ __all__ = [
     "SimulatedSource",
     "TimedPayload",
     "VirtualDevice",
+    "beside_from_recording",
     "default_device_name",
     "encode_pmd_acc_delta",
     "encode_pmd_acc_raw",
     "payloads_from_recording",
+    "pressure_payloads",
     "simulated_payloads",
     "treadmill_payloads",
 ]
@@ -140,6 +145,25 @@ def payloads_from_recording(
     t0 = rec.packets[0].t_rx_s if rec.packets else 0.0
     payloads = [TimedPayload(p.t_rx_s - t0, p.stream, p.payload) for p in rec.packets]
     return firmware, payloads, dict(settings), rec.header
+
+
+def beside_from_recording(
+    path: str | Path, header: dict[str, Any], payloads: Sequence[TimedPayload]
+) -> list[tuple[FirmwareProfile, list[TimedPayload], dict[str, Any], str | None]]:
+    """The devices a multi-device recording holds beside its strike device (header
+    ``beside``): each one's profile snapshot, its recorded packets (from ``payloads``, the whole
+    recording's), its settings and its advertised name."""
+    out = []
+    for i, doc in enumerate(header.get("beside") or []):
+        fw = doc.get("firmware") if isinstance(doc, dict) else None
+        if not isinstance(fw, dict) or not isinstance(fw.get("yaml"), str):
+            raise RecordingError(str(path), f"header key 'beside[{i}].firmware.yaml' is missing")
+        profile = parse_firmware_profile(fw["yaml"], f"{path}#beside[{i}].firmware")
+        streams = set(doc.get("streams") or ())
+        name = (doc.get("device") or {}).get("name")
+        mine = [p for p in payloads if p.stream in streams]
+        out.append((profile, mine, dict(doc.get("settings") or {}), name))
+    return out
 
 
 def _pmd_model(stream: Stream) -> tuple[AccCapabilities, bool]:
@@ -257,6 +281,19 @@ def treadmill_payloads(
     return out
 
 
+def pressure_payloads(
+    stream: Stream, sim: SimResult, *, every_s: float = 0.1
+) -> list[TimedPayload]:
+    """What a Thingy:52 barometer sends during ``sim``: its pressure every ``every_s``
+    (the interval the ``thingy52`` profile configures), to 0.01 hPa as the Thingy sends it."""
+    out = []
+    for t in np.arange(every_s, float(sim.t_s[-1]), every_s):
+        i = min(int(np.searchsorted(sim.t_s, t)), len(sim.t_s) - 1)
+        payload = bytes(ThingyPressure(float(sim.pressure_pa[i]) / 100.0))
+        out.append(TimedPayload(round(float(t), 6), stream.name, payload))
+    return out
+
+
 def simulated_payloads(
     firmware: FirmwareProfile,
     course: Sequence[Segment],
@@ -314,6 +351,8 @@ def simulated_payloads(
             payloads += _rsc_packets(stream, sim, course)
         elif stream.decoder == "ftms":
             payloads += treadmill_payloads(stream, course)
+        elif stream.decoder == "thingy_pressure":
+            payloads += pressure_payloads(stream, sim)
     payloads.sort(key=lambda p: p.t_s)
     return SimulatedSource(payloads, sim, settings)
 
@@ -361,6 +400,11 @@ class VirtualDevice:
         Timeline playback speed (1 = real time).
     settings : dict, optional
         ``factor`` a PMD device answers in its start response (default 1.0).
+    anchor : VirtualDevice, optional
+        Another device of the same run (the sensor a treadmill stands beside): the anchor
+        sends this device's payloads due by each of its own, in timeline order (lost while
+        this device's link is not up and started), so both stay on one clock however fast, or
+        late under load, the anchor plays.
     sensor_kwargs
         Passed to :class:`VirtualSensor` (``rssi_dbm``, ``max_mtu``, ``oversize``...).
 
@@ -386,6 +430,7 @@ class VirtualDevice:
         address: str = "F0:00:00:00:0D:01",
         speed: float = 1.0,
         settings: dict[str, Any] | None = None,
+        anchor: VirtualDevice | None = None,
         **sensor_kwargs: Any,
     ) -> None:
         if not speed > 0:
@@ -405,6 +450,10 @@ class VirtualDevice:
         self._sdk_mode = False
         self._started_conn: int | None = None
         self._t_anchor: float | None = None
+        self._anchor = anchor
+        self._followers: list[VirtualDevice] = []
+        if anchor is not None:
+            anchor._followers.append(self)
         self._resume_t_s = 0.0
         self._index = 0
         self._streamer: asyncio.Task[None] | None = None
@@ -430,6 +479,10 @@ class VirtualDevice:
             chars = [CharacteristicSpec(s.characteristic, ("notify",)) for s in ftms]
             chars.append(CharacteristicSpec(FTMS_FEATURE_UUID, ("read",), _FTMS_FEATURES))
             services.append(ServiceSpec(FTMS_SERVICE_UUID, tuple(chars)))
+        env = [s for s in fw.streams.values() if s.decoder == "thingy_pressure"]
+        if env:
+            chars = [CharacteristicSpec(s.characteristic, ("notify",)) for s in env]
+            services.append(ServiceSpec(THINGY_ENV_SERVICE_UUID, tuple(chars)))
         layout = [s for s in fw.streams.values() if s.decoder == "layout"]
         if layout:
             chars = [CharacteristicSpec(s.characteristic, ("notify",)) for s in layout]
@@ -536,6 +589,8 @@ class VirtualDevice:
     # -- streaming ----------------------------------------------------------------------------
 
     def _start(self) -> None:
+        if self._started_conn == self.sensor.connection_count:
+            return  # a second start write on the same link (Thingy: motion, environment)
         self.starts += 1
         self._started_conn = self.sensor.connection_count
         now = asyncio.get_running_loop().time()
@@ -558,7 +613,26 @@ class VirtualDevice:
     def _needs_start(self) -> bool:
         return bool(self._pmd) or bool(self.firmware.start)
 
+    async def _send_due(self, t_s: float) -> None:
+        """A device following an anchor: send every payload due by the anchor's time ``t_s``
+        (lost when its link is not up and started, as a real sensor's would be)."""
+        sensor = self.sensor
+        if not sensor.is_connected or self._started_conn != sensor.connection_count:
+            self._started_conn = None  # the link went down: a new one needs a new start
+        while self._index < len(self.payloads) and self.payloads[self._index].t_s <= t_s:
+            item = self.payloads[self._index]
+            self._index += 1
+            if self._streaming_allowed() and await self.sensor.notify(
+                self._uuid_of[item.stream], item.payload
+            ):
+                self.sent.append(item)
+
     async def _stream(self) -> None:
+        if self._anchor is not None:  # the anchor sends this timeline with its own
+            await self._anchor.finished.wait()
+            await self._send_due(math.inf)  # what lies after the anchor's last payload
+            self.finished.set()
+            return
         loop = asyncio.get_running_loop()
         sensor = self.sensor
         while self._index < len(self.payloads):
@@ -583,6 +657,8 @@ class VirtualDevice:
                 if self._started_conn != conn:
                     break
                 self._index += 1
+                for follower in self._followers:  # one run: their payloads due by now first
+                    await follower._send_due(item.t_s)
                 if await sensor.notify(self._uuid_of[item.stream], item.payload):
                     self.sent.append(item)
         self.finished.set()

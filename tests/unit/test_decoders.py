@@ -643,7 +643,7 @@ def test_thingy_config() -> None:
 
 
 def test_every_bundled_stream_decoder_is_registered_and_makes_its_decoder() -> None:
-    assert tuple(DECODERS) == ("layout", "polar_pmd_acc", "sig_rsc", "ftms")
+    assert tuple(DECODERS) == ("layout", "polar_pmd_acc", "sig_rsc", "ftms", "thingy_pressure")
     for name, decoder in DECODERS.items():
         assert decoder.name == name and decoder.description
     for firmware in bundled_profiles():
