@@ -52,7 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from downhill_live.core._jit import njit
+from downhill_live.core._jit import new_record, njit, params_record, reset_state, state_dtype
 
 __all__ = [
     "EXTERNAL_HOLD_S",
@@ -171,178 +171,102 @@ def grade_params(
 
 def gparams_record(gp: GParams) -> np.recarray:
     """A length-1 record array holding ``gp`` (the kernels read parameters from a record)."""
-    code = {float: "f8", int: "i8", bool: "?"}
-    dt = np.dtype([(n, code[type(getattr(gp, n))]) for n in GParams._fields])
-    rec = np.zeros(1, dtype=dt).view(np.recarray)
-    for name in GParams._fields:
-        rec[name][0] = getattr(gp, name)
-    return rec
+    return params_record(gp)
 
-
-_F = "f8"
-GSTATE_DTYPE = np.dtype(
-    [
-        ("n", _F),
-        ("last_t", _F),
-        ("src", _F),  # source of the current grade (index into SOURCES)
-        ("grade", _F),
-        ("desc", _F),
-        ("desc_t", _F),
-        # external sources
-        ("ext_grade", _F),
-        ("ext_t", _F),
-        ("spd", _F),
-        ("spd_t", _F),
-        # steps
-        ("cad", _F),
-        ("step_t", _F),
-        ("n_steps", _F),
-        # barometer
-        ("has_p", _F),
-        ("h", _F),
-        ("h_t", _F),
-        ("baro_next", _F),
-        ("baro_i", _F),
-        ("baro_n", _F),
-        ("dist", _F),
-        ("baro_grade", _F),
-        # foot tilt: stand reference
-        ("px", _F),  # previous sample
-        ("py", _F),
-        ("pz", _F),
-        ("run_t0", _F),  # start of the current still run, nan when moving
-        ("run_x", _F),
-        ("run_y", _F),
-        ("run_z", _F),
-        ("run_k", _F),
-        ("run_m", _F),  # sum of |a| and of the squared sample-to-sample change
-        ("run_j2", _F),
-        ("ref_m", _F),  # |a| at rest (g; the sensor's own scale and bias)
-        ("ref_j", _F),  # rms sample-to-sample change at rest (g; the sensor's noise)
-        ("ref_ok", _F),
-        ("ref0", _F),  # unit up vector of the foot at rest (sensor frame)
-        ("ref1", _F),
-        ("ref2", _F),
-        # impact edge (25 Hz biquad high-pass)
-        ("bx1", _F),
-        ("bx2", _F),
-        ("by1", _F),
-        ("by2", _F),
-        ("bz1", _F),
-        ("bz2", _F),
-        ("imp_amp", _F),
-        ("prev_bn", _F),
-        ("edge_t", _F),
-        ("edge0", _F),
-        ("edge1", _F),
-        ("edge2", _F),
-        # pending foot-flat evaluation
-        ("ff_on", _F),
-        ("ff_ic", _F),
-        ("ff_imp0", _F),
-        ("ff_imp1", _F),
-        ("ff_imp2", _F),
-        ("ff_i", _F),
-        ("ff_n", _F),
-        # forward axis
-        ("fwd_a0", _F),
-        ("fwd_a1", _F),
-        ("fwd_a2", _F),
-        ("fwd_k", _F),
-        ("fwd_ok", _F),
-        ("fwd0", _F),
-        ("fwd1", _F),
-        ("fwd2", _F),
-        ("tg_i", _F),
-        ("tg_n", _F),
-        ("tilt_grade", _F),  # _tilt_now as of the last foot-flat or reference (only then new)
-        ("ring_i", _F),
-        ("ring_n", _F),
-    ]
-)
 
 NAN = math.nan
 INF = math.inf
 
+#: the grade kernel's state: (field, initial value), in record order
+_GSTATE = (
+    ("n", 0.0),
+    ("last_t", NAN),
+    ("src", 0.0),  # source of the current grade (index into SOURCES)
+    ("grade", NAN),
+    ("desc", 0.0),
+    ("desc_t", NAN),
+    # external sources
+    ("ext_grade", NAN),
+    ("ext_t", -INF),
+    ("spd", NAN),
+    ("spd_t", -INF),
+    # steps
+    ("cad", NAN),
+    ("step_t", -INF),
+    ("n_steps", 0.0),
+    # barometer
+    ("has_p", 0.0),
+    ("h", NAN),
+    ("h_t", NAN),
+    ("baro_next", NAN),
+    ("baro_i", 0.0),
+    ("baro_n", 0.0),
+    ("dist", 0.0),
+    ("baro_grade", NAN),
+    # foot tilt: stand reference
+    ("px", NAN),  # previous sample
+    ("py", NAN),
+    ("pz", NAN),
+    ("run_t0", NAN),  # start of the current still run, nan when moving
+    ("run_x", 0.0),
+    ("run_y", 0.0),
+    ("run_z", 0.0),
+    ("run_k", 0.0),
+    ("run_m", 0.0),  # sum of |a| and of the squared sample-to-sample change
+    ("run_j2", 0.0),
+    ("ref_m", 1.0),  # |a| at rest (g; the sensor's own scale and bias)
+    ("ref_j", 0.0),  # rms sample-to-sample change at rest (g; the sensor's noise)
+    ("ref_ok", 0.0),
+    ("ref0", NAN),  # unit up vector of the foot at rest (sensor frame)
+    ("ref1", NAN),
+    ("ref2", NAN),
+    # impact edge (25 Hz biquad high-pass)
+    ("bx1", 0.0),
+    ("bx2", 0.0),
+    ("by1", 0.0),
+    ("by2", 0.0),
+    ("bz1", 0.0),
+    ("bz2", 0.0),
+    ("imp_amp", 1.0),
+    ("prev_bn", 0.0),
+    ("edge_t", -INF),
+    ("edge0", 0.0),
+    ("edge1", 0.0),
+    ("edge2", 0.0),
+    # pending foot-flat evaluation
+    ("ff_on", 0.0),
+    ("ff_ic", NAN),
+    ("ff_imp0", 0.0),
+    ("ff_imp1", 0.0),
+    ("ff_imp2", 0.0),
+    ("ff_i", 0.0),
+    ("ff_n", 0.0),
+    # forward axis
+    ("fwd_a0", 0.0),
+    ("fwd_a1", 0.0),
+    ("fwd_a2", 0.0),
+    ("fwd_k", 0.0),
+    ("fwd_ok", 0.0),
+    ("fwd0", NAN),
+    ("fwd1", NAN),
+    ("fwd2", NAN),
+    ("tg_i", 0.0),
+    ("tg_n", 0.0),
+    ("tilt_grade", NAN),  # _tilt_now as of the last foot-flat or reference (only then new)
+    ("ring_i", 0.0),
+    ("ring_n", 0.0),
+)
+GSTATE_DTYPE = state_dtype(_GSTATE)
+
 
 def new_gstate() -> np.recarray:
     """A grade state record array of length 1, not yet initialised."""
-    return np.zeros(1, dtype=GSTATE_DTYPE).view(np.recarray)
+    return new_record(GSTATE_DTYPE)
 
 
-@njit(cache=True)
 def init_gstate(st: np.ndarray, tg: np.ndarray, ff: np.ndarray) -> None:
     """Reset the grade state in place."""
-    s = st[0]
-    s.n = 0.0
-    s.last_t = NAN
-    s.src = 0.0
-    s.grade = NAN
-    s.desc = 0.0
-    s.desc_t = NAN
-    s.ext_grade = NAN
-    s.ext_t = -INF
-    s.spd = NAN
-    s.spd_t = -INF
-    s.cad = NAN
-    s.step_t = -INF
-    s.n_steps = 0.0
-    s.has_p = 0.0
-    s.h = NAN
-    s.h_t = NAN
-    s.baro_next = NAN
-    s.baro_i = 0.0
-    s.baro_n = 0.0
-    s.dist = 0.0
-    s.baro_grade = NAN
-    s.px = NAN
-    s.py = NAN
-    s.pz = NAN
-    s.run_t0 = NAN
-    s.run_x = 0.0
-    s.run_y = 0.0
-    s.run_z = 0.0
-    s.run_k = 0.0
-    s.run_m = 0.0
-    s.run_j2 = 0.0
-    s.ref_m = 1.0
-    s.ref_j = 0.0
-    s.ref_ok = 0.0
-    s.ref0 = NAN
-    s.ref1 = NAN
-    s.ref2 = NAN
-    s.bx1 = 0.0
-    s.bx2 = 0.0
-    s.by1 = 0.0
-    s.by2 = 0.0
-    s.bz1 = 0.0
-    s.bz2 = 0.0
-    s.imp_amp = 1.0
-    s.prev_bn = 0.0
-    s.edge_t = -INF
-    s.edge0 = 0.0
-    s.edge1 = 0.0
-    s.edge2 = 0.0
-    s.ff_on = 0.0
-    s.ff_ic = NAN
-    s.ff_imp0 = 0.0
-    s.ff_imp1 = 0.0
-    s.ff_imp2 = 0.0
-    s.ff_i = 0.0
-    s.ff_n = 0.0
-    s.fwd_a0 = 0.0
-    s.fwd_a1 = 0.0
-    s.fwd_a2 = 0.0
-    s.fwd_k = 0.0
-    s.fwd_ok = 0.0
-    s.fwd0 = NAN
-    s.fwd1 = NAN
-    s.fwd2 = NAN
-    s.tg_i = 0.0
-    s.tg_n = 0.0
-    s.tilt_grade = NAN
-    s.ring_i = 0.0
-    s.ring_n = 0.0
+    reset_state(st, _GSTATE)
     tg[:] = NAN
     ff[:] = 0.0
 
