@@ -625,6 +625,9 @@ def grade_block(
     pz = s.pz
     w = int(s.ring_i)
     ring_n = s.ring_n
+    # no source can give a grade in this block (no foot tilt, no barometer, no treadmill value):
+    # there an unknown grade without descent is a fixed point of the update, which is skipped
+    idle = not tilt and not use_p and math.isnan(ext_grade)
     # end of the pending stance window (inf: none pending)
     ff_end = s.ff_ic + ff_t1_s if s.ff_on > 0.5 else INF
     for i in range(n):
@@ -754,8 +757,9 @@ def grade_block(
             _baro_tick(st, p, baro, t)
             baro_next = s.baro_next
             baro_grade = s.baro_grade
-        grade, src = _grade_now(t, ext_t, ext_grade, use_p, baro_grade, tilt, tilt_grade)
-        desc, desc_t = _descent(grade, desc, desc_t, t, p)
+        if not (idle and desc < 0.5 and math.isnan(grade) and math.isnan(desc_t)):
+            grade, src = _grade_now(t, ext_t, ext_grade, use_p, baro_grade, tilt, tilt_grade)
+            desc, desc_t = _descent(grade, desc, desc_t, t, p)
     s.n = n_s
     s.last_t = last_t
     s.ext_t = ext_t
