@@ -1,13 +1,16 @@
 """numba is optional: ``njit`` from numba when it is importable, else a no-op decorator.
 
 With numba absent (or ``NUMBA_DISABLE_JIT=1``, which numba itself honours) the kernels run as
-plain Python with identical results, only slower.
+plain Python with identical results, only slower. Also the kernels' records (parameters and
+states as length-1 structured arrays) are made here, the same way for every kernel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar, get_type_hints
+
+import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,3 +45,40 @@ def njit(*args: Any, **kwargs: Any) -> Any:
         return fn
 
     return deco
+
+
+# ------------------------------------------------------------------------------ kernel records
+# The kernels take their parameters and states as length-1 structured arrays: numba types an
+# array argument in constant time (a 70-field tuple costs ~30 us a call) and names its fields.
+
+#: a kernel state: ``(field, initial value)`` in record order; every field is a float64
+StateTable = Sequence[tuple[str, float]]
+
+_CODE = {float: "f8", int: "i8", bool: "?"}
+
+
+def params_record(params: NamedTuple) -> np.recarray:
+    """A length-1 record array holding a NamedTuple of ``float``/``int``/``bool`` fields (f8, i8,
+    ?, by the annotations), for the kernels to read."""
+    hints = get_type_hints(type(params))
+    dtype = np.dtype([(name, _CODE[hints[name]]) for name in params._fields])
+    rec = np.zeros(1, dtype=dtype).view(np.recarray)
+    for name in params._fields:
+        rec[name][0] = getattr(params, name)
+    return rec
+
+
+def state_dtype(table: StateTable) -> np.dtype:
+    """The structured dtype of a state table (one float64 per field)."""
+    return np.dtype([(name, "f8") for name, _ in table])
+
+
+def new_record(dtype: np.dtype) -> np.recarray:
+    """A zeroed length-1 record array of ``dtype`` (``rec[0].field``)."""
+    return np.zeros(1, dtype=dtype).view(np.recarray)
+
+
+def reset_state(st: np.ndarray, table: StateTable) -> None:
+    """Set every field of the length-1 state ``st`` to its initial value in ``table``."""
+    for name, value in table:
+        st[name] = value

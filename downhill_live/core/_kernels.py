@@ -67,11 +67,12 @@ half body weight), reported with the next strike.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, get_type_hints
+from typing import NamedTuple
 
 import numpy as np
 
-from downhill_live.core._jit import njit
+from downhill_live.core._jit import new_record, njit, reset_state, state_dtype
+from downhill_live.core._jit import params_record as _params_record
 
 
 class KParams(NamedTuple):
@@ -152,111 +153,102 @@ class KParams(NamedTuple):
     to_level_g: float
 
 
-def params_dtype() -> np.dtype:
-    """Structured dtype mirroring :class:`KParams` (the kernels read parameters from a record:
-    numba types an array argument in constant time, a 70-field tuple costs ~30 us a call)."""
-    hints = get_type_hints(KParams)
-    code = {float: "f8", int: "i8", bool: "?"}
-    return np.dtype([(name, code[hints[name]]) for name in KParams._fields])
-
-
 def params_record(kp: KParams) -> np.recarray:
     """A length-1 record array holding ``kp`` (pass it to :func:`process` and friends)."""
-    rec = np.zeros(1, dtype=params_dtype()).view(np.recarray)
-    for name in KParams._fields:
-        rec[name][0] = getattr(kp, name)
-    return rec
+    return _params_record(kp)
 
 
 N_IV = 32  # strike intervals kept for the cadence (6 s of steps at 300 spm)
 
-_F = "f8"
-STATE_DTYPE = np.dtype(
-    [
-        ("n", _F),  # samples processed
-        ("gaps", _F),  # gaps seen
-        ("last_t", _F),
-        ("seg_t", _F),  # start of the current gap-free segment
-        ("mf", _F),  # low-passed magnitude
-        ("g0", _F),  # gravity estimate
-        ("g1", _F),
-        ("g2", _F),
-        ("gn", _F),
-        ("hx_prev0", _F),  # first-order high-pass: previous input and output per axis
-        ("hx_prev1", _F),
-        ("hx_prev2", _F),
-        ("hy0", _F),
-        ("hy1", _F),
-        ("hy2", _F),
-        ("sig", _F),  # detection signal now
-        # candidate
-        ("cand_on", _F),
-        ("cand_start_t", _F),
-        ("cand_t", _F),
-        ("cand_h", _F),
-        ("amp", _F),  # running strike height (g of d)
-        ("last_pk_t", _F),  # peak time of the last strike
-        ("last_h", _F),
-        ("last_iv", _F),  # time between the last two strikes' peaks
-        ("last_ic", _F),
-        ("prev_ic", _F),  # IC of the strike before the last one
-        ("rephase", _F),  # the pending strike re-phased the last one (which was wrong)
-        # pending report
-        ("pend", _F),
-        ("pend_ic", _F),
-        ("pend_peak", _F),
-        ("pend_ax", _F),
-        ("pend_absmax", _F),
-        ("pend_hold", _F),  # the pending strike is reported this long after its peak window
-        ("u0", _F),  # axis used for peak_axial_g of the pending strike
-        ("u1", _F),
-        ("u2", _F),
-        # period tracker
-        ("acc_sum", _F),  # decimation accumulator
-        ("acc_k", _F),
-        ("x_lp1", _F),  # two-pole low-pass of |acc|
-        ("x_lp2", _F),
-        ("acf_mean", _F),
-        ("acf_mean_ok", _F),
-        ("acf_var", _F),  # running variance of the decimated signal (normalisation)
-        ("acf_i", _F),  # next write index of the decimated ring
-        ("acf_fill", _F),  # decimated samples since reset
-        ("still_mean", _F),
-        ("still_var", _F),
-        ("still_t", _F),  # last time the runner stood still
-        ("static_run", _F),  # consecutive quasi-static samples (limbs)
-        ("static_t", _F),  # last time the limb was quasi-static (on the ground, not rotating)
-        ("cand_static_t", _F),  # ... as of the candidate's start
-        ("period", _F),  # tracked period between the strikes the placement sees (s), nan
-        ("acf_r", _F),  # normalised correlation at the chosen lag
-        ("acf_lag", _F),  # the last lag chosen (decimated samples, before the trunk's halving)
-        ("cad", _F),
-        # intervals
-        ("iv_i", _F),
-        ("iv_n", _F),
-        # sample ring
-        ("ring_i", _F),
-        ("ring_n", _F),
-        ("ct_open", _F),
-        ("ct_ic", _F),
-        ("last_gct", _F),
-        ("ms_on", _F),
-        ("ms_ic", _F),
-        ("ms_e0", _F),
-        ("ms_e1", _F),
-        ("ms_e2", _F),
-        ("ms_ek", _F),
-        ("cal_a0", _F),
-        ("cal_a1", _F),
-        ("cal_a2", _F),
-        ("cal_k", _F),
-        ("cal_seen", _F),
-        ("cal_ok", _F),
-        ("axis0", _F),  # calibrated up axis (foot/shank; unit, sensor frame)
-        ("axis1", _F),
-        ("axis2", _F),
-    ]
+NAN = math.nan
+INF = math.inf
+
+#: the strike kernels' state: (field, initial value), in record order
+_STATE = (
+    ("n", 0.0),  # samples processed
+    ("gaps", 0.0),  # gaps seen
+    ("last_t", NAN),
+    ("seg_t", NAN),  # start of the current gap-free segment
+    ("mf", NAN),  # low-passed magnitude
+    ("g0", 0.0),  # gravity estimate
+    ("g1", 0.0),
+    ("g2", 0.0),
+    ("gn", 0.0),
+    ("hx_prev0", 0.0),  # first-order high-pass: previous input and output per axis
+    ("hx_prev1", 0.0),
+    ("hx_prev2", 0.0),
+    ("hy0", 0.0),
+    ("hy1", 0.0),
+    ("hy2", 0.0),
+    ("sig", 0.0),  # detection signal now
+    # candidate
+    ("cand_on", 0.0),
+    ("cand_start_t", NAN),
+    ("cand_t", NAN),
+    ("cand_h", 0.0),
+    ("amp", 0.0),  # running strike height (g of d; init_state: amp0_g)
+    ("last_pk_t", NAN),  # peak time of the last strike
+    ("last_h", NAN),
+    ("last_iv", NAN),  # time between the last two strikes' peaks
+    ("last_ic", NAN),
+    ("prev_ic", NAN),  # IC of the strike before the last one
+    ("rephase", 0.0),  # the pending strike re-phased the last one (which was wrong)
+    # pending report
+    ("pend", 0.0),
+    ("pend_ic", NAN),
+    ("pend_peak", NAN),
+    ("pend_ax", NAN),
+    ("pend_absmax", NAN),
+    ("pend_hold", 0.0),  # the pending strike is reported this long after its peak window
+    ("u0", NAN),  # axis used for peak_axial_g of the pending strike
+    ("u1", NAN),
+    ("u2", NAN),
+    # period tracker
+    ("acc_sum", 0.0),  # decimation accumulator
+    ("acc_k", 0.0),
+    ("x_lp1", NAN),  # two-pole low-pass of |acc|
+    ("x_lp2", NAN),
+    ("acf_mean", 0.0),
+    ("acf_mean_ok", 0.0),
+    ("acf_var", 0.0),  # running variance of the decimated signal (normalisation)
+    ("acf_i", 0.0),  # next write index of the decimated ring
+    ("acf_fill", 0.0),  # decimated samples since reset
+    ("still_mean", NAN),
+    ("still_var", 0.0),
+    ("still_t", -INF),  # last time the runner stood still
+    ("static_run", 0.0),  # consecutive quasi-static samples (limbs)
+    ("static_t", -INF),  # last time the limb was quasi-static (on the ground, not rotating)
+    ("cand_static_t", -INF),  # ... as of the candidate's start
+    ("period", NAN),  # tracked period between the strikes the placement sees (s), nan
+    ("acf_r", NAN),  # normalised correlation at the chosen lag
+    ("acf_lag", NAN),  # the last lag chosen (decimated samples, before the trunk's halving)
+    ("cad", NAN),
+    # intervals
+    ("iv_i", 0.0),
+    ("iv_n", 0.0),
+    # sample ring
+    ("ring_i", 0.0),
+    ("ring_n", 0.0),
+    ("ct_open", 0.0),
+    ("ct_ic", NAN),
+    ("last_gct", NAN),
+    ("ms_on", 0.0),
+    ("ms_ic", NAN),
+    ("ms_e0", 0.0),
+    ("ms_e1", 0.0),
+    ("ms_e2", 0.0),
+    ("ms_ek", 0.0),
+    ("cal_a0", 0.0),
+    ("cal_a1", 0.0),
+    ("cal_a2", 0.0),
+    ("cal_k", 0.0),
+    ("cal_seen", 0.0),
+    ("cal_ok", 0.0),
+    ("axis0", NAN),  # calibrated up axis (foot/shank; unit, sensor frame)
+    ("axis1", NAN),
+    ("axis2", NAN),
 )
+STATE_DTYPE = state_dtype(_STATE)
 
 # sample ring rows
 R_T = 0
@@ -281,96 +273,16 @@ O_UNDER = 8
 O_CLIP = 9
 N_OUT = 10
 
-NAN = math.nan
-INF = math.inf
-
 
 def new_state() -> np.recarray:
     """A state record array of length 1 (``st[0].field``), not yet initialised."""
-    return np.zeros(1, dtype=STATE_DTYPE).view(np.recarray)
+    return new_record(STATE_DTYPE)
 
 
-@njit(cache=True)
 def init_state(st: np.ndarray, prm: np.ndarray) -> None:
     """Reset the state in place (``prm``: :func:`params_record`)."""
-    p = prm[0]
-    s = st[0]
-    s.n = 0.0
-    s.gaps = 0.0
-    s.last_t = NAN
-    s.seg_t = NAN
-    s.mf = NAN
-    s.g0 = 0.0
-    s.g1 = 0.0
-    s.g2 = 0.0
-    s.gn = 0.0
-    s.hx_prev0 = 0.0
-    s.hx_prev1 = 0.0
-    s.hx_prev2 = 0.0
-    s.hy0 = 0.0
-    s.hy1 = 0.0
-    s.hy2 = 0.0
-    s.sig = 0.0
-    s.cand_on = 0.0
-    s.cand_start_t = NAN
-    s.cand_t = NAN
-    s.cand_h = 0.0
-    s.amp = p.amp0_g
-    s.last_pk_t = NAN
-    s.last_h = NAN
-    s.last_iv = NAN
-    s.last_ic = NAN
-    s.prev_ic = NAN
-    s.rephase = 0.0
-    s.pend = 0.0
-    s.pend_ic = NAN
-    s.pend_peak = NAN
-    s.pend_ax = NAN
-    s.pend_absmax = NAN
-    s.u0 = NAN
-    s.u1 = NAN
-    s.u2 = NAN
-    s.acc_sum = 0.0
-    s.acc_k = 0.0
-    s.x_lp1 = NAN
-    s.x_lp2 = NAN
-    s.acf_mean = 0.0
-    s.acf_mean_ok = 0.0
-    s.acf_var = 0.0
-    s.acf_i = 0.0
-    s.acf_fill = 0.0
-    s.still_mean = NAN
-    s.still_var = 0.0
-    s.still_t = -INF
-    s.static_run = 0.0
-    s.static_t = -INF
-    s.cand_static_t = -INF
-    s.period = NAN
-    s.acf_r = NAN
-    s.acf_lag = NAN
-    s.cad = NAN
-    s.iv_i = 0.0
-    s.iv_n = 0.0
-    s.ring_i = 0.0
-    s.ring_n = 0.0
-    s.ct_open = 0.0
-    s.ct_ic = NAN
-    s.last_gct = NAN
-    s.ms_on = 0.0
-    s.ms_ic = NAN
-    s.ms_e0 = 0.0
-    s.ms_e1 = 0.0
-    s.ms_e2 = 0.0
-    s.ms_ek = 0.0
-    s.cal_a0 = 0.0
-    s.cal_a1 = 0.0
-    s.cal_a2 = 0.0
-    s.cal_k = 0.0
-    s.cal_seen = 0.0
-    s.cal_ok = 0.0
-    s.axis0 = NAN
-    s.axis1 = NAN
-    s.axis2 = NAN
+    reset_state(st, _STATE)
+    st["amp"] = prm["amp0_g"]
 
 
 # ------------------------------------------------------------------------ period tracker

@@ -52,7 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from downhill_live.core._jit import njit
+from downhill_live.core._jit import new_record, njit, params_record, reset_state, state_dtype
 
 __all__ = [
     "EXTERNAL_HOLD_S",
@@ -171,178 +171,102 @@ def grade_params(
 
 def gparams_record(gp: GParams) -> np.recarray:
     """A length-1 record array holding ``gp`` (the kernels read parameters from a record)."""
-    code = {float: "f8", int: "i8", bool: "?"}
-    dt = np.dtype([(n, code[type(getattr(gp, n))]) for n in GParams._fields])
-    rec = np.zeros(1, dtype=dt).view(np.recarray)
-    for name in GParams._fields:
-        rec[name][0] = getattr(gp, name)
-    return rec
+    return params_record(gp)
 
-
-_F = "f8"
-GSTATE_DTYPE = np.dtype(
-    [
-        ("n", _F),
-        ("last_t", _F),
-        ("src", _F),  # source of the current grade (index into SOURCES)
-        ("grade", _F),
-        ("desc", _F),
-        ("desc_t", _F),
-        # external sources
-        ("ext_grade", _F),
-        ("ext_t", _F),
-        ("spd", _F),
-        ("spd_t", _F),
-        # steps
-        ("cad", _F),
-        ("step_t", _F),
-        ("n_steps", _F),
-        # barometer
-        ("has_p", _F),
-        ("h", _F),
-        ("h_t", _F),
-        ("baro_next", _F),
-        ("baro_i", _F),
-        ("baro_n", _F),
-        ("dist", _F),
-        ("baro_grade", _F),
-        # foot tilt: stand reference
-        ("px", _F),  # previous sample
-        ("py", _F),
-        ("pz", _F),
-        ("run_t0", _F),  # start of the current still run, nan when moving
-        ("run_x", _F),
-        ("run_y", _F),
-        ("run_z", _F),
-        ("run_k", _F),
-        ("run_m", _F),  # sum of |a| and of the squared sample-to-sample change
-        ("run_j2", _F),
-        ("ref_m", _F),  # |a| at rest (g; the sensor's own scale and bias)
-        ("ref_j", _F),  # rms sample-to-sample change at rest (g; the sensor's noise)
-        ("ref_ok", _F),
-        ("ref0", _F),  # unit up vector of the foot at rest (sensor frame)
-        ("ref1", _F),
-        ("ref2", _F),
-        # impact edge (25 Hz biquad high-pass)
-        ("bx1", _F),
-        ("bx2", _F),
-        ("by1", _F),
-        ("by2", _F),
-        ("bz1", _F),
-        ("bz2", _F),
-        ("imp_amp", _F),
-        ("prev_bn", _F),
-        ("edge_t", _F),
-        ("edge0", _F),
-        ("edge1", _F),
-        ("edge2", _F),
-        # pending foot-flat evaluation
-        ("ff_on", _F),
-        ("ff_ic", _F),
-        ("ff_imp0", _F),
-        ("ff_imp1", _F),
-        ("ff_imp2", _F),
-        ("ff_i", _F),
-        ("ff_n", _F),
-        # forward axis
-        ("fwd_a0", _F),
-        ("fwd_a1", _F),
-        ("fwd_a2", _F),
-        ("fwd_k", _F),
-        ("fwd_ok", _F),
-        ("fwd0", _F),
-        ("fwd1", _F),
-        ("fwd2", _F),
-        ("tg_i", _F),
-        ("tg_n", _F),
-        ("tilt_grade", _F),
-        ("ring_i", _F),
-        ("ring_n", _F),
-    ]
-)
 
 NAN = math.nan
 INF = math.inf
 
+#: the grade kernel's state: (field, initial value), in record order
+_GSTATE = (
+    ("n", 0.0),
+    ("last_t", NAN),
+    ("src", 0.0),  # source of the current grade (index into SOURCES)
+    ("grade", NAN),
+    ("desc", 0.0),
+    ("desc_t", NAN),
+    # external sources
+    ("ext_grade", NAN),
+    ("ext_t", -INF),
+    ("spd", NAN),
+    ("spd_t", -INF),
+    # steps
+    ("cad", NAN),
+    ("step_t", -INF),
+    ("n_steps", 0.0),
+    # barometer
+    ("has_p", 0.0),
+    ("h", NAN),
+    ("h_t", NAN),
+    ("baro_next", NAN),
+    ("baro_i", 0.0),
+    ("baro_n", 0.0),
+    ("dist", 0.0),
+    ("baro_grade", NAN),
+    # foot tilt: stand reference
+    ("px", NAN),  # previous sample
+    ("py", NAN),
+    ("pz", NAN),
+    ("run_t0", NAN),  # start of the current still run, nan when moving
+    ("run_x", 0.0),
+    ("run_y", 0.0),
+    ("run_z", 0.0),
+    ("run_k", 0.0),
+    ("run_m", 0.0),  # sum of |a| and of the squared sample-to-sample change
+    ("run_j2", 0.0),
+    ("ref_m", 1.0),  # |a| at rest (g; the sensor's own scale and bias)
+    ("ref_j", 0.0),  # rms sample-to-sample change at rest (g; the sensor's noise)
+    ("ref_ok", 0.0),
+    ("ref0", NAN),  # unit up vector of the foot at rest (sensor frame)
+    ("ref1", NAN),
+    ("ref2", NAN),
+    # impact edge (25 Hz biquad high-pass)
+    ("bx1", 0.0),
+    ("bx2", 0.0),
+    ("by1", 0.0),
+    ("by2", 0.0),
+    ("bz1", 0.0),
+    ("bz2", 0.0),
+    ("imp_amp", 1.0),
+    ("prev_bn", 0.0),
+    ("edge_t", -INF),
+    ("edge0", 0.0),
+    ("edge1", 0.0),
+    ("edge2", 0.0),
+    # pending foot-flat evaluation
+    ("ff_on", 0.0),
+    ("ff_ic", NAN),
+    ("ff_imp0", 0.0),
+    ("ff_imp1", 0.0),
+    ("ff_imp2", 0.0),
+    ("ff_i", 0.0),
+    ("ff_n", 0.0),
+    # forward axis
+    ("fwd_a0", 0.0),
+    ("fwd_a1", 0.0),
+    ("fwd_a2", 0.0),
+    ("fwd_k", 0.0),
+    ("fwd_ok", 0.0),
+    ("fwd0", NAN),
+    ("fwd1", NAN),
+    ("fwd2", NAN),
+    ("tg_i", 0.0),
+    ("tg_n", 0.0),
+    ("tilt_grade", NAN),  # _tilt_now as of the last foot-flat or reference (only then new)
+    ("ring_i", 0.0),
+    ("ring_n", 0.0),
+)
+GSTATE_DTYPE = state_dtype(_GSTATE)
+
 
 def new_gstate() -> np.recarray:
     """A grade state record array of length 1, not yet initialised."""
-    return np.zeros(1, dtype=GSTATE_DTYPE).view(np.recarray)
+    return new_record(GSTATE_DTYPE)
 
 
-@njit(cache=True)
 def init_gstate(st: np.ndarray, tg: np.ndarray, ff: np.ndarray) -> None:
     """Reset the grade state in place."""
-    s = st[0]
-    s.n = 0.0
-    s.last_t = NAN
-    s.src = 0.0
-    s.grade = NAN
-    s.desc = 0.0
-    s.desc_t = NAN
-    s.ext_grade = NAN
-    s.ext_t = -INF
-    s.spd = NAN
-    s.spd_t = -INF
-    s.cad = NAN
-    s.step_t = -INF
-    s.n_steps = 0.0
-    s.has_p = 0.0
-    s.h = NAN
-    s.h_t = NAN
-    s.baro_next = NAN
-    s.baro_i = 0.0
-    s.baro_n = 0.0
-    s.dist = 0.0
-    s.baro_grade = NAN
-    s.px = NAN
-    s.py = NAN
-    s.pz = NAN
-    s.run_t0 = NAN
-    s.run_x = 0.0
-    s.run_y = 0.0
-    s.run_z = 0.0
-    s.run_k = 0.0
-    s.run_m = 0.0
-    s.run_j2 = 0.0
-    s.ref_m = 1.0
-    s.ref_j = 0.0
-    s.ref_ok = 0.0
-    s.ref0 = NAN
-    s.ref1 = NAN
-    s.ref2 = NAN
-    s.bx1 = 0.0
-    s.bx2 = 0.0
-    s.by1 = 0.0
-    s.by2 = 0.0
-    s.bz1 = 0.0
-    s.bz2 = 0.0
-    s.imp_amp = 1.0
-    s.prev_bn = 0.0
-    s.edge_t = -INF
-    s.edge0 = 0.0
-    s.edge1 = 0.0
-    s.edge2 = 0.0
-    s.ff_on = 0.0
-    s.ff_ic = NAN
-    s.ff_imp0 = 0.0
-    s.ff_imp1 = 0.0
-    s.ff_imp2 = 0.0
-    s.ff_i = 0.0
-    s.ff_n = 0.0
-    s.fwd_a0 = 0.0
-    s.fwd_a1 = 0.0
-    s.fwd_a2 = 0.0
-    s.fwd_k = 0.0
-    s.fwd_ok = 0.0
-    s.fwd0 = NAN
-    s.fwd1 = NAN
-    s.fwd2 = NAN
-    s.tg_i = 0.0
-    s.tg_n = 0.0
-    s.tilt_grade = NAN
-    s.ring_i = 0.0
-    s.ring_n = 0.0
+    reset_state(st, _GSTATE)
     tg[:] = NAN
     ff[:] = 0.0
 
@@ -411,20 +335,20 @@ def _baro_tick(st: np.ndarray, p: GParams, baro: np.ndarray, t: float) -> None:
 
 
 @njit(cache=True)
-def _update_descent(st: np.ndarray, p: GParams, t: float) -> None:
-    """Descent state machine: threshold, hysteresis and a hold time."""
-    s = st[0]
-    g = s.grade
+def _descent(grade: float, desc: float, desc_t: float, t: float, p: GParams) -> tuple[float, float]:
+    """Descent state machine: threshold, hysteresis and a hold time. Returns the new
+    ``(desc, desc_t)``."""
     # entering: at or below the threshold (False for nan); leaving: above exit or nan
-    cond = g <= p.desc_thr if s.desc < 0.5 else not g <= p.desc_exit
+    cond = grade <= p.desc_thr if desc < 0.5 else not grade <= p.desc_exit
     if cond:
-        if math.isnan(s.desc_t):
-            s.desc_t = t
-        if t - s.desc_t >= p.hold_s:
-            s.desc = 1.0 - s.desc
-            s.desc_t = NAN
+        if math.isnan(desc_t):
+            desc_t = t
+        if t - desc_t >= p.hold_s:
+            desc = 1.0 - desc
+            desc_t = NAN
     else:
-        s.desc_t = NAN
+        desc_t = NAN
+    return desc, desc_t
 
 
 @njit(cache=True)
@@ -444,6 +368,13 @@ def _finish_footflat(
     st: np.ndarray, p: GParams, ring: np.ndarray, tg: np.ndarray, ff: np.ndarray
 ) -> None:
     """The stance window of the pending step is complete: foot-flat, forward axis, tilt."""
+    _footflat(st, p, ring, tg, ff)
+    s = st[0]
+    s.tilt_grade = _tilt_now(st, p, tg, ff)
+
+
+@njit(cache=True)
+def _footflat(st: np.ndarray, p: GParams, ring: np.ndarray, tg: np.ndarray, ff: np.ndarray) -> None:
     s = st[0]
     s.ff_on = 0.0
     cap = ring.shape[1]
@@ -567,7 +498,7 @@ def _take_step(
     if not p.tilt:
         return
     if s.n_steps == 1.0 and s.run_k * p.dt_s >= p.stand_s and s.ref_ok < 0.5:
-        _lock_reference(st)
+        _lock_reference(st, p, tg, ff)
     if s.ff_on > 0.5:  # a new step before the last stance window completed
         _finish_footflat(st, p, ring, tg, ff)
     s.ff_on = 1.0
@@ -585,7 +516,7 @@ def _take_step(
 
 
 @njit(cache=True)
-def _lock_reference(st: np.ndarray) -> None:
+def _lock_reference(st: np.ndarray, p: GParams, tg: np.ndarray, ff: np.ndarray) -> None:
     s = st[0]
     n = math.sqrt(s.run_x * s.run_x + s.run_y * s.run_y + s.run_z * s.run_z)
     if n > 0.0 and s.run_k > 1.0:
@@ -595,23 +526,27 @@ def _lock_reference(st: np.ndarray) -> None:
         s.ref_m = s.run_m / s.run_k
         s.ref_j = math.sqrt(s.run_j2 / (s.run_k - 1.0))
         s.ref_ok = 1.0
+    s.tilt_grade = _tilt_now(st, p, tg, ff)
 
 
 @njit(cache=True)
-def _set_grade(st: np.ndarray, p: GParams, tg: np.ndarray, ff: np.ndarray, t: float) -> None:
-    s = st[0]
-    if t - s.ext_t <= EXTERNAL_HOLD_S and not math.isnan(s.ext_grade):
-        s.grade = s.ext_grade
-        s.src = float(SRC_EXT)
-    elif s.has_p > 0.5:
-        s.grade = s.baro_grade
-        s.src = float(SRC_BARO)
-    elif p.tilt:
-        s.grade = _tilt_now(st, p, tg, ff)
-        s.src = float(SRC_TILT) if not math.isnan(s.grade) else float(SRC_NONE)
-    else:
-        s.grade = NAN
-        s.src = float(SRC_NONE)
+def _grade_now(
+    t: float,
+    ext_t: float,
+    ext_grade: float,
+    use_p: bool,
+    baro_grade: float,
+    tilt: bool,
+    tilt_grade: float,
+) -> tuple[float, float]:
+    """The grade and its source code by precedence (treadmill, barometer, foot tilt)."""
+    if t - ext_t <= EXTERNAL_HOLD_S and not math.isnan(ext_grade):
+        return ext_grade, float(SRC_EXT)
+    if use_p:
+        return baro_grade, float(SRC_BARO)
+    if tilt:
+        return tilt_grade, float(SRC_TILT) if not math.isnan(tilt_grade) else float(SRC_NONE)
+    return NAN, float(SRC_NONE)
 
 
 @njit(cache=True)
@@ -644,6 +579,57 @@ def grade_block(
     k = 0
     if has_p:
         s.has_p = 1.0
+    # parameters read per sample, and the per-sample states, live in locals for the block (a
+    # record field is a memory access the compiler cannot keep in a register); the states are
+    # written back before every helper that reads them and on return
+    tilt = p.tilt
+    long_gap_s = p.long_gap_s
+    tau_h_s = p.tau_h_s
+    ff_t1_s = p.ff_t1_s
+    hb0 = p.hb0
+    hb1 = p.hb1
+    hb2 = p.hb2
+    ha1 = p.ha1
+    ha2 = p.ha2
+    edge_frac = p.edge_frac
+    still_tol_g = p.still_tol_g
+    still_jerk_g = p.still_jerk_g
+    stand_s = p.stand_s
+    dt_s = p.dt_s
+    use_p = s.has_p > 0.5
+    n_s = s.n
+    last_t = s.last_t
+    ext_t = s.ext_t
+    ext_grade = s.ext_grade
+    spd_t = s.spd_t
+    grade = s.grade
+    src = s.src
+    desc = s.desc
+    desc_t = s.desc_t
+    h = s.h
+    h_t = s.h_t
+    baro_next = s.baro_next
+    baro_grade = s.baro_grade
+    tilt_grade = s.tilt_grade
+    n_steps = s.n_steps
+    bx1 = s.bx1
+    bx2 = s.bx2
+    by1 = s.by1
+    by2 = s.by2
+    bz1 = s.bz1
+    bz2 = s.bz2
+    imp_amp = s.imp_amp
+    prev_bn = s.prev_bn
+    px = s.px
+    py = s.py
+    pz = s.pz
+    w = int(s.ring_i)
+    ring_n = s.ring_n
+    # no source can give a grade in this block (no foot tilt, no barometer, no treadmill value):
+    # there an unknown grade without descent is a fixed point of the update, which is skipped
+    idle = not tilt and not use_p and math.isnan(ext_grade)
+    # end of the pending stance window (inf: none pending)
+    ff_end = s.ff_ic + ff_t1_s if s.ff_on > 0.5 else INF
     for i in range(n):
         t = t_s[i]
         x = acc_g[i, 0]
@@ -651,66 +637,72 @@ def grade_block(
         z = acc_g[i, 2]
         if not (math.isfinite(t) and math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
             continue
-        if s.n > 0.0 and not (t > s.last_t):
+        if n_s > 0.0 and not (t > last_t):
             continue
         while k < ns and step_rep[k] < t:
-            out[k, 0] = s.grade
-            out[k, 1] = s.desc
+            out[k, 0] = grade
+            out[k, 1] = desc
+            s.ring_i = float(w)
+            s.ring_n = ring_n
             _take_step(st, p, ring, tg, ff, step_t[k], step_cad[k], step_rep[k])
+            n_steps = s.n_steps
+            tilt_grade = s.tilt_grade
+            ff_end = s.ff_ic + ff_t1_s if s.ff_on > 0.5 else INF
             k += 1
-        if math.isnan(s.ext_t):
-            s.ext_t = t
-        if math.isnan(s.spd_t):
-            s.spd_t = t
-        first = s.n == 0.0
-        gap = not first and t - s.last_t > p.long_gap_s
-        s.n += 1.0
-        s.last_t = t
+        if math.isnan(ext_t):
+            ext_t = t
+        if math.isnan(spd_t):
+            spd_t = t
+        first = n_s == 0.0
+        gap = not first and t - last_t > long_gap_s
+        n_s += 1.0
+        last_t = t
         if first:
-            s.baro_next = t
-        if p.tilt:
+            baro_next = t
+        if tilt:
             # impact direction: 25 Hz biquad high-pass, vector where its norm rises through
             # edge_frac x its running peak (the foot brakes at contact)
             if first or gap:
-                s.bx1 = (p.hb1 + p.hb2) * x
-                s.bx2 = p.hb2 * x
-                s.by1 = (p.hb1 + p.hb2) * y
-                s.by2 = p.hb2 * y
-                s.bz1 = (p.hb1 + p.hb2) * z
-                s.bz2 = p.hb2 * z
+                bx1 = (hb1 + hb2) * x
+                bx2 = hb2 * x
+                by1 = (hb1 + hb2) * y
+                by2 = hb2 * y
+                bz1 = (hb1 + hb2) * z
+                bz2 = hb2 * z
                 s.ff_on = 0.0
+                ff_end = INF
                 s.run_t0 = NAN
-            b0 = p.hb0 * x + s.bx1
-            s.bx1 = p.hb1 * x - p.ha1 * b0 + s.bx2
-            s.bx2 = p.hb2 * x - p.ha2 * b0
-            b1 = p.hb0 * y + s.by1
-            s.by1 = p.hb1 * y - p.ha1 * b1 + s.by2
-            s.by2 = p.hb2 * y - p.ha2 * b1
-            b2 = p.hb0 * z + s.bz1
-            s.bz1 = p.hb1 * z - p.ha1 * b2 + s.bz2
-            s.bz2 = p.hb2 * z - p.ha2 * b2
+            b0 = hb0 * x + bx1
+            bx1 = hb1 * x - ha1 * b0 + bx2
+            bx2 = hb2 * x - ha2 * b0
+            b1 = hb0 * y + by1
+            by1 = hb1 * y - ha1 * b1 + by2
+            by2 = hb2 * y - ha2 * b1
+            b2 = hb0 * z + bz1
+            bz1 = hb1 * z - ha1 * b2 + bz2
+            bz2 = hb2 * z - ha2 * b2
             bn = b0 * b0 + b1 * b1 + b2 * b2
-            e2 = (p.edge_frac * s.imp_amp) ** 2
-            if bn >= e2 and s.prev_bn < e2:
+            e2 = (edge_frac * imp_amp) ** 2
+            if bn >= e2 and prev_bn < e2:
                 s.edge_t = t
                 s.edge0 = b0
                 s.edge1 = b1
                 s.edge2 = b2
-            if bn > s.imp_amp * s.imp_amp:
-                s.imp_amp = math.sqrt(bn)
+            if bn > imp_amp * imp_amp:
+                imp_amp = math.sqrt(bn)
             else:
-                s.imp_amp *= 0.9995
-            s.prev_bn = bn
+                imp_amp *= 0.9995
+            prev_bn = bn
             # still stand before the first step: the reference of the foot at rest
-            if s.n_steps == 0.0:
+            if n_steps == 0.0:
                 m = math.sqrt(x * x + y * y + z * z)
                 dj = INF
-                if not math.isnan(s.px):
-                    dx = x - s.px
-                    dy = y - s.py
-                    dz = z - s.pz
+                if not math.isnan(px):
+                    dx = x - px
+                    dy = y - py
+                    dz = z - pz
                     dj = math.sqrt(dx * dx + dy * dy + dz * dz)
-                if abs(m - 1.0) < p.still_tol_g and dj < p.still_jerk_g and not gap:
+                if abs(m - 1.0) < still_tol_g and dj < still_jerk_g and not gap:
                     if math.isnan(s.run_t0):
                         s.run_t0 = t
                         s.run_x = 0.0
@@ -726,40 +718,74 @@ def grade_block(
                     s.run_z += z
                     s.run_m += m
                     s.run_k += 1.0
-                elif s.run_k * p.dt_s >= p.stand_s:
-                    _lock_reference(st)  # the last long still run before moving
+                elif s.run_k * dt_s >= stand_s:
+                    _lock_reference(st, p, tg, ff)  # the last long still run before moving
+                    tilt_grade = s.tilt_grade
                     s.run_t0 = NAN
                 else:
                     s.run_t0 = NAN
                     s.run_k = 0.0
-            s.px = x
-            s.py = y
-            s.pz = z
-            w = int(s.ring_i)
+            px = x
+            py = y
+            pz = z
             ring[GR_T, w] = t
             ring[GR_X, w] = x
             ring[GR_Y, w] = y
             ring[GR_Z, w] = z
-            s.ring_i = float((w + 1) & mask)
-            if s.ring_n < cap:
-                s.ring_n += 1.0
-            if s.ff_on > 0.5 and t > s.ff_ic + p.ff_t1_s:
+            w = (w + 1) & mask
+            if ring_n < cap:
+                ring_n += 1.0
+            if t > ff_end:
+                s.ring_i = float(w)
+                s.ring_n = ring_n
                 _finish_footflat(st, p, ring, tg, ff)
+                tilt_grade = s.tilt_grade
+                ff_end = INF
         if has_p:
             pr = pressure_pa[i]
             if math.isfinite(pr) and pr > 0.0:
                 hh = 44330.77 * (1.0 - (pr / 101325.0) ** 0.190263)
-                if math.isnan(s.h):
-                    s.h = hh
+                if math.isnan(h):
+                    h = hh
                 else:
-                    s.h += (1.0 - math.exp(-(t - s.h_t) / p.tau_h_s)) * (hh - s.h)
-                s.h_t = t
-        if t >= s.baro_next:
+                    h += (1.0 - math.exp(-(t - h_t) / tau_h_s)) * (hh - h)
+                h_t = t
+        if t >= baro_next:
+            s.baro_next = baro_next
+            s.h = h
+            s.spd_t = spd_t
             _baro_tick(st, p, baro, t)
-        _set_grade(st, p, tg, ff, t)
-        _update_descent(st, p, t)
+            baro_next = s.baro_next
+            baro_grade = s.baro_grade
+        if not (idle and desc < 0.5 and math.isnan(grade) and math.isnan(desc_t)):
+            grade, src = _grade_now(t, ext_t, ext_grade, use_p, baro_grade, tilt, tilt_grade)
+            desc, desc_t = _descent(grade, desc, desc_t, t, p)
+    s.n = n_s
+    s.last_t = last_t
+    s.ext_t = ext_t
+    s.spd_t = spd_t
+    s.grade = grade
+    s.src = src
+    s.desc = desc
+    s.desc_t = desc_t
+    s.h = h
+    s.h_t = h_t
+    s.baro_next = baro_next
+    s.bx1 = bx1
+    s.bx2 = bx2
+    s.by1 = by1
+    s.by2 = by2
+    s.bz1 = bz1
+    s.bz2 = bz2
+    s.imp_amp = imp_amp
+    s.prev_bn = prev_bn
+    s.px = px
+    s.py = py
+    s.pz = pz
+    s.ring_i = float(w)
+    s.ring_n = ring_n
     while k < ns:
-        out[k, 0] = s.grade
-        out[k, 1] = s.desc
+        out[k, 0] = grade
+        out[k, 1] = desc
         _take_step(st, p, ring, tg, ff, step_t[k], step_cad[k], step_rep[k])
         k += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import math
 from pathlib import Path
 
@@ -110,6 +111,47 @@ def test_treadmill_grade_is_used_exactly_and_takes_precedence() -> None:
     assert np.all(g[ts > 21.0] == -6.5)  # the barometer (flat) is overruled
     assert d[ts > 21.0].all() and not d[ts < 20.0].any()
     assert tr.grade_source_ == "treadmill"
+
+
+def test_treadmill_value_coming_and_going_without_barometer() -> None:
+    # a pelvis without barometer knows a grade only while the treadmill gives one: -8 % once a
+    # second from 10 s, no value from 20 s (unknown at once, the descent ends after its hold);
+    # the same for any chunking (the grade kernel skips its update while nothing can change)
+    sim = gait.simulate([S(35.0, 0.0, "run")], "pelvis", 100.0, seed=7)
+    n = len(sim.t_s)
+    sends = {k: -8.0 for k in range(1000, 2000, 100)} | {2000: math.nan}
+
+    def feed(chunk: int) -> list:
+        tr = GaitTracker(100.0, "pelvis", descent_min_s=0.0)
+        steps = []
+        cuts = sorted(set(range(0, n, chunk)) | set(sends) | {n})
+        for a, b in itertools.pairwise(cuts):
+            if a in sends:
+                tr.set_external_grade(sends[a])
+            steps += tr.update_many(sim.t_s[a:b], sim.acc_g[a:b])
+        assert tr.grade_source_ == "unknown" and not tr.on_descent_
+        return steps
+
+    steps = feed(n)
+    ts = np.array([s.t_s for s in steps])
+    g = np.array([s.grade_pct for s in steps])
+    d = np.array([s.on_descent for s in steps])
+    assert np.isnan(g[ts < 9.9]).all() and not d[ts < 9.9].any()
+    assert np.all(g[(ts > 10.2) & (ts < 19.8)] == -8.0) and d[(ts > 11.0) & (ts < 19.8)].all()
+    assert np.isnan(g[ts > 20.2]).all() and not d[ts > 21.0].any()
+    assert repr(feed(1)) == repr(feed(16)) == repr(steps)
+
+
+def test_foot_tilt_any_chunking_alike() -> None:
+    # the tilt path carries its filters, ring and pending foot-flat across blocks
+    segs = [S(3.0, 0.0, "stand"), S(25.0, 0.0, "run"), S(20.0, -10.0, "run")]
+    sim = gait.simulate(segs, "foot", 200.0, seed=2)
+    tr, steps, _, g, d = run(sim, "foot", baro=False)
+    assert tr.grade_source_ == "foot tilt" and np.isfinite(g).sum() > 30 and d.any()
+    for chunks in (1, 16, 333):
+        tr_c, steps_c, *_ = run(sim, "foot", baro=False, chunks=chunks)
+        assert repr(steps_c) == repr(steps), chunks
+        assert repr(tr_c.grade_pct_) == repr(tr.grade_pct_)
 
 
 def test_speed_source_sets_the_barometric_distance() -> None:
