@@ -48,7 +48,8 @@ from downhill_live.odometer import Odometer
 from downhill_live.record import AttachedTrack, Recording, Skip, attached_track, read_recording
 from downhill_live.sinks import Sink, overrides
 from downhill_live.source import Source
-from downhill_live.tools.descents import known_median
+from downhill_live.stepstats import StepStats
+from downhill_live.tools.descents import DescentStats
 from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ class Session:
         *,
         placement: str | None = None,
         sinks: Sequence[Sink] = (),
+        keep_steps: bool = True,
     ) -> None:
         self.firmware = firmware
         self.placement = placement or firmware.placement
@@ -239,7 +241,12 @@ class Session:
             sinks = (*sinks, self.odometer)
         self.attach(*sinks)
         self.stats = SessionStats()
+        #: every step, in order (empty with ``keep_steps=False``: the summary and the descent
+        #: lines come from :attr:`step_stats`, whose memory does not grow with the run)
         self.steps: list[Step] = []
+        self.keep_steps = keep_steps
+        #: streaming figures of the steps (:meth:`summary`, :meth:`descents`)
+        self.step_stats = StepStats(self.cue_profile)
         self._error_kinds_logged: set[str] = set()
         #: receive time minus sensor time (s), from the first decoded packet; nan before
         self.rx_minus_sensor_s = math.nan
@@ -399,8 +406,11 @@ class Session:
         )
         if stream in self._step_sources:
             steps += self._step_sources[stream].take_steps()
+        keep, stats = self.keep_steps, self.step_stats
         for step in steps:
-            self.steps.append(step)
+            if keep:
+                self.steps.append(step)
+            stats.add(step)
             for sink in self._step_sinks:
                 sink.step(step)
             for cue in self.engine.update(step):
@@ -446,44 +456,26 @@ class Session:
         return self.engine.cues_
 
     def summary(self) -> dict[str, Any]:
-        """Figures for the end-of-session summary (JSON-friendly; NaN -> None)."""
-        steps = self.steps
-        t = np.array([s.t_s for s in steps])
-        cad = np.array([s.cadence_spm for s in steps])
-        peak = np.array([s.peak_g for s in steps])
-        desc = np.array([s.on_descent for s in steps], dtype=bool)
-
-        def med(x: np.ndarray) -> float | None:
-            m = known_median(x)  # the per-descent statistics' median (tools/descents.py)
-            return None if m is None else round(m, 1)
-
-        dt = np.diff(t, prepend=t[:1]) if len(t) else t
-        dt = np.minimum(dt, 2.0)
-        pk = peak[~np.isnan(peak)]
-        pct = (
-            {f"p{q}": round(float(np.percentile(pk, q)), 2) for q in (10, 50, 90)}
-            if len(pk)
-            else {}
-        )
-        if len(pk):
-            pct["max"] = round(float(pk.max()), 2)
+        """Figures for the end-of-session summary (JSON-friendly; NaN -> None): step counts,
+        duration, cadence and peak impact medians flat / on descents, peak impact percentiles,
+        time on descents (from :attr:`step_stats`: exactly the rounded numpy figures of all
+        steps, without keeping them), distance and pace when measured, cues, data counters."""
+        st = self.step_stats
         per_rule = Counter(c.rule for c in self.cues)
         return {
-            **self._distance_summary(t),
-            "steps": len(steps),
-            "duration_s": round(float(t[-1] - t[0]), 1) if len(t) > 1 else 0.0,
-            "cadence_flat_spm": med(cad[~desc]),
-            "cadence_descent_spm": med(cad[desc]),
-            "peak_g": pct,
-            "peak_flat_g": med(peak[~desc]),
-            "peak_descent_g": med(peak[desc]),
-            "descent_time_s": round(float(dt[desc].sum()), 1),
+            **self._distance_summary(st.t_first_s, st.t_last_s, st.n_steps),
+            **st.summary_figures(),
             "cues": dict(sorted(per_rule.items())),
             "packets": self.stats.packets,
             "lost_samples": self.stats.lost_samples,
             "decode_errors": dict(self.stats.decode_errors),
         }
 
+    def descents(self) -> list[DescentStats]:
+        """Per-descent statistics of the session so far, as
+        :func:`~downhill_live.tools.descents.descent_stats` gives them for all steps with the
+        session's cue profile (from :attr:`step_stats`: the steps need not be kept)."""
+        return self.step_stats.descents(self.cues)
 
     def rx_time_s(self, t_s: float) -> float:
         """A sensor time as receive time (the clock of the raw records and of an attached
@@ -491,16 +483,17 @@ class Session:
         off = self.rx_minus_sensor_s
         return t_s + (0.0 if math.isnan(off) else off)
 
-    def _distance_summary(self, t: np.ndarray) -> dict[str, Any]:
-        """Distance and average pace over the steps' time span, when the set-up measures
-        them (see :mod:`downhill_live.odometer`); nothing otherwise."""
+    def _distance_summary(self, t0_s: float, t1_s: float, n_steps: int) -> dict[str, Any]:
+        """Distance and average pace over the steps' time span (first to last of
+        ``n_steps``), when the set-up measures them (see :mod:`downhill_live.odometer`);
+        nothing otherwise."""
         odo = self.odometer
-        if odo is None or len(t) < 2:
+        if odo is None or n_steps < 2:
             return {}
-        dist_m = odo.distance_between(self.rx_time_s(float(t[0])), self.rx_time_s(float(t[-1])))
+        dist_m = odo.distance_between(self.rx_time_s(t0_s), self.rx_time_s(t1_s))
         if dist_m is None:
             return {}
-        pace = (float(t[-1] - t[0]) / dist_m * 1000.0) if dist_m > 0 else None
+        pace = ((t1_s - t0_s) / dist_m * 1000.0) if dist_m > 0 else None
         return {
             "distance_m": round(dist_m, 1),
             "pace_s_per_km": None if pace is None else round(pace, 1),

@@ -17,13 +17,12 @@ from typing import Any, TextIO
 import numpy as np
 
 from downhill_live import core
-from downhill_live.config.cue_profile import CueProfile
 from downhill_live.core import GaitTracker
 from downhill_live.odometer import fmt_pace
 from downhill_live.sinks import Sink
 from downhill_live.speech import format_cue_line
-from downhill_live.tools.descents import descent_stats
-from downhill_live.types import PLACEMENTS, Cue, Step
+from downhill_live.tools.descents import DescentStats
+from downhill_live.types import PLACEMENTS, Cue
 
 #: the program name in every error line
 PROG = "downhill-live"
@@ -181,13 +180,13 @@ def prepare_detector(out: TextIO | None = None) -> None:
         GaitTracker(200.0, placement).update_many(t_s, acc_g, pressure_pa)
 
 
-def print_descents(
-    steps: Sequence[Step], cues: Sequence[Cue], profile: CueProfile, out: TextIO
-) -> None:
-    """One summary line per descent: when and how long, grade, cadence and impact against the
-    flat baseline (median, and the share of steps past the rule's threshold), cues said. One
-    median over all descents hides a 45-s stretch of overstriding; these lines do not."""
-    for d in descent_stats(steps, cues, profile=profile):
+def print_descents(descents: Sequence[DescentStats], out: TextIO) -> None:
+    """One summary line per descent (``Session.descents()``, or
+    :func:`~downhill_live.tools.descents.descent_stats`): when and how long, grade, cadence
+    and impact against the flat baseline (median, and the share of steps past the rule's
+    threshold), cues said. One median over all descents hides a 45-s stretch of overstriding;
+    these lines do not."""
+    for d in descents:
 
         def pct(v: float | None) -> str:
             return "n/a" if v is None else f"{v:+.1f} %"

@@ -8,46 +8,49 @@ non-zero exit code; no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from downhill_live import __version__
-from downhill_live.cli import (
-    analyze,
-    attach,
-    decode,
-    history,
-    live,
-    profile,
-    replay,
-    report,
-    scan,
-    segments,
-    transfer,
-    tune,
-)
-from downhill_live.cli.console import PROG
 from downhill_live.errors import DownhillError
 
-#: the commands in the order ``--help`` lists them
-COMMANDS = (
-    replay,
-    analyze,
-    segments,
-    transfer,
-    attach,
-    tune,
-    report,
-    profile,
-    history,
-    scan,
-    live,
-    decode,
+#: the program's name in messages (as :data:`downhill_live.cli.console.PROG`, which imports the
+#: gait core: not needed to parse a command line)
+PROG = "downhill-live"
+
+#: the command modules of :mod:`downhill_live.cli` in the order ``--help`` lists them, each with
+#: the command names its ``register`` adds
+COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("replay", ("replay",)),
+    ("analyze", ("analyze",)),
+    ("segments", ("segments",)),
+    ("transfer", ("import", "export")),
+    ("attach", ("attach",)),
+    ("tune", ("tune",)),
+    ("report", ("report",)),
+    ("profile", ("profile",)),
+    ("history", ("history",)),
+    ("scan", ("scan",)),
+    ("live", ("live",)),
+    ("decode", ("decode",)),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules(argv: Sequence[str] | None) -> list[str]:
+    """The command modules to import for ``argv``: the named command's only (importing every
+    command costs ~0.5 s: scipy, bleak, the report's and the import's modules), all of them
+    for ``--help``, no command or an unknown one (argparse then lists them)."""
+    name = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    for module, names in COMMANDS:
+        if name in names:
+            return [module]
+    return [module for module, _ in COMMANDS]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; with ``argv``, only the command it names is registered."""
     p = argparse.ArgumentParser(
         prog=PROG,
         description="Real-time downhill running coach: foot strikes, cadence, impact and grade "
@@ -57,14 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for command in COMMANDS:
-        command.register(sub)
+    for module in command_modules(argv):
+        importlib.import_module(f"downhill_live.cli.{module}").register(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

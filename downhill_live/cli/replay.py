@@ -48,6 +48,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         given,
         placement=args.placement,
         use_attached=not getattr(args, "verify", False),
+        keep_steps=False,  # the summary and descent lines are streamed (Session.step_stats)
     )
     s = session.cue_profile.settings
     speaker = open_profile_speaker(s, speak=not args.no_speak)
@@ -70,7 +71,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         session.close()
         speaker.close()
     print_summary(session.summary(), out)
-    print_descents(session.steps, session.cues, session.cue_profile, out)
+    print_descents(session.descents(), out)
     if args.save_history:
         save_history(args, session, str(rec.header.get("start_time") or ""), args.recording, out)
     if args.wav:
