@@ -650,18 +650,27 @@ async def test_sensor_back_is_said_only_when_data_flows(
     )
     async with device:
         task = asyncio.create_task(runner.run())
-        while runner.packets_received < 100:
-            await asyncio.sleep(0.01)
-        device.sensor.set_unresponsive(True)  # start commands are acknowledged and ignored
-        device.stop_streaming()
-        while runner.data_timeouts < 3:  # reconnected, sent start, heard nothing: again
-            await asyncio.sleep(0.02)
-        said = [c.phrase for c in speaker_of(runner).said if c.metric == "link"]
-        assert "sensor back" not in said and said[0] == "sensor lost"
-        n_before = runner.packets_received
-        device.sensor.set_unresponsive(False)  # the next start works
-        while runner.packets_received < n_before + 50:
-            await asyncio.sleep(0.02)
+        stage = "first 100 packets"
+        try:
+            async with asyncio.timeout(60.0):  # every wait below has one overall deadline
+                while runner.packets_received < 100:
+                    await asyncio.sleep(0.01)
+                device.sensor.set_unresponsive(True)  # start commands acknowledged, ignored
+                device.stop_streaming()
+                stage = "3 data timeouts"
+                while runner.data_timeouts < 3:  # reconnected, sent start, heard nothing
+                    await asyncio.sleep(0.02)
+                said = [c.phrase for c in speaker_of(runner).said if c.metric == "link"]
+                assert "sensor back" not in said and said[0] == "sensor lost"
+                n_before = runner.packets_received
+                device.sensor.set_unresponsive(False)  # the next start works
+                stage = "50 packets after the sensor answers again"
+                while runner.packets_received < n_before + 50:
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            runner.request_stop()
+            await asyncio.gather(task, return_exceptions=True)
+            pytest.fail(f"no {stage} within 60 s (timeouts {runner.data_timeouts})")
         runner.request_stop()
         result = await asyncio.wait_for(task, 10.0)
     said = [c.phrase for c in speaker_of(runner).said if c.metric == "link"]
