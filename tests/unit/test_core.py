@@ -458,3 +458,25 @@ def test_kernels_allocate_nothing_per_strike() -> None:
     for placement, ((n_run, a_run), (n_stand, a_stand)) in json.loads(r.stdout).items():
         assert n_run > 20 and n_stand == 0, placement
         assert a_run == a_stand, (placement, a_run, a_stand)
+
+
+@pytest.mark.parametrize("placement", ["pelvis", "chest"])
+@pytest.mark.parametrize("rate_hz", [52.0, 200.0])
+def test_trunk_first_landing_after_a_standing_start_is_a_strike(
+    placement: str, rate_hz: float
+) -> None:
+    # the push-off from standing rises like a landing does: it must not be a strike, and the
+    # first landing after it must (it used to be lost after every stop)
+    from downhill_live.sim.gait import Segment, simulate
+
+    course = []
+    for _ in range(3):
+        course += [Segment(4.0, 0.0, "stand"), Segment(8.0, 0.0, "run", 172.0)]
+    sim = simulate(course, placement, rate_hz, seed=2)
+    steps, _ = validate.run_tracker(GaitTracker(rate_hz, placement), sim.t_s, sim.acc_g)
+    det = np.array([s.t_s for s in steps])
+    for b in range(3):
+        t0 = 4.0 + 12.0 * b  # the bout's start: standing before
+        first_ic = float(sim.strike_t_s[sim.strike_t_s > t0][0])
+        near = det[(det > t0) & (det < first_ic + 0.2)]
+        assert near.size == 1 and abs(near[0] - first_ic) < 0.04, (b, near, first_ic)

@@ -778,3 +778,25 @@ def test_merged_heel_strike_impact_is_as_wide_as_a_real_shoes() -> None:
         widths.append(_half_height_width_s(t, mag, i, stance))
     assert len(widths) > 10
     assert 0.017 <= float(np.median(widths)) <= 0.026, np.median(widths)
+
+
+@pytest.mark.parametrize("placement", ["pelvis", "chest"])
+def test_trunk_running_start_pushes_off_into_a_flight(placement: str) -> None:
+    # a running start from standing: the push-off stance lifts the body (|a| well above 1 g,
+    # vertical impulse = stance time + half the flight) and the first landing follows a
+    # flight (|a| near 0), as every later landing does; before, the trunk stood still until
+    # the first landing, which no runner can do
+    course = [Segment(3.0, 0.0, "stand"), Segment(8.0, 0.0, "run", 170.0)]
+    res = _clean(course, placement, rate_hz=500.0)
+    t, mag = res.t_s, np.linalg.norm(res.acc_g, axis=1)
+    ic0 = float(res.strike_t_s[0])
+    step_s = 60.0 / 170.0
+    push = mag[(t > 3.0) & (t < ic0 - 0.1)]
+    assert push.max() > 1.4
+    assert np.all(np.abs(mag[t < 2.9] - 1.0) < 0.05)  # standing before
+    flight = mag[(t > ic0 - 0.04) & (t < ic0 - 0.005)]
+    assert flight.max() < 0.2
+    # the same flight before a later landing
+    ic5 = float(res.strike_t_s[5])
+    assert mag[(t > ic5 - 0.04) & (t < ic5 - 0.005)].max() < 0.2
+    assert ic0 - 3.0 < 2.0 * step_s  # the push-off takes about a step
