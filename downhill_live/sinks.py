@@ -34,7 +34,7 @@ from typing import Any
 
 from downhill_live.errors import RecordingError
 from downhill_live.record import RecordingWriter
-from downhill_live.speech import LINK_PHRASES, Speaker
+from downhill_live.speech import LINK_PHRASES, Speaker, link_phrase
 from downhill_live.types import Cue, Packet, Step
 
 __all__ = ["LINK_PHRASES", "RecorderSink", "Sink", "SpeakerSink"]
@@ -175,6 +175,7 @@ class RecorderSink(Sink):
             self._error_raised = True
             raise self._error
 
+
 class SpeakerSink(Sink):
     """Speaks cues, and the link changes ("sensor lost", "sensor back"), through a speaker.
 
@@ -195,8 +196,6 @@ class SpeakerSink(Sink):
         if name == "grade_unknown" and isinstance(event.get("phrase"), str):
             self.speaker.say(Cue(t_s, "grade_unknown", event["phrase"], "grade", math.nan))
         elif name in LINK_PHRASES:
-            phrase = LINK_PHRASES[str(name)]
             device = event.get("device")  # several devices: "Treadmill lost"
-            if device is not None and name != "recording_failed":
-                phrase = phrase.replace("sensor", str(device), 1)
+            phrase = link_phrase(str(name), None if device is None else str(device))
             self.speaker.say(Cue(t_s, str(name), phrase, "link", math.nan))

@@ -216,6 +216,10 @@ async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: 
                 loop.remove_signal_handler(sig)
     for k, dev in enumerate(result.devices):
         role = "strikes" if k == 0 else "beside"
+        if not dev["found"]:
+            print(f"sensor {dev['address'] or dev['firmware']} ({dev['firmware']}, beside): "
+                  "not found", file=out)  # fmt: skip
+            continue
         print(
             f"sensor {dev['name'] or '?'} ({dev['address']}, {dev['firmware']}"
             + (f", {role}" if len(result.devices) > 1 else "")

@@ -14,8 +14,11 @@ flushed and synced every second.
 Resilience: each link reconnects on its own; on a drop the recording stays open, "sensor lost"
 is said once (with several devices: the device's name), the link reconnects, subscribes, runs
 the start sequence again, and "sensor back" is said once data flows. The other devices go on
-meanwhile. Counter gaps are counted by the decoders, malformed packets by the session (logged
-once per kind); both are still in the recording raw.
+meanwhile. A device beside the strike device that is not found by the end of the scan does
+not stop the session: "Treadmill not found" is said, the coaching starts without it, its link
+keeps looking for it and uses it once it appears ("Treadmill found"). The strike device not
+found is an error, as with one device. Counter gaps are counted by the decoders, malformed
+packets by the session (logged once per kind); both are still in the recording raw.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from downhill_live.source.ble_devices import (
     combined_firmware,
     live_header,
     live_result,
+    missing_label,
     status_text,
 )
 from downhill_live.source.ble_link import (
@@ -78,6 +82,7 @@ __all__ = [
     "LiveRunner",
     "StartError",
     "default_recording_path",
+    "missing_label",
     "safe_file_part",
     "scan",
     "stdout_is_tty",
@@ -279,16 +284,22 @@ class LiveRunner:
                 if self.warm_up is not None:
                     warm = asyncio.ensure_future(asyncio.to_thread(self.warm_up))
                 try:
-                    await asyncio.gather(*finds)
+                    found = await asyncio.gather(*finds, return_exceptions=True)
                 finally:
                     for f in finds:
                         f.cancel()
                     await asyncio.gather(*finds, return_exceptions=True)
+                for k, outcome in enumerate(found):
+                    # a device beside it not found: coached without, looked for meanwhile
+                    missing = k > 0 and isinstance(outcome, DeviceNotFoundError)
+                    if isinstance(outcome, BaseException) and not missing:
+                        raise outcome
                 check_distinct(self.links)
                 if warm is not None:  # before connecting: no thread competes with the links
                     await warm
                 for link in self.links:
-                    await link.connect_and_start(first=True)
+                    if link.ble_device is not None:
+                        await link.connect_and_start(first=True)
             except asyncio.CancelledError:
                 if not self._stop.is_set() or self._main_task is None:
                     raise
@@ -301,7 +312,7 @@ class LiveRunner:
             self._spawn(self._consume(), "consumer")
             self._spawn(self._flush_timer(), "flush")
             for link in self.links:
-                self._spawn(link.supervise(self._stop, deadline), "supervise")
+                self._spawn(link.supervise(self._stop, deadline, self._taken), "supervise")
                 if self.data_timeout_s is not None:
                     self._spawn(link.watchdog(), "watchdog")
             if self._status_enabled():
@@ -334,6 +345,10 @@ class LiveRunner:
         return status_text(self.session, self.last_step, self.links, elapsed_s, self._pps)
 
     # ----------------------------------------------------------------------------- links
+
+    def _taken(self) -> set[str]:
+        """Addresses (upper case) of the devices the links have found."""
+        return {k.ble_device.address.upper() for k in self.links if k.ble_device is not None}
 
     def _make_links(self) -> list[DeviceLink]:
         assert self._queue is not None
@@ -380,7 +395,9 @@ class LiveRunner:
             self._notice(
                 f"strikes from {self.links[0].describe()} ({self.firmware.name}); beside it: "
                 + ", ".join(
-                    f"{k.describe()} ({k.firmware.name}: {', '.join(k.streams)})"
+                    f"{k.describe()} ({k.firmware.name}: {', '.join(k.streams)}"
+                    + ("" if k.ble_device is not None else "; not found yet")
+                    + ")"
                     for k in self.links[1:]
                 )
             )

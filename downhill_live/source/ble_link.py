@@ -10,6 +10,9 @@ Resilience, per link: on a drop (or a link up but silent for ``data_timeout_s``:
 watchdog) a ``link_lost`` event is emitted, the link reconnects with backoff, subscribes and
 runs the start sequence again, and ``link_back`` is emitted once data flows again. Links of
 one session are independent: a dropped treadmill never stops the accelerometer's coaching.
+A device beside the strike device that was not found at the start is looked for in the
+background (``link_missing`` at once, ``link_found`` once its data flows), see
+:meth:`DeviceLink.supervise`.
 
 Everything BLE goes through bleak's public API with an optional ``backend=`` (bleak's OS backend
 by default; :class:`~downhill_live.sim.bumble_backend.VirtualRadio` gives in-process virtual
@@ -92,7 +95,8 @@ class DeviceLink:
     Attributes
     ----------
     link_state : str
-        ``"idle"``, ``"scanning"``, ``"connecting"``, ``"up"``, ``"lost"`` or ``"closed"``.
+        ``"idle"``, ``"scanning"``, ``"connecting"``, ``"up"``, ``"lost"``, ``"searching"``
+        (not found at the start, looked for in the background) or ``"closed"``.
     packets_received, link_drops, reconnects, data_timeouts : int
     settings : dict
         What the start sequence answered (e.g. Polar's ``factor``), over the known settings.
@@ -147,7 +151,11 @@ class DeviceLink:
         self._client: BleakClient | None = None
         self._last_rx_mono = 0.0  # monotonic time of the last notification (or of link up)
         self._lost_reason: str | None = None
-        self._awaiting_data: int | None = None  # reconnect attempts, until data flows again
+        #: (event, attempts) said once data flows again: ("link_back", reconnect attempts), or
+        #: ("link_found", scans) for a device found after the start
+        self._awaiting_data: tuple[str, int] | None = None
+        #: scans it took to find a device that was not there at the start (0: found at once)
+        self.found_after_scans = 0
         self._truncation_noticed = False
 
     # ----------------------------------------------------------------------------- finding
@@ -159,12 +167,18 @@ class DeviceLink:
             return self.device or f"{self.firmware.name} sensor"
         return f"{dev.name} ({dev.address})" if dev.name else dev.address
 
-    async def find(self) -> BLEDevice:
-        """Scan until the device advertises (``DeviceNotFoundError`` after the scan time)."""
-        self.link_state = "scanning"
+    async def find(self, taken: Callable[[], set[str]] = set) -> BLEDevice:
+        """Scan until the device advertises (``DeviceNotFoundError`` after the scan time).
+
+        ``taken()``: addresses (upper case) that other links of the session hold, passed over.
+        """
+        if self.link_state != "searching":  # looked for in the background: said as such
+            self.link_state = "scanning"
         want = self.device.lower() if self.device else None
 
         def accept(dev: BLEDevice, adv: AdvertisementData) -> bool:
+            if dev.address.upper() in taken():
+                return False
             name = adv.local_name or dev.name
             if want is not None:
                 return dev.address.lower() == want or (name or "").lower() == want
@@ -304,14 +318,24 @@ class DeviceLink:
 
     # ----------------------------------------------------------------------------- keeping it up
 
-    def _event(self, name: str, **extra: Any) -> dict[str, Any]:
+    def _event(self, name: str, /, **extra: Any) -> dict[str, Any]:
         event: dict[str, Any] = {"event": name, **extra}
         if self.label is not None:
             event["device"] = self.label
         return event
 
-    async def supervise(self, stop: asyncio.Event, deadline: float | None) -> None:
-        """Until ``stop`` (or ``deadline``, monotonic): reconnect whenever the link is lost."""
+    async def supervise(
+        self,
+        stop: asyncio.Event,
+        deadline: float | None,
+        taken: Callable[[], set[str]] = set,
+    ) -> None:
+        """Until ``stop`` (or ``deadline``, monotonic): reconnect whenever the link is lost.
+
+        A link whose device was not found at the start (no :attr:`ble_device`) first looks for
+        it (:meth:`_search`, passing over the ``taken()`` addresses of the other links)."""
+        if self.ble_device is None and not await self._search(stop, deadline, taken):
+            return
         while not stop.is_set():
             waits = [
                 asyncio.ensure_future(stop.wait()),
@@ -329,6 +353,40 @@ class DeviceLink:
             if self.link_lost.is_set():
                 await self._reconnect(stop, deadline)
 
+    async def _pause(self, attempt: int, stop: asyncio.Event, deadline: float | None) -> bool:
+        """Wait the backoff before attempt ``attempt`` + 1; False once stopped or past the
+        deadline."""
+        delay = self.reconnect_backoff_s[min(attempt, len(self.reconnect_backoff_s) - 1)]
+        if deadline is not None:
+            delay = min(delay, max(0.0, deadline - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await stop.wait()
+        return not (stop.is_set() or (deadline is not None and time.monotonic() >= deadline))
+
+    async def _search(
+        self, stop: asyncio.Event, deadline: float | None, taken: Callable[[], set[str]]
+    ) -> bool:
+        """The device was not found at the start: say so (``link_missing``), then scan again,
+        with the reconnection backoff between scans, until it advertises; connect and start it
+        as at the start (``link_found`` is said once its data flows). False if stopped first."""
+        self.link_state = "searching"
+        self._emit((self._clock(), self._event("link_missing")))
+        attempt = 0
+        while await self._pause(attempt, stop, deadline):
+            attempt += 1
+            try:
+                await self.find(taken)
+                await self.connect_and_start(first=True)
+            except (LiveError, BleakError, OSError, TimeoutError) as exc:
+                self.link_state = "searching"
+                log.info("looking for %s (scan %d): %s", self.describe(), attempt, exc)
+                continue
+            self.found_after_scans = attempt
+            self._awaiting_data = ("link_found", attempt)  # said once data flows
+            return True
+        return False
+
     async def _reconnect(self, stop: asyncio.Event, deadline: float | None) -> None:
         self._client = None
         self.link_drops += 1
@@ -337,15 +395,7 @@ class DeviceLink:
         self._lost_reason = None
         self._emit((self._clock(), self._event("link_lost", **extra)))
         attempt = 0
-        while not stop.is_set():
-            delay = self.reconnect_backoff_s[min(attempt, len(self.reconnect_backoff_s) - 1)]
-            if deadline is not None:
-                delay = min(delay, max(0.0, deadline - time.monotonic()))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await stop.wait()
-            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
-                return
+        while await self._pause(attempt, stop, deadline):
             attempt += 1
             try:
                 await self.connect_and_start(first=False)
@@ -353,17 +403,23 @@ class DeviceLink:
                 self.link_state = "lost"
                 log.info("reconnection attempt %d to %s failed: %s", attempt, self.describe(), exc)
                 continue
-            self._awaiting_data = attempt  # "back" once data flows (see count_packet)
+            self._awaiting_data = ("link_back", attempt)  # said once data flows (count_packet)
             return
 
     def count_packet(self, packet: Packet, event: Callable[[float, dict[str, Any]], None]) -> None:
         """A packet of this link reached the session (``event``: the session's, for the
-        ``link_back`` said once data flows again after a reconnection)."""
+        ``link_back`` said once data flows again after a reconnection, or the ``link_found`` of
+        a device found after the start)."""
         self.packets_received += 1
         if self._awaiting_data is not None:
-            self.reconnects += 1
-            attempts, self._awaiting_data = self._awaiting_data, None
-            event(packet.t_rx_s, self._event("link_back", attempts=attempts))
+            (name, attempts), self._awaiting_data = self._awaiting_data, None
+            if name == "link_back":
+                self.reconnects += 1
+                event(packet.t_rx_s, self._event(name, attempts=attempts))
+            else:
+                dev = self.ble_device
+                found = {"name": dev.name, "address": dev.address} if dev is not None else {}
+                event(packet.t_rx_s, self._event(name, scans=attempts, **found))
         if (
             not self._truncation_noticed
             and self.mtu is not None

@@ -46,6 +46,7 @@ from downhill_live.speech.base import (
     Speaker,
     SpeechError,
     format_cue_line,
+    link_phrase,
 )
 from downhill_live.speech.engine import _check_voice_options, _tts_missing_reason
 from downhill_live.speech.render import (
@@ -78,6 +79,7 @@ __all__ = [
     "audio_output_available",
     "default_cache_dir",
     "format_cue_line",
+    "link_phrase",
     "open_profile_speaker",
     "open_speaker",
     "profile_phrases",

@@ -13,12 +13,32 @@ from typing import Protocol, TextIO, runtime_checkable
 from downhill_live.errors import DownhillError
 from downhill_live.types import Cue
 
-#: what is spoken when the link to the sensor changes, or recording stops (event name -> phrase)
+#: what is spoken when the link to the sensor changes, or recording stops (event name -> phrase);
+#: with several devices "sensor" is the device's name (:func:`link_phrase`). A device beside
+#: the strike device may be missing at the start and found later: ``link_missing``,
+#: ``link_found``.
 LINK_PHRASES = {
     "link_lost": "sensor lost",
     "link_back": "sensor back",
+    "link_missing": "sensor not found",
+    "link_found": "sensor found",
     "recording_failed": "recording stopped",
 }
+
+
+def link_phrase(event: str, device: str | None = None) -> str:
+    """What is said for the session event ``event`` (a key of :data:`LINK_PHRASES`) about
+    ``device`` (None: the one sensor).
+
+    Examples
+    --------
+    >>> link_phrase("link_lost"), link_phrase("link_missing", "Treadmill")
+    ('sensor lost', 'Treadmill not found')
+    """
+    phrase = LINK_PHRASES[event]
+    if device is not None and event != "recording_failed":
+        phrase = phrase.replace("sensor", device, 1)
+    return phrase
 
 
 class SpeechError(DownhillError):
