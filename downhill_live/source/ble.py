@@ -295,6 +295,10 @@ class LiveRunner:
                     if isinstance(outcome, BaseException) and not missing:
                         raise outcome
                 check_distinct(self.links)
+                if len(self.links) > 1:  # the names said in "Treadmill lost"
+                    labels = [k.label for k in self.links if k.label is not None]
+                    for sink in self.sinks:
+                        sink.devices(labels)
                 if warm is not None:  # before connecting: no thread competes with the links
                     await warm
                 for link in self.links:

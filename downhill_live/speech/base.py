@@ -8,6 +8,7 @@ when there is no text-to-speech or no audio output. Cue lines for the console co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol, TextIO, runtime_checkable
 
 from downhill_live.errors import DownhillError
@@ -39,6 +40,19 @@ def link_phrase(event: str, device: str | None = None) -> str:
     if device is not None and event != "recording_failed":
         phrase = phrase.replace("sensor", device, 1)
     return phrase
+
+
+def link_phrases(devices: Iterable[str]) -> tuple[str, ...]:
+    """Every link phrase a session can say about the named ``devices`` (see
+    :func:`link_phrase`), to render ahead of their first use.
+
+    Examples
+    --------
+    >>> link_phrases(["Treadmill"])
+    ('Treadmill lost', 'Treadmill back', 'Treadmill not found', 'Treadmill found')
+    """
+    events = [e for e in LINK_PHRASES if e != "recording_failed"]
+    return tuple(dict.fromkeys(link_phrase(e, d) for d in devices for e in events))
 
 
 class SpeechError(DownhillError):

@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import io
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from downhill_live.sim.virtual_devices import (
 )
 from downhill_live.sinks import SpeakerSink
 from downhill_live.source.ble import BesideDevice, DeviceNotFoundError, LiveResult, LiveRunner
+from downhill_live.speech import link_phrases
 from downhill_live.types import Cue, Packet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,10 +72,14 @@ class ListSpeaker:
 
     def __init__(self) -> None:
         self.said: list[Cue] = []
+        self.prepared: list[str] = []
 
     def say(self, cue: Cue) -> bool:
         self.said.append(cue)
         return True
+
+    def prepare(self, phrases: Sequence[str]) -> None:
+        self.prepared.extend(phrases)
 
     def close(self, timeout_s: float = 5.0) -> None:
         pass
@@ -261,6 +266,9 @@ async def test_a_dropped_treadmill_link_reconnects_while_the_imu_keeps_coaching(
     acc_during = [p for p in rec.packets if p.stream == "acc" and lost_t < p.t_rx_s < back_t]
     assert len(acc_during) > 10 and steps_at_drop[1] >= steps_at_drop[0] + 3
     assert said(runner) == ["Treadmill lost", "Treadmill back"]
+    # the link phrases of both devices were handed to the speaker to render after the scan,
+    # before any was said
+    assert speaker(runner).prepared == list(link_phrases(["DHL-IMU sim", "Treadmill"]))
     assert "link: Treadmill lost - reconnecting" in console(runner)
     assert "link: Treadmill back" in console(runner)
     assert "cadence_low" in {c.rule for c in session.cues}
@@ -298,6 +306,7 @@ async def test_a_treadmill_missing_at_the_start_is_looked_for_and_used_once_it_a
     assert text.count(f"link: sig-ftms-treadmill found (Treadmill, {MILL_ADDRESS})") == 1, text
     assert "sig-ftms-treadmill sensor (sig-ftms-treadmill: treadmill; not found yet)" in text
     assert said(runner) == ["sig-ftms-treadmill not found", "sig-ftms-treadmill found"]
+    assert set(said(runner)) <= set(speaker(runner).prepared)
     # coaching went on without it: every IMU notification recorded, steps before it came
     rec = read_recording(result.recording)  # type: ignore[arg-type]
     assert [p.payload for p in rec.packets if p.stream == "acc"] == [p.payload for p in imu.sent]

@@ -15,7 +15,13 @@ import pytest
 
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.sinks import LINK_PHRASES, SpeakerSink
-from downhill_live.speech import WorkerSpeaker, open_speaker, profile_phrases, worker
+from downhill_live.speech import (
+    WorkerSpeaker,
+    link_phrases,
+    open_speaker,
+    profile_phrases,
+    worker,
+)
 from downhill_live.speech.nullsink import MonitorRecorder
 from downhill_live.types import Cue
 from tests.integration.test_speech import (  # noqa: F401 - fixtures
@@ -194,6 +200,41 @@ def test_profile_phrases_are_rendered_at_start_and_cached_on_disk(
         assert slow > 1.2 * read_wav(Path(first.clips[phrases[0]]))[0].size
     finally:
         other.close()
+
+
+def test_link_phrases_of_the_session_devices_are_rendered_ahead(
+    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    """Live mode with several devices says "Treadmill lost": the names known before the scan
+    (``--with``) are rendered with the profile's phrases at start, those the scan finds once
+    known (the sink's ``devices``); either plays from a ready clip when said."""
+    phrases = profile_phrases(load_cue_profile(), ["sig-ftms-treadmill"])
+    assert set(link_phrases(["sig-ftms-treadmill"])) <= set(phrases)
+    speaker, _ = open_worker(tmp_path, phrases=phrases)
+    try:
+        assert speaker.wait_prepared(120.0), speaker.description
+        assert set(phrases) <= set(speaker.clips)
+        sink = SpeakerSink(speaker)
+        sink.devices(["DHL-IMU sim", "Treadmill"])  # as the live runner does after the scan
+        want = link_phrases(["DHL-IMU sim", "Treadmill"])
+        assert "Treadmill lost" in want and "DHL-IMU sim back" in want
+        assert speaker.wait_prepared(60.0), speaker.description
+        assert speaker.prepared is not None
+        assert speaker.prepared[0] == len(phrases) + len(want)
+        assert set(want) <= set(speaker.clips)
+        for phrase in want:
+            x, fs = read_wav(Path(speaker.clips[phrase]))
+            assert fs == FS_HZ and x.size / fs > 0.2 and np.max(np.abs(x)) > 0.1, phrase
+        sink.devices(["Treadmill"])  # nothing new: nothing to wait for
+        assert speaker.wait_prepared(0.0)
+        # said: played from the ready clip, nothing rendered on first use
+        files = sorted(p.name for p in (tmp_path / "clips").iterdir())
+        sink.event(1.0, {"event": "link_lost", "device": "Treadmill"})
+        assert wait_for(lambda: "Treadmill lost" in kinds(speaker, "done"), 10.0)
+        assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == files
+    finally:
+        speaker.close()
 
 
 def test_background_start_returns_before_the_worker_is_ready(
