@@ -55,6 +55,7 @@ from downhill_live.source.ble_link import (
     BluetoothUnavailableError,
     DeviceLink,
     DeviceNotFoundError,
+    LinkOptions,
     LiveError,
     StartError,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "BluetoothUnavailableError",
     "DeviceNotFoundError",
     "FoundDevice",
+    "LinkOptions",
     "LiveError",
     "LiveResult",
     "LiveRunner",
@@ -189,15 +191,17 @@ class LiveRunner:
         self.sinks: tuple[Sink, ...] = tuple(sinks)
         self.status = status
         self.duration_s = duration_s
-        self.scanner_backend = scanner_backend
-        self.client_backend = client_backend
-        self.client_kwargs = dict(client_kwargs or {})
-        self.scan_timeout_s = scan_timeout_s
-        self.connect_timeout_s = connect_timeout_s
-        self.reconnect_backoff_s = reconnect_backoff_s
+        self.options = LinkOptions(
+            scanner_backend=scanner_backend,
+            client_backend=client_backend,
+            client_kwargs=dict(client_kwargs or {}),
+            scan_timeout_s=scan_timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            reconnect_backoff_s=reconnect_backoff_s,
+            data_timeout_s=data_timeout_s,
+        )
         self.extra_header = dict(extra_header or {})
         self.cue_profile_yaml = cue_profile_yaml
-        self.data_timeout_s = data_timeout_s
         self.warm_up = warm_up
         self._settings: dict[str, Any] = dict(settings or {})
         apply_settings(firmware, self._settings)  # validate now, not after connecting
@@ -317,7 +321,7 @@ class LiveRunner:
             self._spawn(self._flush_timer(), "flush")
             for link in self.links:
                 self._spawn(link.supervise(self._stop, deadline, self._taken), "supervise")
-                if self.data_timeout_s is not None:
+                if self.options.data_timeout_s is not None:
                     self._spawn(link.watchdog(), "watchdog")
             if self._status_enabled():
                 self._spawn(self._status_timer(), "status")
@@ -362,13 +366,7 @@ class LiveRunner:
             "clock": self.now_s,
             "t0": self._t0,
             "notice": self._notice,
-            "scanner_backend": self.scanner_backend,
-            "client_backend": self.client_backend,
-            "client_kwargs": self.client_kwargs,
-            "scan_timeout_s": self.scan_timeout_s,
-            "connect_timeout_s": self.connect_timeout_s,
-            "reconnect_backoff_s": self.reconnect_backoff_s,
-            "data_timeout_s": self.data_timeout_s,
+            "options": self.options,
         }
         links = [
             DeviceLink(

@@ -45,6 +45,7 @@ from downhill_live.source.ble_base import (
     SMALL_MTU,
     BluetoothUnavailableError,
     DeviceNotFoundError,
+    LinkOptions,
     LiveError,
     StartError,
     _ClientLink,
@@ -62,6 +63,7 @@ __all__ = [
     "BluetoothUnavailableError",
     "DeviceLink",
     "DeviceNotFoundError",
+    "LinkOptions",
     "LiveError",
     "StartError",
 ]
@@ -88,9 +90,8 @@ class DeviceLink:
         devices) or None (one device: the events are about "the sensor").
     notice : callable
         ``notice(text)``: a one-line notice for the user (a small MTU).
-    scanner_backend, client_backend, client_kwargs, scan_timeout_s, connect_timeout_s,
-    reconnect_backoff_s, data_timeout_s
-        As :class:`~downhill_live.source.ble.LiveRunner` takes them.
+    options : LinkOptions, optional
+        Backends, timeouts and backoff (the session's; default: the OS backend, 10 s).
 
     Attributes
     ----------
@@ -116,13 +117,7 @@ class DeviceLink:
         label: str | None = None,
         notice: Callable[[str], None] = lambda _text: None,
         settings: dict[str, Any] | None = None,
-        scanner_backend: type[Any] | None = None,
-        client_backend: type[Any] | None = None,
-        client_kwargs: dict[str, Any] | None = None,
-        scan_timeout_s: float = 10.0,
-        connect_timeout_s: float = 10.0,
-        reconnect_backoff_s: tuple[float, ...] = RECONNECT_BACKOFF_S,
-        data_timeout_s: float | None = DATA_TIMEOUT_S,
+        options: LinkOptions | None = None,
     ) -> None:
         self.firmware = firmware
         self.streams = streams
@@ -133,13 +128,7 @@ class DeviceLink:
         self._t0 = t0
         self._notice = notice
         self.settings: dict[str, Any] = dict(settings or {})
-        self.scanner_backend = scanner_backend
-        self.client_backend = client_backend
-        self.client_kwargs = dict(client_kwargs or {})
-        self.scan_timeout_s = scan_timeout_s
-        self.connect_timeout_s = connect_timeout_s
-        self.reconnect_backoff_s = reconnect_backoff_s
-        self.data_timeout_s = data_timeout_s
+        self.options = options if options is not None else LinkOptions()
         self.link_state = "idle"
         self.packets_received = 0
         self.link_drops = 0
@@ -186,7 +175,9 @@ class DeviceLink:
 
         try:
             found = await BleakScanner.find_device_by_filter(
-                accept, timeout=self.scan_timeout_s, **scanner_kw(self.scanner_backend)
+                accept,
+                timeout=self.options.scan_timeout_s,
+                **scanner_kw(self.options.scanner_backend),
             )
         except (BleakError, OSError) as exc:
             raise bluetooth_error(exc) from None
@@ -197,7 +188,7 @@ class DeviceLink:
                 else f"device matching firmware profile {self.firmware.name}"
             )
             raise DeviceNotFoundError(
-                f"no {what} found within {self.scan_timeout_s:g} s of scanning "
+                f"no {what} found within {self.options.scan_timeout_s:g} s of scanning "
                 "(is it switched on, charged and not connected to another app?)"
             )
         self.ble_device = found
@@ -212,8 +203,8 @@ class DeviceLink:
         if not first:  # the OS may have forgotten the device: see it advertise again first
             again = await BleakScanner.find_device_by_address(
                 self.ble_device.address,
-                timeout=min(5.0, self.connect_timeout_s),
-                **scanner_kw(self.scanner_backend),
+                timeout=min(5.0, self.options.connect_timeout_s),
+                **scanner_kw(self.options.scanner_backend),
             )
             if again is None:
                 raise LiveError(f"{self.describe()} is not advertising")
@@ -221,14 +212,14 @@ class DeviceLink:
         client = BleakClient(
             self.ble_device,
             disconnected_callback=self._on_disconnect,
-            timeout=self.connect_timeout_s,
-            backend=self.client_backend,
-            **self.client_kwargs,
+            timeout=self.options.connect_timeout_s,
+            backend=self.options.client_backend,
+            **self.options.client_kwargs,
         )
         try:
             await client.connect()
         except (BleakError, OSError) as exc:
-            if self.client_backend is None and isinstance(exc, OSError):
+            if self.options.client_backend is None and isinstance(exc, OSError):
                 raise bluetooth_error(exc) from None
             raise LiveError(
                 f"cannot connect to {self.describe()}: {exc or type(exc).__name__}"
@@ -236,7 +227,7 @@ class DeviceLink:
         except TimeoutError:
             raise LiveError(
                 f"cannot connect to {self.describe()}: no answer within "
-                f"{self.connect_timeout_s:g} s"
+                f"{self.options.connect_timeout_s:g} s"
             ) from None
         self.link_lost.clear()
         self._client = client
@@ -356,7 +347,8 @@ class DeviceLink:
     async def _pause(self, attempt: int, stop: asyncio.Event, deadline: float | None) -> bool:
         """Wait the backoff before attempt ``attempt`` + 1; False once stopped or past the
         deadline."""
-        delay = self.reconnect_backoff_s[min(attempt, len(self.reconnect_backoff_s) - 1)]
+        backoff_s = self.options.reconnect_backoff_s
+        delay = backoff_s[min(attempt, len(backoff_s) - 1)]
         if deadline is not None:
             delay = min(delay, max(0.0, deadline - time.monotonic()))
         with contextlib.suppress(TimeoutError):
@@ -436,12 +428,12 @@ class DeviceLink:
     async def watchdog(self) -> None:
         """A link that is up and silent for ``data_timeout_s`` is dropped, so the reconnection
         path (which sends the start sequence again) takes over."""
-        assert self.data_timeout_s is not None
+        assert self.options.data_timeout_s is not None
         while True:
-            await asyncio.sleep(min(0.25, self.data_timeout_s / 4))
+            await asyncio.sleep(min(0.25, self.options.data_timeout_s / 4))
             silent_s = time.monotonic() - self._last_rx_mono
             client = self._client
-            if self.link_state != "up" or silent_s < self.data_timeout_s or client is None:
+            if self.link_state != "up" or silent_s < self.options.data_timeout_s or client is None:
                 continue
             self.data_timeouts += 1
             self._lost_reason = f"no data for {silent_s:.1f} s"
