@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import io
 import math
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,8 @@ from downhill_live.sim.virtual_devices import (
 from downhill_live.sinks import SpeakerSink
 from downhill_live.source.ble import BesideDevice, DeviceNotFoundError, LiveResult, LiveRunner
 from downhill_live.speech import link_phrases
-from downhill_live.types import Cue, Packet
+from downhill_live.types import Packet
+from tests.integration.speakers import ListSpeaker
 
 ROOT = Path(__file__).resolve().parents[2]
 IMU = load_firmware_profile(ROOT / "firmware_profiles" / "dhl-imu.yaml")
@@ -62,33 +62,6 @@ COURSE = [
 ]
 SPEED = 10.0
 MILL_ADDRESS = "F0:00:00:00:0D:02"
-
-
-class ListSpeaker:
-    """A speaker that remembers what it was asked to say (the speaker is the edge)."""
-
-    description = "speech: test list"
-    healthy = True
-
-    def __init__(self) -> None:
-        self.said: list[Cue] = []
-        self.prepared: list[str] = []
-
-    def say(self, cue: Cue) -> bool:
-        self.said.append(cue)
-        return True
-
-    def prepare(self, phrases: Sequence[str]) -> None:
-        self.prepared.extend(phrases)
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        pass
-
-
-@pytest.fixture
-async def radio() -> AsyncIterator[VirtualRadio]:
-    async with VirtualRadio() as r:
-        yield r
 
 
 def two_devices(radio: VirtualRadio, seed: int) -> tuple[VirtualDevice, VirtualDevice]:

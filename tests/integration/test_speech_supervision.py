@@ -24,14 +24,7 @@ from downhill_live.speech import (
 )
 from downhill_live.speech.nullsink import MonitorRecorder
 from downhill_live.types import Cue
-from tests.integration.test_speech import (  # noqa: F401 - fixtures
-    FS_HZ,
-    locate,
-    null_sink,
-    pulse,
-    read_wav,
-    wait_for,
-)
+from tests.integration.test_speech import FS_HZ, locate, read_wav, wait_for
 
 PHRASES = ("soft feet", "lean forward", "quick feet")
 
@@ -62,7 +55,7 @@ def heard(recorder: MonitorRecorder, speaker: WorkerSpeaker, phrase: str, after_
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGSTOP"])
 def test_dead_or_frozen_worker_is_replaced_and_cues_are_spoken(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
     how: str,
 ) -> None:
@@ -105,7 +98,7 @@ def test_dead_or_frozen_worker_is_replaced_and_cues_are_spoken(
 
 
 def test_no_cue_is_lost_silently_across_a_kill(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
 ) -> None:
     """Kill the worker while it speaks, with cues waiting: each accepted cue ends as spoken,
@@ -132,7 +125,7 @@ def test_no_cue_is_lost_silently_across_a_kill(
 
 
 def test_gives_up_after_repeated_deaths_and_says_so_once(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -157,7 +150,7 @@ def test_gives_up_after_repeated_deaths_and_says_so_once(
 
 
 def test_profile_phrases_are_rendered_at_start_and_cached_on_disk(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
 ) -> None:
     profile = load_cue_profile()
@@ -203,7 +196,7 @@ def test_profile_phrases_are_rendered_at_start_and_cached_on_disk(
 
 
 def test_link_phrases_of_the_session_devices_are_rendered_ahead(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
 ) -> None:
     """Live mode with several devices says "Treadmill lost": the names known before the scan
@@ -238,7 +231,7 @@ def test_link_phrases_of_the_session_devices_are_rendered_ahead(
 
 
 def test_background_start_returns_before_the_worker_is_ready(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
 ) -> None:
     """``wait=False`` (live mode's start_profile_speaker): cues said before the worker is ready
