@@ -41,7 +41,8 @@ class LiveResult:
     reconnects: int
     packets_received: int
     notices: list[str] = field(default_factory=list)
-    #: per device (the strike device first): name, address, firmware, packets, drops, reconnects
+    #: per device (the strike device first): name, address, firmware, found (False: a device
+    #: beside it never found), packets, drops, reconnects
     devices: list[dict[str, Any]] = field(default_factory=list)
 
 
