@@ -10,7 +10,11 @@ into a private PulseAudio server's null sink, ``parec`` records its monitor.
 2. Latency from ``Speaker.say()`` to the audio onset seen at the null sink's monitor, p50/p95
    over ``--cues`` cues of the profile's phrases (each first use and the repeats reported
    apart), and for comparison the first use of phrases *not* in the profile (rendered on
-   demand). Goal: p95 <= 150 ms for the profile's cues.
+   demand), and for the link phrases of a two-device session ("Treadmill lost"): those of the
+   ``--with`` profile's name are rendered with the profile's at start, those of the names the
+   scan finds are handed over later (:meth:`~downhill_live.speech.WorkerSpeaker.prepare`, as
+   live mode does after the scan). Goal: p95 <= 150 ms for the profile's cues and for the
+   link phrases.
 3. Jitter that speech adds to the real data path: a bundled recording's packets go one by one
    through :meth:`Session.process` (decode -> gait core -> cue rules, with the speaker attached)
    at the recorded pace, with and without concurrent speech (alternating blocks, so drift and
@@ -48,6 +52,7 @@ from downhill_live.speech import (
     ConsoleSpeaker,
     WorkerSpeaker,
     audio_output_available,
+    link_phrases,
     open_speaker,
     profile_phrases,
     start_profile_speaker,
@@ -60,6 +65,9 @@ RECORDING = ROOT / "recordings" / "descent_foot_200hz.dlr"
 LONG = "keep your steps short and quick on this long descent"
 #: phrases no profile has: rendered on demand, for comparison
 UNPREPARED = ("relax your shoulders", "quiet landing", "eyes up the trail")
+#: a two-device session: the ``--with`` profile (known at start), the names the scan finds
+BESIDE = ("sig-ftms-treadmill",)
+FOUND = ("DHL-IMU sim", "Treadmill")
 
 
 def frame_rms(x: np.ndarray, fs_hz: int, frame_s: float) -> np.ndarray:
@@ -90,7 +98,7 @@ def start_speaker(label: str) -> WorkerSpeaker:
     """Start the bundled profile's speaker as live mode does; print how long it takes."""
     profile = load_cue_profile()
     t0 = time.monotonic()
-    speaker = start_profile_speaker(profile)
+    speaker = start_profile_speaker(profile, devices=BESIDE)
     t_return = time.monotonic() - t0
     if not isinstance(speaker, WorkerSpeaker):
         raise RuntimeError(speaker.description)
@@ -112,10 +120,21 @@ def start_speaker(label: str) -> WorkerSpeaker:
 def bench_latency(
     speaker: WorkerSpeaker, recorder: MonitorRecorder, phrases: tuple[str, ...], n_cues: int
 ) -> None:
-    # (monotonic time of say(), group): "first" / "repeat" of a profile phrase, "unprepared"
+    # (monotonic time of say(), group): "first" / "repeat" of a profile phrase, "link" (first
+    # use of a link phrase of the devices the scan found, prepared after the start),
+    # "unprepared"
+    t0 = time.monotonic()
+    speaker.prepare(link_phrases(FOUND))  # what live mode does once the scan has named them
+    if not speaker.wait_prepared(60.0):
+        raise RuntimeError(speaker.description)
+    print(
+        f"link phrases of {', '.join(FOUND)} ready {1e3 * (time.monotonic() - t0):6.0f} ms "
+        "after they were handed over"
+    )
     said: list[tuple[float, str]] = []
     plan = [(p, "first") for p in phrases]
     plan += [(phrases[i % len(phrases)], "repeat") for i in range(max(n_cues - len(plan), 0))]
+    plan += [(p, "link") for p in link_phrases(FOUND)]
     plan += [(p, "unprepared") for p in UNPREPARED]
     base = n_finished(speaker)
     for i, (phrase, group) in enumerate(plan):
@@ -127,7 +146,7 @@ def bench_latency(
     time.sleep(0.2)
     x, t0 = recorder.snapshot()
     rms = frame_rms(x, recorder.server.rate_hz, 0.005)
-    lat: dict[str, list[float]] = {"first": [], "repeat": [], "unprepared": []}
+    lat: dict[str, list[float]] = {"first": [], "repeat": [], "link": [], "unprepared": []}
     for t_say, group in said:
         i0 = max(int((t_say - 0.02 - t0) / 0.005), 0)
         loud = np.flatnonzero(rms[i0:] > 0.01)
@@ -150,6 +169,7 @@ def bench_latency(
     for group, what in (
         ("first", "first use of each (pre-rendered)"),
         ("repeat", "repeats"),
+        ("link", "link phrases of the devices found, first use (prepared after the scan)"),
         ("unprepared", "phrases not in the profile, first use (rendered on demand)"),
     ):
         if lat[group]:
@@ -293,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     server = NullSinkServer(root).start()
     recorder = MonitorRecorder(server).start()
     os.environ["PULSE_SERVER"] = server.server
-    phrases = profile_phrases(load_cue_profile())
+    phrases = profile_phrases(load_cue_profile(), BESIDE)
     try:
         start_speaker("empty clip cache: the first session").close()
         speaker = start_speaker("clip cache filled: every later session")

@@ -9,10 +9,35 @@ from __future__ import annotations
 from enum import Enum
 
 
+def one_line(text: str) -> str:
+    r"""``text`` with every character that ``repr`` escapes written as its escape: control
+    characters, line breaks (``str.splitlines`` breaks on C0/C1 controls and U+2028/U+2029),
+    invisible format characters. A name taken from a user's file (a YAML key, a stream name, a
+    path) then keeps a message on one line and cannot drive or fool the terminal.
+
+    Examples
+    --------
+    >>> one_line("rules.bad\nname\x1b[2J")
+    'rules.bad\\nname\\x1b[2J'
+    >>> one_line("grade % and d\u00e9nivel\u00e9e\u202e")
+    'grade % and dénivelée\\u202e'
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 class DownhillError(Exception):
-    """Base class: ``str(err)`` is a one-line, user-facing message."""
+    """Base class: ``str(err)`` is a one-line, user-facing message.
+
+    Whatever a subclass puts together, ``str()`` escapes control characters and line breaks
+    (:func:`one_line`): user-given names in a message never split it.
+    """
 
     exit_code: int = 1
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class ConfigError(DownhillError):

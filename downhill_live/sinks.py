@@ -28,13 +28,13 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from downhill_live.errors import RecordingError
 from downhill_live.record import RecordingWriter
-from downhill_live.speech import LINK_PHRASES, Speaker
+from downhill_live.speech import LINK_PHRASES, Speaker, link_phrase, link_phrases
 from downhill_live.types import Cue, Packet, Step
 
 __all__ = ["LINK_PHRASES", "RecorderSink", "Sink", "SpeakerSink"]
@@ -60,6 +60,10 @@ class Sink:
 
     def status(self, text: str) -> None:
         """The live status line, refreshed about twice a second."""
+
+    def devices(self, labels: Sequence[str]) -> None:
+        """Live mode with several devices, after the scan: the names that the session's
+        events give the devices (``event["device"]``)."""
 
     def close(self) -> None:
         """The session has ended."""
@@ -175,6 +179,7 @@ class RecorderSink(Sink):
             self._error_raised = True
             raise self._error
 
+
 class SpeakerSink(Sink):
     """Speaks cues, and the link changes ("sensor lost", "sensor back"), through a speaker.
 
@@ -195,8 +200,13 @@ class SpeakerSink(Sink):
         if name == "grade_unknown" and isinstance(event.get("phrase"), str):
             self.speaker.say(Cue(t_s, "grade_unknown", event["phrase"], "grade", math.nan))
         elif name in LINK_PHRASES:
-            phrase = LINK_PHRASES[str(name)]
             device = event.get("device")  # several devices: "Treadmill lost"
-            if device is not None and name != "recording_failed":
-                phrase = phrase.replace("sensor", str(device), 1)
+            phrase = link_phrase(str(name), None if device is None else str(device))
             self.speaker.say(Cue(t_s, str(name), phrase, "link", math.nan))
+
+    def devices(self, labels: Sequence[str]) -> None:
+        """The devices' names are known: their link phrases ("Treadmill lost") are rendered
+        now, by a speaker that prepares phrases, so that they play at once when said."""
+        prepare = getattr(self.speaker, "prepare", None)
+        if prepare is not None:
+            prepare(link_phrases(labels))

@@ -35,9 +35,8 @@ from downhill_live.cues import Baseline
 from downhill_live.tools.descents import (
     DescentStats,
     FlatBaseline,
-    _vs,
+    descent_figures,
     known_median,
-    rule_threshold,
 )
 from downhill_live.types import Cue, Step
 
@@ -314,38 +313,16 @@ class StepStats:
     def _finish(self, d: _Descent, baseline: FlatBaseline, cues: Sequence[Cue] = ()) -> None:
         """The descent's figures (as descent_stats computes them); its values are dropped."""
         assert d.cad is not None and d.peak is not None and d.grade is not None
-        cad, peak, grade = d.cad.view(), d.peak.view(), d.grade.view()
-        cad_thr = rule_threshold(self.profile, "cadence_spm", "below", baseline.cadence_spm)
-        peak_thr = rule_threshold(self.profile, "peak_g", "above", baseline.peak_g)
-        known_cad, known_peak = cad[~np.isnan(cad)], peak[~np.isnan(peak)]
-        cad_med, peak_med = known_median(cad), known_median(peak)
-        g = grade[~np.isnan(grade)]
-        dist = d.d_end_m - d.d_start_m
-        d.stats = DescentStats(
+        d.stats = descent_figures(
+            d.cad.view(),
+            d.peak.view(),
+            d.grade.view(),
+            profile=self.profile,
+            baseline=baseline,
             number=0,  # numbered when listed
             t_start_s=d.t_start_s,
             t_end_s=d.t_end_s,
-            steps=d.steps,
-            grade_mean_pct=float(g.mean()) if len(g) else None,
-            cadence_median_spm=cad_med,
-            cadence_vs_flat_pct=_vs(cad_med, baseline.cadence_spm),
-            cadence_threshold_spm=cad_thr,
-            cadence_below_share=(
-                float(np.mean(known_cad < cad_thr))
-                if cad_thr is not None and len(known_cad)
-                else None
-            ),
-            peak_median_g=peak_med,
-            peak_vs_flat_pct=_vs(peak_med, baseline.peak_g),
-            peak_threshold_g=peak_thr,
-            peak_above_share=(
-                float(np.mean(known_peak > peak_thr))
-                if peak_thr is not None and len(known_peak)
-                else None
-            ),
-            cues=(),
-            flat=baseline,
-            distance_m=dist if math.isfinite(dist) else None,
+            distance_m=d.d_end_m - d.d_start_m,
         )
         d.cad = d.peak = d.grade = None
 

@@ -66,7 +66,12 @@ def print_summary(summary: dict[str, Any], out: TextIO) -> None:
 
 
 #: console lines for session events (event name -> line)
-EVENT_LINES = {"link_lost": "link: sensor lost - reconnecting", "link_back": "link: sensor back"}
+EVENT_LINES = {
+    "link_lost": "link: sensor lost - reconnecting",
+    "link_back": "link: sensor back",
+    "link_missing": "link: sensor not found - coaching without it, still looking for it",
+    "link_found": "link: sensor found",
+}
 
 
 class ConsoleSink(Sink):
@@ -139,7 +144,11 @@ class ConsoleSink(Sink):
         text = EVENT_LINES.get(str(event.get("event")))
         if text is not None:
             device = event.get("device")  # several devices: the one that changed
-            self.line(text if device is None else text.replace("sensor", str(device), 1))
+            if device is not None:
+                text = text.replace("sensor", str(device), 1)
+            if event.get("address"):  # found after the start: which device it is
+                text += f" ({event.get('name') or 'no name'}, {event['address']})"
+            self.line(text)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Print what is queued (waiting at most ``timeout_s`` for the console), then stop."""

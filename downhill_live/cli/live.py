@@ -38,6 +38,7 @@ from downhill_live.source.ble import (
     DeviceNotFoundError,
     LiveRunner,
     default_recording_path,
+    missing_label,
     scan,
 )
 from downhill_live.source.virtual import VirtualSensor, open_virtual_sensor
@@ -104,9 +105,16 @@ async def _pick_firmware(
 
 async def _live(args: argparse.Namespace, out: TextIO) -> int:
     cues = load_cue_profile(args.profile)
-    # speech starts now, in the background (worker, clips of the profile's phrases), so that it
-    # is ready by the first cue and the scan does not wait for it
-    speaker = start_profile_speaker(cues, speak=not args.no_speak)
+    # speech starts now, in the background (worker, clips of the profile's phrases and of the
+    # link phrases of devices beside the sensor, by the names they have if the scan misses
+    # them), so that it is ready by the first cue and the scan does not wait for it; the names
+    # the scan finds are prepared then (SpeakerSink.devices)
+    devices = (
+        []
+        if args.simulate is not None
+        else [missing_label(load_firmware_profile(name), dev) for name, dev in beside_args(args)]
+    )
+    speaker = start_profile_speaker(cues, speak=not args.no_speak, devices=devices)
     try:
         return await _live_with(args, out, cues, speaker)
     finally:
@@ -216,6 +224,10 @@ async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: 
                 loop.remove_signal_handler(sig)
     for k, dev in enumerate(result.devices):
         role = "strikes" if k == 0 else "beside"
+        if not dev["found"]:
+            print(f"sensor {dev['address'] or dev['firmware']} ({dev['firmware']}, beside): "
+                  "not found", file=out)  # fmt: skip
+            continue
         print(
             f"sensor {dev['name'] or '?'} ({dev['address']}, {dev['firmware']}"
             + (f", {role}" if len(result.devices) > 1 else "")

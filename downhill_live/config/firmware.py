@@ -100,7 +100,8 @@ MAX_TIMESTAMP_SCALE_S = 3600.0  # seconds per timestamp unit
 MAX_PRESSURE_SCALE_PA = 1e6  # Pa per unit
 #: a group that repeats a quantified part, e.g. ``(a+)+``: exponential backtracking on a name
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: control characters (C0, DEL, C1) and the Unicode line/paragraph separators: line breaks all
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _check_text(doc: YamlDoc, key: str, value: Any, max_chars: int) -> None:

@@ -14,7 +14,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -160,6 +160,51 @@ class ParsedStream:
 
     params: dict[str, Any]
     layout: Any = None
+
+
+def parse_no_params(c: Checker, stream: dict[str, Any], key: str) -> ParsedStream:
+    """:attr:`Decoder.parse` of a decoder that takes no ``params`` (an empty mapping or none)."""
+    c.mapping(stream.get("params", {}), f"{key}.params", {})
+    return ParsedStream({})
+
+
+#: what a stream without acceleration decodes to: no samples (shared: never written to)
+NO_SAMPLES = Samples(t_s=np.zeros(0), acc_g=np.zeros((0, 3)))
+
+R = TypeVar("R")
+
+
+class ReadingsDecoder(Generic[R]):
+    """Base of a decoder of a stream without acceleration whose every packet gives at most
+    one reading (a treadmill's grade and speed, a barometer's pressure): :meth:`decode` keeps
+    the reading :meth:`_read` makes of the packet and returns :data:`NO_SAMPLES`; the session
+    takes them with the subclass's ``take_...`` method (:meth:`_take`).
+    """
+
+    def __init__(self, *, stream: str = "") -> None:
+        self.stream = stream
+        self.lost_samples = 0
+        self._readings: list[R] = []
+
+    def _read(self, packet: Packet) -> R | None:
+        """The reading of one packet (None: it carries none); raises :class:`DecodeError`
+        with the state unchanged."""
+        raise NotImplementedError
+
+    def decode(self, packet: Packet, index: int | None = None) -> Samples:
+        """Decode one notification; raises :class:`DecodeError` (state unchanged)."""
+        try:
+            reading = self._read(packet)
+        except DecodeError as exc:
+            raise exc.at(stream=self.stream, index=index) from None
+        if reading is not None:
+            self._readings.append(reading)
+        return NO_SAMPLES
+
+    def _take(self) -> list[R]:
+        """Readings decoded since the last call."""
+        out, self._readings = self._readings, []
+        return out
 
 
 def free_params(c: Checker, stream: dict[str, Any], key: str) -> dict[str, Any]:

@@ -36,14 +36,17 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import numpy as np
-
-from downhill_live.config.yamlio import Checker
-from downhill_live.decode.base import Decoder, ParsedStream, StreamConfig, StreamDecoder
+from downhill_live.decode.base import (
+    Decoder,
+    ReadingsDecoder,
+    StreamConfig,
+    StreamDecoder,
+    parse_no_params,
+)
 from downhill_live.errors import DecodeError, DecodeErrorKind
-from downhill_live.types import Packet, Samples
+from downhill_live.types import Packet
 
 #: Fitness Machine service and its Treadmill Data characteristic (SIG 16-bit UUIDs)
 FTMS_SERVICE_UUID = "00001826-0000-1000-8000-00805f9b34fb"
@@ -199,11 +202,7 @@ class TreadmillReading(NamedTuple):
     speed_mps: float
 
 
-_EMPTY_T = np.zeros(0)
-_EMPTY_ACC = np.zeros((0, 3))
-
-
-class FtmsDecoder:
+class FtmsDecoder(ReadingsDecoder[TreadmillReading]):
     """Treadmill Data notifications -> readings of grade and belt speed.
 
     The treadmill sends no acceleration: :meth:`decode` returns empty ``Samples`` and keeps a
@@ -219,33 +218,21 @@ class FtmsDecoder:
     """
 
     def __init__(self, *, stream: str = "") -> None:
-        self.stream = stream
-        self.lost_samples = 0
+        super().__init__(stream=stream)
         self.measurement_: TreadmillData | None = None
-        self._readings: list[TreadmillReading] = []
 
-    def decode(self, packet: Packet, index: int | None = None) -> Samples:
-        """Decode one notification; raises :class:`DecodeError` (state unchanged)."""
-        try:
-            m = TreadmillData.from_bytes(packet.payload)
-        except DecodeError as exc:
-            raise exc.at(stream=self.stream, index=index) from None
+    def _read(self, packet: Packet) -> TreadmillReading | None:
+        m = TreadmillData.from_bytes(packet.payload)
         self.measurement_ = m
         grade = math.nan if m.inclination_pct is None else m.inclination_pct
         speed = math.nan if m.speed_mps is None else m.speed_mps
-        if not (math.isnan(grade) and math.isnan(speed)):
-            self._readings.append(TreadmillReading(packet.t_rx_s, grade, speed))
-        return Samples(t_s=_EMPTY_T, acc_g=_EMPTY_ACC)
+        if math.isnan(grade) and math.isnan(speed):
+            return None
+        return TreadmillReading(packet.t_rx_s, grade, speed)
 
     def take_readings(self) -> list[TreadmillReading]:
         """Readings decoded since the last call."""
-        out, self._readings = self._readings, []
-        return out
-
-
-def _parse(c: Checker, stream: dict[str, Any], key: str) -> ParsedStream:
-    c.mapping(stream.get("params", {}), f"{key}.params", {})
-    return ParsedStream({})
+        return self._take()
 
 
 def _make(stream: StreamConfig) -> StreamDecoder:
@@ -257,7 +244,7 @@ DECODER = Decoder(
     name="ftms",
     description="Bluetooth SIG Fitness Machine treadmills (inclination = grade, belt speed)",
     has_acceleration=False,
-    parse=_parse,
+    parse=parse_no_params,
     make=_make,
 )
 

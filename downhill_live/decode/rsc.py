@@ -40,10 +40,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from downhill_live.config.yamlio import Checker
 from downhill_live.decode.base import (
+    NO_SAMPLES,
     Decoder,
     ParsedStream,
     Setting,
@@ -76,9 +75,6 @@ _MAX_DISTANCE_M = 0xFFFF_FFFF / DISTANCE_PER_M
 
 #: RSC: no steps are synthesized across a receive-time gap longer than this.
 RSC_MAX_GAP_S = 5.0
-
-_EMPTY_T = np.zeros(0)
-_EMPTY_ACC = np.zeros((0, 3))
 
 
 def _counts(name: str, value: float, per_unit: int, limit: int) -> int:
@@ -307,7 +303,7 @@ class RscDecoder:
             self._phase = 0.0
         self.measurement_ = m
         self._t_prev_s = t
-        return Samples(t_s=_EMPTY_T, acc_g=_EMPTY_ACC)
+        return NO_SAMPLES
 
     def take_steps(self) -> list[Step]:
         """Steps synthesized since the last call."""

@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import numpy as np
-
-from downhill_live.config.yamlio import Checker
-from downhill_live.decode.base import Decoder, ParsedStream, StreamConfig, StreamDecoder
+from downhill_live.decode.base import (
+    Decoder,
+    ReadingsDecoder,
+    StreamConfig,
+    StreamDecoder,
+    parse_no_params,
+)
 from downhill_live.errors import DecodeError, DecodeErrorKind
-from downhill_live.types import Packet, Samples
+from downhill_live.types import Packet
 
 #: Thingy Environment Service and its pressure and configuration characteristics
 THINGY_ENV_SERVICE_UUID = "ef680200-9b35-4933-9b10-52ffa9740042"
@@ -99,11 +102,7 @@ class PressureReading(NamedTuple):
     pressure_pa: float
 
 
-_EMPTY_T = np.zeros(0)
-_EMPTY_ACC = np.zeros((0, 3))
-
-
-class ThingyPressureDecoder:
+class ThingyPressureDecoder(ReadingsDecoder[PressureReading]):
     """Pressure notifications -> :class:`PressureReading` s for :meth:`take_pressure` (the
     session gives each to the gait core with the next acceleration sample); :meth:`decode`
     returns empty ``Samples`` (no acceleration on this stream).
@@ -116,29 +115,12 @@ class ThingyPressureDecoder:
     [PressureReading(t_rx_s=2.0, pressure_pa=98750.0)]
     """
 
-    def __init__(self, *, stream: str = "") -> None:
-        self.stream = stream
-        self.lost_samples = 0
-        self._readings: list[PressureReading] = []
-
-    def decode(self, packet: Packet, index: int | None = None) -> Samples:
-        """Decode one notification; raises :class:`DecodeError` (state unchanged)."""
-        try:
-            m = ThingyPressure.from_bytes(packet.payload)
-        except DecodeError as exc:
-            raise exc.at(stream=self.stream, index=index) from None
-        self._readings.append(PressureReading(packet.t_rx_s, m.pressure_pa))
-        return Samples(t_s=_EMPTY_T, acc_g=_EMPTY_ACC)
+    def _read(self, packet: Packet) -> PressureReading:
+        return PressureReading(packet.t_rx_s, ThingyPressure.from_bytes(packet.payload).pressure_pa)
 
     def take_pressure(self) -> list[PressureReading]:
         """Readings decoded since the last call."""
-        out, self._readings = self._readings, []
-        return out
-
-
-def _parse(c: Checker, stream: dict[str, Any], key: str) -> ParsedStream:
-    c.mapping(stream.get("params", {}), f"{key}.params", {})
-    return ParsedStream({})
+        return self._take()
 
 
 def _make(stream: StreamConfig) -> StreamDecoder:
@@ -150,7 +132,7 @@ DECODER = Decoder(
     name="thingy_pressure",
     description="Nordic Thingy:52 barometric pressure (Environment service, hPa)",
     has_acceleration=False,
-    parse=_parse,
+    parse=parse_no_params,
     make=_make,
 )
 

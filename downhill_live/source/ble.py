@@ -14,8 +14,11 @@ flushed and synced every second.
 Resilience: each link reconnects on its own; on a drop the recording stays open, "sensor lost"
 is said once (with several devices: the device's name), the link reconnects, subscribes, runs
 the start sequence again, and "sensor back" is said once data flows. The other devices go on
-meanwhile. Counter gaps are counted by the decoders, malformed packets by the session (logged
-once per kind); both are still in the recording raw.
+meanwhile. A device beside the strike device that is not found by the end of the scan does
+not stop the session: "Treadmill not found" is said, the coaching starts without it, its link
+keeps looking for it and uses it once it appears ("Treadmill found"). The strike device not
+found is an error, as with one device. Counter gaps are counted by the decoders, malformed
+packets by the session (logged once per kind); both are still in the recording raw.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from downhill_live.source.ble_devices import (
     combined_firmware,
     live_header,
     live_result,
+    missing_label,
     status_text,
 )
 from downhill_live.source.ble_link import (
@@ -51,6 +55,7 @@ from downhill_live.source.ble_link import (
     BluetoothUnavailableError,
     DeviceLink,
     DeviceNotFoundError,
+    LinkOptions,
     LiveError,
     StartError,
 )
@@ -73,11 +78,13 @@ __all__ = [
     "BluetoothUnavailableError",
     "DeviceNotFoundError",
     "FoundDevice",
+    "LinkOptions",
     "LiveError",
     "LiveResult",
     "LiveRunner",
     "StartError",
     "default_recording_path",
+    "missing_label",
     "safe_file_part",
     "scan",
     "stdout_is_tty",
@@ -184,15 +191,17 @@ class LiveRunner:
         self.sinks: tuple[Sink, ...] = tuple(sinks)
         self.status = status
         self.duration_s = duration_s
-        self.scanner_backend = scanner_backend
-        self.client_backend = client_backend
-        self.client_kwargs = dict(client_kwargs or {})
-        self.scan_timeout_s = scan_timeout_s
-        self.connect_timeout_s = connect_timeout_s
-        self.reconnect_backoff_s = reconnect_backoff_s
+        self.options = LinkOptions(
+            scanner_backend=scanner_backend,
+            client_backend=client_backend,
+            client_kwargs=dict(client_kwargs or {}),
+            scan_timeout_s=scan_timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            reconnect_backoff_s=reconnect_backoff_s,
+            data_timeout_s=data_timeout_s,
+        )
         self.extra_header = dict(extra_header or {})
         self.cue_profile_yaml = cue_profile_yaml
-        self.data_timeout_s = data_timeout_s
         self.warm_up = warm_up
         self._settings: dict[str, Any] = dict(settings or {})
         apply_settings(firmware, self._settings)  # validate now, not after connecting
@@ -279,16 +288,26 @@ class LiveRunner:
                 if self.warm_up is not None:
                     warm = asyncio.ensure_future(asyncio.to_thread(self.warm_up))
                 try:
-                    await asyncio.gather(*finds)
+                    found = await asyncio.gather(*finds, return_exceptions=True)
                 finally:
                     for f in finds:
                         f.cancel()
                     await asyncio.gather(*finds, return_exceptions=True)
+                for k, outcome in enumerate(found):
+                    # a device beside it not found: coached without, looked for meanwhile
+                    missing = k > 0 and isinstance(outcome, DeviceNotFoundError)
+                    if isinstance(outcome, BaseException) and not missing:
+                        raise outcome
                 check_distinct(self.links)
+                if len(self.links) > 1:  # the names said in "Treadmill lost"
+                    labels = [k.label for k in self.links if k.label is not None]
+                    for sink in self.sinks:
+                        sink.devices(labels)
                 if warm is not None:  # before connecting: no thread competes with the links
                     await warm
                 for link in self.links:
-                    await link.connect_and_start(first=True)
+                    if link.ble_device is not None:
+                        await link.connect_and_start(first=True)
             except asyncio.CancelledError:
                 if not self._stop.is_set() or self._main_task is None:
                     raise
@@ -301,8 +320,8 @@ class LiveRunner:
             self._spawn(self._consume(), "consumer")
             self._spawn(self._flush_timer(), "flush")
             for link in self.links:
-                self._spawn(link.supervise(self._stop, deadline), "supervise")
-                if self.data_timeout_s is not None:
+                self._spawn(link.supervise(self._stop, deadline, self._taken), "supervise")
+                if self.options.data_timeout_s is not None:
                     self._spawn(link.watchdog(), "watchdog")
             if self._status_enabled():
                 self._spawn(self._status_timer(), "status")
@@ -335,6 +354,10 @@ class LiveRunner:
 
     # ----------------------------------------------------------------------------- links
 
+    def _taken(self) -> set[str]:
+        """Addresses (upper case) of the devices the links have found."""
+        return {k.ble_device.address.upper() for k in self.links if k.ble_device is not None}
+
     def _make_links(self) -> list[DeviceLink]:
         assert self._queue is not None
         queue = self._queue
@@ -343,13 +366,7 @@ class LiveRunner:
             "clock": self.now_s,
             "t0": self._t0,
             "notice": self._notice,
-            "scanner_backend": self.scanner_backend,
-            "client_backend": self.client_backend,
-            "client_kwargs": self.client_kwargs,
-            "scan_timeout_s": self.scan_timeout_s,
-            "connect_timeout_s": self.connect_timeout_s,
-            "reconnect_backoff_s": self.reconnect_backoff_s,
-            "data_timeout_s": self.data_timeout_s,
+            "options": self.options,
         }
         links = [
             DeviceLink(
@@ -380,7 +397,9 @@ class LiveRunner:
             self._notice(
                 f"strikes from {self.links[0].describe()} ({self.firmware.name}); beside it: "
                 + ", ".join(
-                    f"{k.describe()} ({k.firmware.name}: {', '.join(k.streams)})"
+                    f"{k.describe()} ({k.firmware.name}: {', '.join(k.streams)}"
+                    + ("" if k.ble_device is not None else "; not found yet")
+                    + ")"
                     for k in self.links[1:]
                 )
             )

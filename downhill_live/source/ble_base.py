@@ -5,6 +5,7 @@ through (:class:`_ClientLink`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from bleak import BleakClient, BleakScanner
@@ -18,6 +19,7 @@ __all__ = [
     "SMALL_MTU",
     "BluetoothUnavailableError",
     "DeviceNotFoundError",
+    "LinkOptions",
     "LiveError",
     "StartError",
     "bluetooth_error",
@@ -30,6 +32,25 @@ RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 DATA_TIMEOUT_S = 3.0
 #: an ATT MTU below this is reported: most sensors send longer notifications
 SMALL_MTU = 100
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    """How every link of a live session finds, connects and keeps up its device: the
+    :class:`~downhill_live.source.ble.LiveRunner` parameters of the same names, handed to each
+    :class:`~downhill_live.source.ble_link.DeviceLink` as one value."""
+
+    #: bleak backends (None: the OS backend)
+    scanner_backend: type[Any] | None = None
+    client_backend: type[Any] | None = None
+    #: extra keyword arguments for ``BleakClient`` (e.g. ``{"bumble": {"mtu": 23}}``)
+    client_kwargs: dict[str, Any] = field(default_factory=dict)
+    scan_timeout_s: float = 10.0
+    connect_timeout_s: float = 10.0
+    #: delays between reconnection attempts (and between the scans for a device not found)
+    reconnect_backoff_s: tuple[float, ...] = RECONNECT_BACKOFF_S
+    #: the data watchdog: a link up but silent this long counts as lost; None: off
+    data_timeout_s: float | None = DATA_TIMEOUT_S
 
 
 class LiveError(DownhillError):

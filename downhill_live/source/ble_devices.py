@@ -24,6 +24,7 @@ __all__ = [
     "combined_firmware",
     "live_header",
     "live_result",
+    "missing_label",
     "status_text",
 ]
 
@@ -40,7 +41,8 @@ class LiveResult:
     reconnects: int
     packets_received: int
     notices: list[str] = field(default_factory=list)
-    #: per device (the strike device first): name, address, firmware, packets, drops, reconnects
+    #: per device (the strike device first): name, address, firmware, found (False: a device
+    #: beside it never found), packets, drops, reconnects
     devices: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -113,6 +115,7 @@ def live_result(
             "name": k.ble_device.name if k.ble_device is not None else None,
             "address": k.ble_device.address if k.ble_device is not None else k.device,
             "firmware": k.firmware.name,
+            "found": k.ble_device is not None,
             "packets": k.packets_received,
             "link_drops": k.link_drops,
             "reconnects": k.reconnects,
@@ -166,10 +169,14 @@ def status_text(
 def check_distinct(links: Sequence[DeviceLink]) -> None:
     """After the scan: two profiles that matched the same device are a :class:`LiveError`
     (each device is one link); with several devices, each link is labelled by its device's
-    name (events and the status line say it)."""
+    name (events and the status line say it). A device not found (no ``ble_device``: one
+    beside the strike device, looked for in the background) is labelled by the name asked
+    for, or its firmware profile's (see :func:`missing_label`)."""
     seen: dict[str, DeviceLink] = {}
     for link in links:
-        assert link.ble_device is not None
+        if link.ble_device is None:
+            link.label = missing_label(link.firmware, link.device)
+            continue
         addr = link.ble_device.address
         if addr in seen:
             raise LiveError(
@@ -179,6 +186,19 @@ def check_distinct(links: Sequence[DeviceLink]) -> None:
         seen[addr] = link
         if len(links) > 1:
             link.label = link.ble_device.name or link.firmware.name
+
+
+def missing_label(firmware: FirmwareProfile, device: str | None) -> str:
+    """What a device not found at the start is called until the end of the session (events,
+    speech, status line): the name or address asked for, else its firmware profile's name.
+
+    Examples
+    --------
+    >>> from downhill_live.config.firmware import load_firmware_profile
+    >>> missing_label(load_firmware_profile("sig-ftms-treadmill"), None)
+    'sig-ftms-treadmill'
+    """
+    return device or firmware.name
 
 
 def combined_firmware(strikes: FirmwareProfile, links: Sequence[DeviceLink]) -> FirmwareProfile:

@@ -10,6 +10,9 @@ Resilience, per link: on a drop (or a link up but silent for ``data_timeout_s``:
 watchdog) a ``link_lost`` event is emitted, the link reconnects with backoff, subscribes and
 runs the start sequence again, and ``link_back`` is emitted once data flows again. Links of
 one session are independent: a dropped treadmill never stops the accelerometer's coaching.
+A device beside the strike device that was not found at the start is looked for in the
+background (``link_missing`` at once, ``link_found`` once its data flows), see
+:meth:`DeviceLink.supervise`.
 
 Everything BLE goes through bleak's public API with an optional ``backend=`` (bleak's OS backend
 by default; :class:`~downhill_live.sim.bumble_backend.VirtualRadio` gives in-process virtual
@@ -42,6 +45,7 @@ from downhill_live.source.ble_base import (
     SMALL_MTU,
     BluetoothUnavailableError,
     DeviceNotFoundError,
+    LinkOptions,
     LiveError,
     StartError,
     _ClientLink,
@@ -59,6 +63,7 @@ __all__ = [
     "BluetoothUnavailableError",
     "DeviceLink",
     "DeviceNotFoundError",
+    "LinkOptions",
     "LiveError",
     "StartError",
 ]
@@ -85,14 +90,14 @@ class DeviceLink:
         devices) or None (one device: the events are about "the sensor").
     notice : callable
         ``notice(text)``: a one-line notice for the user (a small MTU).
-    scanner_backend, client_backend, client_kwargs, scan_timeout_s, connect_timeout_s,
-    reconnect_backoff_s, data_timeout_s
-        As :class:`~downhill_live.source.ble.LiveRunner` takes them.
+    options : LinkOptions, optional
+        Backends, timeouts and backoff (the session's; default: the OS backend, 10 s).
 
     Attributes
     ----------
     link_state : str
-        ``"idle"``, ``"scanning"``, ``"connecting"``, ``"up"``, ``"lost"`` or ``"closed"``.
+        ``"idle"``, ``"scanning"``, ``"connecting"``, ``"up"``, ``"lost"``, ``"searching"``
+        (not found at the start, looked for in the background) or ``"closed"``.
     packets_received, link_drops, reconnects, data_timeouts : int
     settings : dict
         What the start sequence answered (e.g. Polar's ``factor``), over the known settings.
@@ -112,13 +117,7 @@ class DeviceLink:
         label: str | None = None,
         notice: Callable[[str], None] = lambda _text: None,
         settings: dict[str, Any] | None = None,
-        scanner_backend: type[Any] | None = None,
-        client_backend: type[Any] | None = None,
-        client_kwargs: dict[str, Any] | None = None,
-        scan_timeout_s: float = 10.0,
-        connect_timeout_s: float = 10.0,
-        reconnect_backoff_s: tuple[float, ...] = RECONNECT_BACKOFF_S,
-        data_timeout_s: float | None = DATA_TIMEOUT_S,
+        options: LinkOptions | None = None,
     ) -> None:
         self.firmware = firmware
         self.streams = streams
@@ -129,13 +128,7 @@ class DeviceLink:
         self._t0 = t0
         self._notice = notice
         self.settings: dict[str, Any] = dict(settings or {})
-        self.scanner_backend = scanner_backend
-        self.client_backend = client_backend
-        self.client_kwargs = dict(client_kwargs or {})
-        self.scan_timeout_s = scan_timeout_s
-        self.connect_timeout_s = connect_timeout_s
-        self.reconnect_backoff_s = reconnect_backoff_s
-        self.data_timeout_s = data_timeout_s
+        self.options = options if options is not None else LinkOptions()
         self.link_state = "idle"
         self.packets_received = 0
         self.link_drops = 0
@@ -147,7 +140,11 @@ class DeviceLink:
         self._client: BleakClient | None = None
         self._last_rx_mono = 0.0  # monotonic time of the last notification (or of link up)
         self._lost_reason: str | None = None
-        self._awaiting_data: int | None = None  # reconnect attempts, until data flows again
+        #: (event, attempts) said once data flows again: ("link_back", reconnect attempts), or
+        #: ("link_found", scans) for a device found after the start
+        self._awaiting_data: tuple[str, int] | None = None
+        #: scans it took to find a device that was not there at the start (0: found at once)
+        self.found_after_scans = 0
         self._truncation_noticed = False
 
     # ----------------------------------------------------------------------------- finding
@@ -159,12 +156,18 @@ class DeviceLink:
             return self.device or f"{self.firmware.name} sensor"
         return f"{dev.name} ({dev.address})" if dev.name else dev.address
 
-    async def find(self) -> BLEDevice:
-        """Scan until the device advertises (``DeviceNotFoundError`` after the scan time)."""
-        self.link_state = "scanning"
+    async def find(self, taken: Callable[[], set[str]] = set) -> BLEDevice:
+        """Scan until the device advertises (``DeviceNotFoundError`` after the scan time).
+
+        ``taken()``: addresses (upper case) that other links of the session hold, passed over.
+        """
+        if self.link_state != "searching":  # looked for in the background: said as such
+            self.link_state = "scanning"
         want = self.device.lower() if self.device else None
 
         def accept(dev: BLEDevice, adv: AdvertisementData) -> bool:
+            if dev.address.upper() in taken():
+                return False
             name = adv.local_name or dev.name
             if want is not None:
                 return dev.address.lower() == want or (name or "").lower() == want
@@ -172,7 +175,9 @@ class DeviceLink:
 
         try:
             found = await BleakScanner.find_device_by_filter(
-                accept, timeout=self.scan_timeout_s, **scanner_kw(self.scanner_backend)
+                accept,
+                timeout=self.options.scan_timeout_s,
+                **scanner_kw(self.options.scanner_backend),
             )
         except (BleakError, OSError) as exc:
             raise bluetooth_error(exc) from None
@@ -183,7 +188,7 @@ class DeviceLink:
                 else f"device matching firmware profile {self.firmware.name}"
             )
             raise DeviceNotFoundError(
-                f"no {what} found within {self.scan_timeout_s:g} s of scanning "
+                f"no {what} found within {self.options.scan_timeout_s:g} s of scanning "
                 "(is it switched on, charged and not connected to another app?)"
             )
         self.ble_device = found
@@ -198,8 +203,8 @@ class DeviceLink:
         if not first:  # the OS may have forgotten the device: see it advertise again first
             again = await BleakScanner.find_device_by_address(
                 self.ble_device.address,
-                timeout=min(5.0, self.connect_timeout_s),
-                **scanner_kw(self.scanner_backend),
+                timeout=min(5.0, self.options.connect_timeout_s),
+                **scanner_kw(self.options.scanner_backend),
             )
             if again is None:
                 raise LiveError(f"{self.describe()} is not advertising")
@@ -207,14 +212,14 @@ class DeviceLink:
         client = BleakClient(
             self.ble_device,
             disconnected_callback=self._on_disconnect,
-            timeout=self.connect_timeout_s,
-            backend=self.client_backend,
-            **self.client_kwargs,
+            timeout=self.options.connect_timeout_s,
+            backend=self.options.client_backend,
+            **self.options.client_kwargs,
         )
         try:
             await client.connect()
         except (BleakError, OSError) as exc:
-            if self.client_backend is None and isinstance(exc, OSError):
+            if self.options.client_backend is None and isinstance(exc, OSError):
                 raise bluetooth_error(exc) from None
             raise LiveError(
                 f"cannot connect to {self.describe()}: {exc or type(exc).__name__}"
@@ -222,7 +227,7 @@ class DeviceLink:
         except TimeoutError:
             raise LiveError(
                 f"cannot connect to {self.describe()}: no answer within "
-                f"{self.connect_timeout_s:g} s"
+                f"{self.options.connect_timeout_s:g} s"
             ) from None
         self.link_lost.clear()
         self._client = client
@@ -304,14 +309,24 @@ class DeviceLink:
 
     # ----------------------------------------------------------------------------- keeping it up
 
-    def _event(self, name: str, **extra: Any) -> dict[str, Any]:
+    def _event(self, name: str, /, **extra: Any) -> dict[str, Any]:
         event: dict[str, Any] = {"event": name, **extra}
         if self.label is not None:
             event["device"] = self.label
         return event
 
-    async def supervise(self, stop: asyncio.Event, deadline: float | None) -> None:
-        """Until ``stop`` (or ``deadline``, monotonic): reconnect whenever the link is lost."""
+    async def supervise(
+        self,
+        stop: asyncio.Event,
+        deadline: float | None,
+        taken: Callable[[], set[str]] = set,
+    ) -> None:
+        """Until ``stop`` (or ``deadline``, monotonic): reconnect whenever the link is lost.
+
+        A link whose device was not found at the start (no :attr:`ble_device`) first looks for
+        it (:meth:`_search`, passing over the ``taken()`` addresses of the other links)."""
+        if self.ble_device is None and not await self._search(stop, deadline, taken):
+            return
         while not stop.is_set():
             waits = [
                 asyncio.ensure_future(stop.wait()),
@@ -329,6 +344,41 @@ class DeviceLink:
             if self.link_lost.is_set():
                 await self._reconnect(stop, deadline)
 
+    async def _pause(self, attempt: int, stop: asyncio.Event, deadline: float | None) -> bool:
+        """Wait the backoff before attempt ``attempt`` + 1; False once stopped or past the
+        deadline."""
+        backoff_s = self.options.reconnect_backoff_s
+        delay = backoff_s[min(attempt, len(backoff_s) - 1)]
+        if deadline is not None:
+            delay = min(delay, max(0.0, deadline - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await stop.wait()
+        return not (stop.is_set() or (deadline is not None and time.monotonic() >= deadline))
+
+    async def _search(
+        self, stop: asyncio.Event, deadline: float | None, taken: Callable[[], set[str]]
+    ) -> bool:
+        """The device was not found at the start: say so (``link_missing``), then scan again,
+        with the reconnection backoff between scans, until it advertises; connect and start it
+        as at the start (``link_found`` is said once its data flows). False if stopped first."""
+        self.link_state = "searching"
+        self._emit((self._clock(), self._event("link_missing")))
+        attempt = 0
+        while await self._pause(attempt, stop, deadline):
+            attempt += 1
+            try:
+                await self.find(taken)
+                await self.connect_and_start(first=True)
+            except (LiveError, BleakError, OSError, TimeoutError) as exc:
+                self.link_state = "searching"
+                log.info("looking for %s (scan %d): %s", self.describe(), attempt, exc)
+                continue
+            self.found_after_scans = attempt
+            self._awaiting_data = ("link_found", attempt)  # said once data flows
+            return True
+        return False
+
     async def _reconnect(self, stop: asyncio.Event, deadline: float | None) -> None:
         self._client = None
         self.link_drops += 1
@@ -337,15 +387,7 @@ class DeviceLink:
         self._lost_reason = None
         self._emit((self._clock(), self._event("link_lost", **extra)))
         attempt = 0
-        while not stop.is_set():
-            delay = self.reconnect_backoff_s[min(attempt, len(self.reconnect_backoff_s) - 1)]
-            if deadline is not None:
-                delay = min(delay, max(0.0, deadline - time.monotonic()))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await stop.wait()
-            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
-                return
+        while await self._pause(attempt, stop, deadline):
             attempt += 1
             try:
                 await self.connect_and_start(first=False)
@@ -353,17 +395,23 @@ class DeviceLink:
                 self.link_state = "lost"
                 log.info("reconnection attempt %d to %s failed: %s", attempt, self.describe(), exc)
                 continue
-            self._awaiting_data = attempt  # "back" once data flows (see count_packet)
+            self._awaiting_data = ("link_back", attempt)  # said once data flows (count_packet)
             return
 
     def count_packet(self, packet: Packet, event: Callable[[float, dict[str, Any]], None]) -> None:
         """A packet of this link reached the session (``event``: the session's, for the
-        ``link_back`` said once data flows again after a reconnection)."""
+        ``link_back`` said once data flows again after a reconnection, or the ``link_found`` of
+        a device found after the start)."""
         self.packets_received += 1
         if self._awaiting_data is not None:
-            self.reconnects += 1
-            attempts, self._awaiting_data = self._awaiting_data, None
-            event(packet.t_rx_s, self._event("link_back", attempts=attempts))
+            (name, attempts), self._awaiting_data = self._awaiting_data, None
+            if name == "link_back":
+                self.reconnects += 1
+                event(packet.t_rx_s, self._event(name, attempts=attempts))
+            else:
+                dev = self.ble_device
+                found = {"name": dev.name, "address": dev.address} if dev is not None else {}
+                event(packet.t_rx_s, self._event(name, scans=attempts, **found))
         if (
             not self._truncation_noticed
             and self.mtu is not None
@@ -380,12 +428,12 @@ class DeviceLink:
     async def watchdog(self) -> None:
         """A link that is up and silent for ``data_timeout_s`` is dropped, so the reconnection
         path (which sends the start sequence again) takes over."""
-        assert self.data_timeout_s is not None
+        assert self.options.data_timeout_s is not None
         while True:
-            await asyncio.sleep(min(0.25, self.data_timeout_s / 4))
+            await asyncio.sleep(min(0.25, self.options.data_timeout_s / 4))
             silent_s = time.monotonic() - self._last_rx_mono
             client = self._client
-            if self.link_state != "up" or silent_s < self.data_timeout_s or client is None:
+            if self.link_state != "up" or silent_s < self.options.data_timeout_s or client is None:
                 continue
             self.data_timeouts += 1
             self._lost_reason = f"no data for {silent_s:.1f} s"

@@ -46,6 +46,8 @@ from downhill_live.speech.base import (
     Speaker,
     SpeechError,
     format_cue_line,
+    link_phrase,
+    link_phrases,
 )
 from downhill_live.speech.engine import _check_voice_options, _tts_missing_reason
 from downhill_live.speech.render import (
@@ -78,6 +80,8 @@ __all__ = [
     "audio_output_available",
     "default_cache_dir",
     "format_cue_line",
+    "link_phrase",
+    "link_phrases",
     "open_profile_speaker",
     "open_speaker",
     "profile_phrases",
@@ -105,10 +109,11 @@ def open_profile_speaker(
     )
 
 
-def profile_phrases(profile: CueProfile) -> tuple[str, ...]:
+def profile_phrases(profile: CueProfile, devices: Sequence[str] = ()) -> tuple[str, ...]:
     """Every fixed phrase a session with ``profile`` can say: its rules' phrases and praise,
-    the descent entry phrase and the link phrases (:data:`LINK_PHRASES`). Descent summaries
-    carry numbers and are rendered when said.
+    the descent entry phrase and the link phrases (:data:`LINK_PHRASES`), also those about the
+    named ``devices`` (:func:`link_phrases`: "Treadmill lost"). Descent summaries carry
+    numbers and are rendered when said.
 
     Examples
     --------
@@ -125,21 +130,25 @@ def profile_phrases(profile: CueProfile) -> tuple[str, ...]:
     if profile.descent.enter_phrase:
         out.append(profile.descent.enter_phrase)
     out.extend(LINK_PHRASES.values())
+    out.extend(link_phrases(devices))
     return tuple(dict.fromkeys(p for p in out if p))
 
 
-def start_profile_speaker(profile: CueProfile, *, speak: bool = True) -> Speaker:
+def start_profile_speaker(
+    profile: CueProfile, *, speak: bool = True, devices: Sequence[str] = ()
+) -> Speaker:
     """Start the speaker for ``profile`` in the background and return at once.
 
-    The worker starts, and renders the profile's phrases (:func:`profile_phrases`) into the
-    on-disk cache, while the caller goes on (scanning for the sensor, connecting): call this
-    as early as possible. Cues said before the worker is ready wait for it (up to the
-    profile's ``max_age_s``). A worker that fails to start says so through the speaker's
-    notices (``on_notice``) and cues go to the console; an invalid option still raises
-    :class:`SpeechError` here.
+    The worker starts, and renders the profile's phrases (:func:`profile_phrases`, with the
+    link phrases of the named ``devices``) into the on-disk cache, while the caller goes on
+    (scanning for the sensor, connecting): call this as early as possible. Phrases known only
+    later (the names the scan finds) are handed to :meth:`WorkerSpeaker.prepare`. Cues said
+    before the worker is ready wait for it (up to the profile's ``max_age_s``). A worker that
+    fails to start says so through the speaker's notices (``on_notice``) and cues go to the
+    console; an invalid option still raises :class:`SpeechError` here.
     """
     return open_profile_speaker(
-        profile.settings, speak=speak, phrases=profile_phrases(profile), wait=False
+        profile.settings, speak=speak, phrases=profile_phrases(profile, devices), wait=False
     )
 
 

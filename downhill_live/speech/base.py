@@ -8,17 +8,51 @@ when there is no text-to-speech or no audio output. Cue lines for the console co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol, TextIO, runtime_checkable
 
 from downhill_live.errors import DownhillError
 from downhill_live.types import Cue
 
-#: what is spoken when the link to the sensor changes, or recording stops (event name -> phrase)
+#: what is spoken when the link to the sensor changes, or recording stops (event name -> phrase);
+#: with several devices "sensor" is the device's name (:func:`link_phrase`). A device beside
+#: the strike device may be missing at the start and found later: ``link_missing``,
+#: ``link_found``.
 LINK_PHRASES = {
     "link_lost": "sensor lost",
     "link_back": "sensor back",
+    "link_missing": "sensor not found",
+    "link_found": "sensor found",
     "recording_failed": "recording stopped",
 }
+
+
+def link_phrase(event: str, device: str | None = None) -> str:
+    """What is said for the session event ``event`` (a key of :data:`LINK_PHRASES`) about
+    ``device`` (None: the one sensor).
+
+    Examples
+    --------
+    >>> link_phrase("link_lost"), link_phrase("link_missing", "Treadmill")
+    ('sensor lost', 'Treadmill not found')
+    """
+    phrase = LINK_PHRASES[event]
+    if device is not None and event != "recording_failed":
+        phrase = phrase.replace("sensor", device, 1)
+    return phrase
+
+
+def link_phrases(devices: Iterable[str]) -> tuple[str, ...]:
+    """Every link phrase a session can say about the named ``devices`` (see
+    :func:`link_phrase`), to render ahead of their first use.
+
+    Examples
+    --------
+    >>> link_phrases(["Treadmill"])
+    ('Treadmill lost', 'Treadmill back', 'Treadmill not found', 'Treadmill found')
+    """
+    events = [e for e in LINK_PHRASES if e != "recording_failed"]
+    return tuple(dict.fromkeys(link_phrase(e, d) for d in devices for e in events))
 
 
 class SpeechError(DownhillError):

@@ -95,6 +95,8 @@ _HEALTHY_RESET_S = 60.0
 CLIP_FORMAT = 1
 #: phrases rendered at a time while the worker prepares its clips
 _PREPARE_BATCH = 2
+#: the rule of a queue item that hands the worker more phrases to prepare (one a line)
+_PREPARE_RULE = "speech.prepare"
 
 
 def default_cache_dir() -> Path:
@@ -152,8 +154,10 @@ class _Worker:
         self.tmp_dir = Path(cfg.tmp_dir or cfg.cache_dir)
         self.engine_id = ""
         self.cache: dict[str, tuple[Path, float]] = {}
-        #: phrases of the profile still to render ahead of their first use
-        self.todo: list[str] = list(dict.fromkeys(p for p in cfg.phrases if p))
+        #: every phrase to prepare (the profile's, then those handed over later), and those
+        #: still to render ahead of their first use
+        self.wanted: dict[str, None] = dict.fromkeys(p for p in cfg.phrases if p)
+        self.todo: list[str] = list(self.wanted)
         self.n_prepared_rendered = 0
         self.t_prepare_s = 0.0
         self.heap: list[tuple[int, int, float, str, str]] = []
@@ -288,8 +292,7 @@ class _Worker:
                 self.emit("error", -1, "prepare", batch[0], time.monotonic(), msg)
         self.t_prepare_s += time.monotonic() - t0
         if not self.todo:
-            n = len(dict.fromkeys(p for p in self.cfg.phrases if p))
-            self.emit("prepared", n, self.n_prepared_rendered, self.t_prepare_s)
+            self.emit("prepared", len(self.wanted), self.n_prepared_rendered, self.t_prepare_s)
 
     def set_tempo(self, phrase: str) -> None:
         """A metronome item: start, retune or stop the ticks (never blocks the worker)."""
@@ -375,6 +378,13 @@ class _Worker:
         seq, prio, t_said, phrase, rule = item
         if rule == METRONOME_RULE:  # not an utterance: takes effect at once
             self.set_tempo(phrase)
+            return
+        if rule == _PREPARE_RULE:  # more phrases to render while there is nothing to say
+            new = [p for p in phrase.split("\n") if p and p not in self.wanted]
+            self.wanted.update(dict.fromkeys(new))
+            self.todo.extend(new)
+            if not self.todo:
+                self.emit("prepared", len(self.wanted), self.n_prepared_rendered, self.t_prepare_s)
             return
         heapq.heappush(self.heap, (-prio, seq, t_said, phrase, rule))
 
@@ -706,6 +716,27 @@ class WorkerSpeaker:
         self._ready.set()
         self._prepared.set()
 
+    def _wanted(self) -> dict[str, None]:
+        return dict.fromkeys(p for p in self._cfg.phrases if p)
+
+    def prepare(self, phrases: Sequence[str]) -> None:
+        """Render ``phrases`` into the clip cache too, while the worker has nothing to say
+        (phrases known only once the session runs: the names of its devices in "Treadmill
+        lost"); never blocks. :meth:`wait_prepared` then waits for these as well, and a
+        restarted worker prepares them again."""
+        with self._lock:
+            wanted = self._wanted()
+            new = [p for p in dict.fromkeys(phrases) if p and "\n" not in p and p not in wanted]
+            if not new or self._closed or self._failure is not None:
+                return
+            self._cfg = dataclasses.replace(self._cfg, phrases=(*self._cfg.phrases, *new))
+            self._prepared.clear()
+            gen = self._gen
+            item: _Item = (next(self._seq), 0, time.monotonic(), "\n".join(new), _PREPARE_RULE)
+            if gen is not None:  # a closed queue: a restart is under way, and renders them
+                with contextlib.suppress(ValueError, OSError, AssertionError):
+                    gen.cues.put_nowait(item)
+
     # -- data path ------------------------------------------------------------------------
     def say(self, cue: Cue) -> bool:
         """Queue ``cue`` for speech without blocking.
@@ -802,7 +833,8 @@ class WorkerSpeaker:
             self.clips[ev[1]] = ev[2]
         elif kind == "prepared":
             self.prepared = (int(ev[1]), int(ev[2]), float(ev[3]))
-            self._prepared.set()
+            if self.prepared[0] >= len(self._wanted()):  # not one from before a prepare()
+                self._prepared.set()
         else:
             event = SpeechEvent(*ev)
             if event.seq >= 0 and kind in ("start", "stale", "error"):

@@ -46,6 +46,7 @@ from downhill_live.types import Cue, Step
 __all__ = [
     "DescentStats",
     "FlatBaseline",
+    "descent_figures",
     "descent_stats",
     "flat_baseline",
     "known_median",
@@ -208,6 +209,55 @@ def _distance(step: Step) -> float:
     return float(getattr(step, "distance_m", math.nan))
 
 
+def descent_figures(
+    cadence_spm: np.ndarray,
+    peak_g: np.ndarray,
+    grade_pct: np.ndarray,
+    *,
+    profile: CueProfile | None,
+    baseline: FlatBaseline,
+    number: int,
+    t_start_s: float,
+    t_end_s: float,
+    distance_m: float,
+    cues: tuple[Cue, ...] = (),
+) -> DescentStats:
+    """The :class:`DescentStats` of one descent from its steps' values (nan: unknown), against
+    ``baseline`` and ``profile``'s rule thresholds: the one computation :func:`descent_stats`
+    (all steps at hand) and :class:`~downhill_live.stepstats.StepStats` (streamed) share.
+    ``distance_m`` (end minus start) is kept when finite."""
+    cad_thr = rule_threshold(profile, "cadence_spm", "below", baseline.cadence_spm)
+    peak_thr = rule_threshold(profile, "peak_g", "above", baseline.peak_g)
+    known_cad = cadence_spm[~np.isnan(cadence_spm)]
+    known_peak = peak_g[~np.isnan(peak_g)]
+    cad_med, peak_med = known_median(cadence_spm), known_median(peak_g)
+    g = grade_pct[~np.isnan(grade_pct)]
+    return DescentStats(
+        number=number,
+        t_start_s=t_start_s,
+        t_end_s=t_end_s,
+        steps=len(cadence_spm),
+        grade_mean_pct=float(g.mean()) if len(g) else None,
+        cadence_median_spm=cad_med,
+        cadence_vs_flat_pct=_vs(cad_med, baseline.cadence_spm),
+        cadence_threshold_spm=cad_thr,
+        cadence_below_share=(
+            float(np.mean(known_cad < cad_thr)) if cad_thr is not None and len(known_cad) else None
+        ),
+        peak_median_g=peak_med,
+        peak_vs_flat_pct=_vs(peak_med, baseline.peak_g),
+        peak_threshold_g=peak_thr,
+        peak_above_share=(
+            float(np.mean(known_peak > peak_thr))
+            if peak_thr is not None and len(known_peak)
+            else None
+        ),
+        cues=cues,
+        flat=baseline,
+        distance_m=distance_m if math.isfinite(distance_m) else None,
+    )
+
+
 def descent_stats(
     steps: Sequence[Step],
     cues: Sequence[Cue],
@@ -221,8 +271,6 @@ def descent_stats(
     if baseline is None:
         baseline_s = profile.settings.baseline_s if profile is not None else 45.0
         baseline = flat_baseline(steps, baseline_s)
-    cad_thr = rule_threshold(profile, "cadence_spm", "below", baseline.cadence_spm)
-    peak_thr = rule_threshold(profile, "peak_g", "above", baseline.peak_g)
     desc = np.array([s.on_descent for s in steps], dtype=bool)
     if not desc.any():
         return []
@@ -232,39 +280,19 @@ def descent_stats(
         run = steps[a:b]
         last = b == len(steps)
         t0, t1 = steps[a].t_s, steps[b].t_s if not last else steps[-1].t_s
-        cad = np.array([s.cadence_spm for s in run], dtype=np.float64)
-        peak = np.array([s.peak_g for s in run], dtype=np.float64)
-        grade = np.array([s.grade_pct for s in run], dtype=np.float64)
-        known_cad, known_peak = cad[~np.isnan(cad)], peak[~np.isnan(peak)]
-        cad_med, peak_med = known_median(cad), known_median(peak)
-        g = grade[~np.isnan(grade)]
         d0, d1 = _distance(steps[a]), _distance(steps[b] if not last else steps[-1])
         out.append(
-            DescentStats(
+            descent_figures(
+                np.array([s.cadence_spm for s in run], dtype=np.float64),
+                np.array([s.peak_g for s in run], dtype=np.float64),
+                np.array([s.grade_pct for s in run], dtype=np.float64),
+                profile=profile,
+                baseline=baseline,
                 number=number,
                 t_start_s=t0,
                 t_end_s=t1,
-                steps=len(run),
-                grade_mean_pct=float(g.mean()) if len(g) else None,
-                cadence_median_spm=cad_med,
-                cadence_vs_flat_pct=_vs(cad_med, baseline.cadence_spm),
-                cadence_threshold_spm=cad_thr,
-                cadence_below_share=(
-                    float(np.mean(known_cad < cad_thr))
-                    if cad_thr is not None and len(known_cad)
-                    else None
-                ),
-                peak_median_g=peak_med,
-                peak_vs_flat_pct=_vs(peak_med, baseline.peak_g),
-                peak_threshold_g=peak_thr,
-                peak_above_share=(
-                    float(np.mean(known_peak > peak_thr))
-                    if peak_thr is not None and len(known_peak)
-                    else None
-                ),
+                distance_m=d1 - d0,
                 cues=tuple(c for c in cues if t0 <= c.t_s < t1 or (last and t0 <= c.t_s <= t1)),
-                flat=baseline,
-                distance_m=d1 - d0 if math.isfinite(d1 - d0) else None,
             )
         )
     return out

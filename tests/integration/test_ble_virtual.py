@@ -8,7 +8,7 @@ in-process ``LocalLink``: advertising, ATT, MTU exchange, CCCD writes, notificat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 from bleak import BleakClient, BleakScanner
@@ -94,12 +94,6 @@ async def start_sensor(client: BleakClient, acks: Sink, timeout_s: float) -> Non
             f"sensor {client.address} did not acknowledge the start command within {timeout_s} s"
         ) from None
     assert reply == ACK
-
-
-@pytest.fixture
-async def radio() -> AsyncIterator[VirtualRadio]:
-    async with VirtualRadio() as r:
-        yield r
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +28,6 @@ from tests.watchfiles import START_UTC_S, attached_and_plain, truth_track
 ROOT = Path(__file__).resolve().parents[2]
 #: the pod's speed on the simulated course (exact in its 1/256 m/s steps): 333.3 s/km, 5:33
 SPEED_MPS = 3.0
-
-
-@pytest.fixture
-async def radio() -> AsyncIterator[VirtualRadio]:
-    async with VirtualRadio() as r:
-        yield r
 
 
 async def test_foot_pod_distance_and_pace_live(radio: VirtualRadio, tmp_path: Path) -> None:

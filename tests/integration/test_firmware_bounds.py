@@ -4,11 +4,13 @@ file, line and key, and exit code 2 - never a traceback, never a profile that de
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from downhill_live.cli.main import main
+from downhill_live.config.cue_profile import parse_cue_profile
 from downhill_live.config.firmware import (
     bundled_profile_names,
     load_firmware_profile,
@@ -110,3 +112,55 @@ def test_the_cli_exits_2_with_the_file_and_key(
 def test_every_bundled_profile_is_within_the_bounds() -> None:
     for name in bundled_profile_names():
         assert load_firmware_profile(name).name == name
+
+
+# names a user wrote (YAML keys, stream and rule names) with line breaks or terminal controls:
+# the message says them escaped, on one line (the fuzzing found a key with a newline)
+CUE = (ROOT / "downhill_live" / "config" / "default_cues.yaml").read_text(encoding="utf-8")
+ODD_NAMES = ["bad\nkey", "tab\tkey", "esc\x1b[2Jkey", "nul\x00key", "line\u2028sep", "c1\x85key"]
+
+
+def odd_key_cases() -> list[tuple[str, str, str, str]]:
+    """(id, profile kind, YAML text, the escaped key path the message must name)"""
+    out = []
+    for i, name in enumerate(ODD_NAMES):
+        quoted = json.dumps(name)  # a JSON string is a YAML double-quoted scalar
+        shown = name.encode("unicode_escape").decode("ascii")
+        out += [
+            (f"firmware top key {i}", "firmware", DHL + f"{quoted}: 1\n", shown),
+            (f"firmware stream name {i}", "firmware",
+             sub(DHL, "streams:\n  acc:", f"streams:\n  {quoted}:"), f"streams.{shown}"),
+            (f"firmware stream key {i}", "firmware",
+             sub(DHL, "    decoder: layout", f"    decoder: layout\n    {quoted}: 1"),
+             f"streams.acc.{shown}"),
+            (f"cue rule name {i}", "cue", CUE + f"  {quoted}: {{metric: nope}}\n",
+             f"rules.{shown}.metric"),
+            (f"cue settings key {i}", "cue",
+             sub(CUE, "settings:\n", f"settings:\n  {quoted}: 1\n"), f"settings.{shown}"),
+        ]  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize(("kind", "text", "key"), [c[1:] for c in odd_key_cases()],
+                         ids=[c[0] for c in odd_key_cases()])  # fmt: skip
+def test_a_name_with_control_characters_is_escaped_in_one_line(
+    kind: str, text: str, key: str
+) -> None:
+    parse = parse_firmware_profile if kind == "firmware" else parse_cue_profile
+    with pytest.raises(ConfigError) as info:
+        parse(text, "crafted.yaml")
+    msg = str(info.value)
+    assert len(msg.splitlines()) == 1 and msg.isprintable(), repr(msg)
+    assert msg.startswith("crafted.yaml:") and f" {key}: " in msg, repr(msg)
+
+
+def test_the_cli_says_an_escaped_key_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "crafted.yaml"
+    path.write_text(CUE + '  "quick\\nsteps\\u001b[2J": {metric: nope}\n', encoding="utf-8")
+    rc = main(["profile", "check", str(path)])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert len(err.splitlines()) == 1 and err.endswith("\n") and err[:-1].isprintable(), err
+    assert "rules.quick\\nsteps\\x1b[2J.metric" in err, err

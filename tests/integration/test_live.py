@@ -11,7 +11,6 @@ import io
 import json
 import logging
 import math
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,8 @@ from downhill_live.source.ble import (
     StartError,
     scan,
 )
-from downhill_live.types import Cue, Packet
+from downhill_live.types import Packet
+from tests.integration.speakers import ListSpeaker
 
 # Absolute thresholds, no quiet start, no descent gating: cues fire within seconds of running.
 CUES = parse_cue_profile(
@@ -71,29 +71,6 @@ rules:
 )
 RUN = [Segment(30.0, 0.0, "run", cadence_spm=170.0)]
 SPEED = 10.0
-
-
-class ListSpeaker:
-    """A speaker that remembers what it was asked to say."""
-
-    description = "speech: test list"
-    healthy = True
-
-    def __init__(self) -> None:
-        self.said: list[Cue] = []
-
-    def say(self, cue: Cue) -> bool:
-        self.said.append(cue)
-        return True
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        pass
-
-
-@pytest.fixture
-async def radio() -> AsyncIterator[VirtualRadio]:
-    async with VirtualRadio() as r:
-        yield r
 
 
 def runner_for(

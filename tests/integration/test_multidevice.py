@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import io
 import math
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,10 @@ from downhill_live.sim.virtual_devices import (
     treadmill_payloads,
 )
 from downhill_live.sinks import SpeakerSink
-from downhill_live.source.ble import BesideDevice, LiveResult, LiveRunner
-from downhill_live.types import Cue, Packet
+from downhill_live.source.ble import BesideDevice, DeviceNotFoundError, LiveResult, LiveRunner
+from downhill_live.speech import link_phrases
+from downhill_live.types import Packet
+from tests.integration.speakers import ListSpeaker
 
 ROOT = Path(__file__).resolve().parents[2]
 IMU = load_firmware_profile(ROOT / "firmware_profiles" / "dhl-imu.yaml")
@@ -63,29 +64,6 @@ SPEED = 10.0
 MILL_ADDRESS = "F0:00:00:00:0D:02"
 
 
-class ListSpeaker:
-    """A speaker that remembers what it was asked to say (the speaker is the edge)."""
-
-    description = "speech: test list"
-    healthy = True
-
-    def __init__(self) -> None:
-        self.said: list[Cue] = []
-
-    def say(self, cue: Cue) -> bool:
-        self.said.append(cue)
-        return True
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        pass
-
-
-@pytest.fixture
-async def radio() -> AsyncIterator[VirtualRadio]:
-    async with VirtualRadio() as r:
-        yield r
-
-
 def two_devices(radio: VirtualRadio, seed: int) -> tuple[VirtualDevice, VirtualDevice]:
     src = simulated_payloads(IMU, COURSE, placement="shank", seed=seed)
     imu = VirtualDevice(radio, IMU, src.payloads, settings=src.settings, speed=SPEED)
@@ -105,19 +83,17 @@ def two_devices(radio: VirtualRadio, seed: int) -> tuple[VirtualDevice, VirtualD
 def runner_for(
     radio: VirtualRadio, tmp_path: Path, cues: CueProfile = CUES, **kw: Any
 ) -> LiveRunner:
-    return LiveRunner(
-        IMU,
-        cues,
-        beside=[BesideDevice(TREADMILL)],
-        placement="shank",
-        record_path=tmp_path / "live.dlr",
-        sinks=(ConsoleSink(io.StringIO()), SpeakerSink(ListSpeaker())),
-        scanner_backend=radio.scanner_backend,
-        client_backend=radio.client_backend,
-        scan_timeout_s=5.0,
-        connect_timeout_s=5.0,
-        **kw,
-    )
+    options: dict[str, Any] = {
+        "beside": [BesideDevice(TREADMILL)],
+        "placement": "shank",
+        "record_path": tmp_path / "live.dlr",
+        "sinks": (ConsoleSink(io.StringIO()), SpeakerSink(ListSpeaker())),
+        "scanner_backend": radio.scanner_backend,
+        "client_backend": radio.client_backend,
+        "scan_timeout_s": 5.0,
+        "connect_timeout_s": 5.0,
+    }
+    return LiveRunner(IMU, cues, **{**options, **kw})
 
 
 async def run_until_done(
@@ -138,10 +114,14 @@ async def run_until_done(
         await asyncio.gather(stopper, return_exceptions=True)
 
 
-def said(runner: LiveRunner) -> list[str]:
+def speaker(runner: LiveRunner) -> ListSpeaker:
     sink = next(k for k in runner.sinks if isinstance(k, SpeakerSink))
     assert isinstance(sink.speaker, ListSpeaker)
-    return [c.phrase for c in sink.speaker.said if c.metric == "link"]
+    return sink.speaker
+
+
+def said(runner: LiveRunner) -> list[str]:
+    return [c.phrase for c in speaker(runner).said if c.metric == "link"]
 
 
 def console(runner: LiveRunner) -> str:
@@ -259,9 +239,83 @@ async def test_a_dropped_treadmill_link_reconnects_while_the_imu_keeps_coaching(
     acc_during = [p for p in rec.packets if p.stream == "acc" and lost_t < p.t_rx_s < back_t]
     assert len(acc_during) > 10 and steps_at_drop[1] >= steps_at_drop[0] + 3
     assert said(runner) == ["Treadmill lost", "Treadmill back"]
+    # the link phrases of both devices were handed to the speaker to render after the scan,
+    # before any was said
+    assert speaker(runner).prepared == list(link_phrases(["DHL-IMU sim", "Treadmill"]))
     assert "link: Treadmill lost - reconnecting" in console(runner)
     assert "link: Treadmill back" in console(runner)
     assert "cadence_low" in {c.rule for c in session.cues}
+
+
+async def test_a_treadmill_missing_at_the_start_is_looked_for_and_used_once_it_appears(
+    radio: VirtualRadio, tmp_path: Path
+) -> None:
+    imu, mill = two_devices(radio, seed=7)
+    runner = runner_for(radio, tmp_path, scan_timeout_s=2.0, reconnect_backoff_s=(0.2, 0.3))
+    at_start: list[Any] = []
+
+    async def treadmill_switched_on_late() -> None:
+        async with asyncio.timeout(20.0):
+            while runner.session is None or len(runner.session.steps) < 5:
+                await asyncio.sleep(0.01)
+        at_start.extend([runner.links[1].link_state, len(runner.session.steps)])
+        await mill.start()
+
+    async with imu:
+        late = asyncio.create_task(treadmill_switched_on_late())
+        try:
+            result = await run_until_done(runner, (imu, mill), limit_s=40.0)
+            await late
+        finally:
+            await mill.stop()
+    mill_link = runner.links[1]
+    assert mill_link.found_after_scans >= 1 and mill.sensor.connection_count == 1
+    assert (mill_link.link_drops, mill_link.reconnects) == (0, 0)
+    assert [d["found"] for d in result.devices] == [True, True]
+    # one line and one spoken phrase when it was missing, and when it was found
+    text = console(runner)
+    missing = "link: sig-ftms-treadmill not found - coaching without it, still looking for it"
+    assert text.count(missing) == 1, text
+    assert text.count(f"link: sig-ftms-treadmill found (Treadmill, {MILL_ADDRESS})") == 1, text
+    assert "sig-ftms-treadmill sensor (sig-ftms-treadmill: treadmill; not found yet)" in text
+    assert said(runner) == ["sig-ftms-treadmill not found", "sig-ftms-treadmill found"]
+    assert set(said(runner)) <= set(speaker(runner).prepared)
+    # coaching went on without it: every IMU notification recorded, steps before it came
+    rec = read_recording(result.recording)  # type: ignore[arg-type]
+    assert [p.payload for p in rec.packets if p.stream == "acc"] == [p.payload for p in imu.sent]
+    mill_rx = [p for p in rec.packets if p.stream == "treadmill"]
+    assert [p.payload for p in mill_rx] == [p.payload for p in mill.sent] and len(mill_rx) > 5
+    assert at_start[0] == "searching" and at_start[1] >= 5  # coached without it meanwhile
+    events = [(e["event"], e.get("address")) for _, e in rec.events if "device" in e]
+    assert events == [("link_missing", None), ("link_found", MILL_ADDRESS)]
+    found_t = next(t for t, e in rec.events if e["event"] == "link_found")
+    assert found_t == mill_rx[0].t_rx_s  # said with its first data
+    # and its inclination is used once it is there: the grade of the steps is known from then
+    session = runner.session
+    assert session is not None
+    before = [s for s in session.steps if s.t_s < mill_rx[0].t_rx_s - 1.0]
+    assert before and all(math.isnan(s.grade_pct) for s in before)
+    known = [s.grade_pct for s in session.steps if not math.isnan(s.grade_pct)]
+    assert len(known) > 5 and set(known) <= {0.0, -6.5}
+    # the recording (whose header names no treadmill device yet) replays to the same steps
+    assert rec.header["beside"][0]["device"] == {"name": None, "address": None}
+    replayed, rec2 = session_from_recording(str(result.recording), CUES)
+    replayed.process_many(rec2.packets)
+    np.testing.assert_array_equal(
+        [dataclasses.astuple(s) for s in replayed.steps],
+        [dataclasses.astuple(s) for s in session.steps],
+    )
+
+
+async def test_the_strike_device_missing_is_still_an_error(
+    radio: VirtualRadio, tmp_path: Path
+) -> None:
+    _imu, mill = two_devices(radio, seed=8)
+    runner = runner_for(radio, tmp_path, scan_timeout_s=1.0)
+    async with mill:
+        with pytest.raises(DeviceNotFoundError, match="dhl-imu"):
+            await runner.run()
+    assert runner.session is None and not (tmp_path / "live.dlr").exists()
 
 
 # ---------------------------------------------------------------------------------------------

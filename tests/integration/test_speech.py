@@ -13,10 +13,9 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +36,10 @@ from downhill_live.speech import (
     render_phrase_wav,
     write_cues_wav,
 )
-from downhill_live.speech.nullsink import MonitorRecorder, NullSinkServer, pulse_tools_available
+from downhill_live.speech.nullsink import MonitorRecorder
 from downhill_live.types import Cue
 
 FS_HZ = 22050
-HAVE_PULSE = pulse_tools_available()
 LONG = "keep your steps short and quick on this long descent"
 
 
@@ -51,36 +49,8 @@ def cue(t_s: float, phrase: str, *, priority: int = 0, rule: str = "test") -> Cu
     )
 
 
-# --------------------------------------------------------------------------------------------
-# real PulseAudio null sink + monitor recorder (downhill_live.speech.nullsink)
-
-
-@pytest.fixture(scope="session")
-def null_sink() -> Iterator[tuple[NullSinkServer, MonitorRecorder]]:
-    if not HAVE_PULSE:
-        pytest.skip(
-            "pulseaudio/pulseaudio-utils not installed (Debian: pulseaudio pulseaudio-utils)"
-        )
-    root = Path(tempfile.mkdtemp(prefix="dh-pulse-"))  # short path: unix sockets max 108 chars
-    server = NullSinkServer(root).start()
-    recorder = MonitorRecorder(server).start()
-    try:
-        yield server, recorder
-    finally:
-        recorder.stop()
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def pulse(
-    null_sink: tuple[NullSinkServer, MonitorRecorder], monkeypatch: pytest.MonkeyPatch
-) -> MonitorRecorder:
-    """Route speech to the test's null sink; returns the monitor recorder."""
-    server, recorder = null_sink
-    monkeypatch.setenv("PULSE_SERVER", server.server)
-    monkeypatch.delenv(speech.SPEECH_ENV, raising=False)
-    return recorder
+# the real PulseAudio null sink + monitor recorder: the ``null_sink`` and ``pulse`` fixtures
+# (tests/integration/conftest.py)
 
 
 def wait_for(pred: Callable[[], bool], timeout_s: float) -> bool:

@@ -15,17 +15,16 @@ import pytest
 
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.sinks import LINK_PHRASES, SpeakerSink
-from downhill_live.speech import WorkerSpeaker, open_speaker, profile_phrases, worker
+from downhill_live.speech import (
+    WorkerSpeaker,
+    link_phrases,
+    open_speaker,
+    profile_phrases,
+    worker,
+)
 from downhill_live.speech.nullsink import MonitorRecorder
 from downhill_live.types import Cue
-from tests.integration.test_speech import (  # noqa: F401 - fixtures
-    FS_HZ,
-    locate,
-    null_sink,
-    pulse,
-    read_wav,
-    wait_for,
-)
+from tests.integration.test_speech import FS_HZ, locate, read_wav, wait_for
 
 PHRASES = ("soft feet", "lean forward", "quick feet")
 
@@ -56,7 +55,7 @@ def heard(recorder: MonitorRecorder, speaker: WorkerSpeaker, phrase: str, after_
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGSTOP"])
 def test_dead_or_frozen_worker_is_replaced_and_cues_are_spoken(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
     how: str,
 ) -> None:
@@ -99,7 +98,7 @@ def test_dead_or_frozen_worker_is_replaced_and_cues_are_spoken(
 
 
 def test_no_cue_is_lost_silently_across_a_kill(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
 ) -> None:
     """Kill the worker while it speaks, with cues waiting: each accepted cue ends as spoken,
@@ -126,7 +125,7 @@ def test_no_cue_is_lost_silently_across_a_kill(
 
 
 def test_gives_up_after_repeated_deaths_and_says_so_once(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -151,7 +150,7 @@ def test_gives_up_after_repeated_deaths_and_says_so_once(
 
 
 def test_profile_phrases_are_rendered_at_start_and_cached_on_disk(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
 ) -> None:
     profile = load_cue_profile()
@@ -196,8 +195,43 @@ def test_profile_phrases_are_rendered_at_start_and_cached_on_disk(
         other.close()
 
 
+def test_link_phrases_of_the_session_devices_are_rendered_ahead(
+    pulse: MonitorRecorder,
+    tmp_path: Path,
+) -> None:
+    """Live mode with several devices says "Treadmill lost": the names known before the scan
+    (``--with``) are rendered with the profile's phrases at start, those the scan finds once
+    known (the sink's ``devices``); either plays from a ready clip when said."""
+    phrases = profile_phrases(load_cue_profile(), ["sig-ftms-treadmill"])
+    assert set(link_phrases(["sig-ftms-treadmill"])) <= set(phrases)
+    speaker, _ = open_worker(tmp_path, phrases=phrases)
+    try:
+        assert speaker.wait_prepared(120.0), speaker.description
+        assert set(phrases) <= set(speaker.clips)
+        sink = SpeakerSink(speaker)
+        sink.devices(["DHL-IMU sim", "Treadmill"])  # as the live runner does after the scan
+        want = link_phrases(["DHL-IMU sim", "Treadmill"])
+        assert "Treadmill lost" in want and "DHL-IMU sim back" in want
+        assert speaker.wait_prepared(60.0), speaker.description
+        assert speaker.prepared is not None
+        assert speaker.prepared[0] == len(phrases) + len(want)
+        assert set(want) <= set(speaker.clips)
+        for phrase in want:
+            x, fs = read_wav(Path(speaker.clips[phrase]))
+            assert fs == FS_HZ and x.size / fs > 0.2 and np.max(np.abs(x)) > 0.1, phrase
+        sink.devices(["Treadmill"])  # nothing new: nothing to wait for
+        assert speaker.wait_prepared(0.0)
+        # said: played from the ready clip, nothing rendered on first use
+        files = sorted(p.name for p in (tmp_path / "clips").iterdir())
+        sink.event(1.0, {"event": "link_lost", "device": "Treadmill"})
+        assert wait_for(lambda: "Treadmill lost" in kinds(speaker, "done"), 10.0)
+        assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == files
+    finally:
+        speaker.close()
+
+
 def test_background_start_returns_before_the_worker_is_ready(
-    pulse: MonitorRecorder,  # noqa: F811 - the fixture
+    pulse: MonitorRecorder,
     tmp_path: Path,
 ) -> None:
     """``wait=False`` (live mode's start_profile_speaker): cues said before the worker is ready

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -86,12 +85,6 @@ def test_short_payloads_are_decode_errors(payload: str) -> None:
 
 
 # ------------------------------------------------------------------ over the virtual link
-@pytest.fixture
-async def radio() -> AsyncIterator[VirtualRadio]:
-    async with VirtualRadio() as r:
-        yield r
-
-
 async def test_virtual_treadmill_notifies_its_inclination_over_ble(radio: VirtualRadio) -> None:
     stream = TREADMILL.streams["treadmill"]
     payloads = treadmill_payloads(stream, COURSE)
