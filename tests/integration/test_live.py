@@ -257,9 +257,21 @@ async def test_link_drop_reconnects_and_loses_nothing_received(
     recorded = [p.payload for p in rec.packets]
     sent = [p.payload for p in device.sent]
     assert len(recorded) == result.packets_received
-    it = iter(sent)
-    assert all(any(r == s for s in it) for r in recorded)  # a subsequence, in order
-    assert len(sent) - len(recorded) <= 2
+    matched = []  # index in `sent` of each recorded payload: a subsequence, in order
+    j = 0
+    for r in recorded:
+        while j < len(sent) and sent[j] != r:
+            j += 1
+        assert j < len(sent), "a recorded payload the sensor never sent, or out of order"
+        matched.append(j)
+        j += 1
+    # what the recording lacks was in flight when the link went down: one run of consecutive
+    # notifications at the drop (how many depends on the machine's load: 1-2 quiet, 7 seen
+    # under load), nothing anywhere else
+    unmatched = sorted(set(range(len(sent))) - set(matched))
+    if unmatched:
+        assert unmatched == list(range(unmatched[0], unmatched[-1] + 1)), unmatched
+    assert len(unmatched) <= 0.05 * len(sent)
     assert len(device.sent) < len(src.payloads)
     missing = len(src.payloads) - len(device.sent)
     lost = result.summary["lost_samples"]
