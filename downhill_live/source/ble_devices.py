@@ -5,6 +5,7 @@ and the result (:class:`LiveResult`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -171,7 +172,7 @@ def check_distinct(links: Sequence[DeviceLink]) -> None:
     (each device is one link); with several devices, each link is labelled by its device's
     name (events and the status line say it). A device not found (no ``ble_device``: one
     beside the strike device, looked for in the background) is labelled by the name asked
-    for, or its firmware profile's (see :func:`missing_label`)."""
+    for, else what the device is (see :func:`missing_label`)."""
     seen: dict[str, DeviceLink] = {}
     for link in links:
         if link.ble_device is None:
@@ -188,17 +189,33 @@ def check_distinct(links: Sequence[DeviceLink]) -> None:
             link.label = link.ble_device.name or link.firmware.name
 
 
+#: what a device beside the sensor is called aloud by the decoders of its streams, until it
+#: is found (then it has its advertised name)
+_SPOKEN_KIND = {"ftms": "treadmill", "thingy_pressure": "barometer", "sig_rsc": "foot pod"}
+_ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
+
+
 def missing_label(firmware: FirmwareProfile, device: str | None) -> str:
     """What a device not found at the start is called until the end of the session (events,
-    speech, status line): the name or address asked for, else its firmware profile's name.
+    speech, status line): the name asked for; for an address or no name, what the device is
+    (by its streams' decoders: "treadmill", "barometer", "foot pod"), else its firmware
+    profile's name. A runner hears "treadmill not found", not a profile or an address.
 
     Examples
     --------
     >>> from downhill_live.config.firmware import load_firmware_profile
-    >>> missing_label(load_firmware_profile("sig-ftms-treadmill"), None)
-    'sig-ftms-treadmill'
+    >>> tm = load_firmware_profile("sig-ftms-treadmill")
+    >>> missing_label(tm, None), missing_label(tm, "F0:00:00:00:0D:02"), missing_label(tm, "KICKR")
+    ('treadmill', 'treadmill', 'KICKR')
+    >>> missing_label(load_firmware_profile("dhl-imu"), None)
+    'dhl-imu'
     """
-    return device or firmware.name
+    if device and not _ADDRESS.match(device):
+        return device
+    for stream in firmware.streams.values():
+        if stream.decoder in _SPOKEN_KIND:
+            return _SPOKEN_KIND[stream.decoder]
+    return firmware.name
 
 
 def combined_firmware(strikes: FirmwareProfile, links: Sequence[DeviceLink]) -> FirmwareProfile:

@@ -274,11 +274,11 @@ async def test_a_treadmill_missing_at_the_start_is_looked_for_and_used_once_it_a
     assert [d["found"] for d in result.devices] == [True, True]
     # one line and one spoken phrase when it was missing, and when it was found
     text = console(runner)
-    missing = "link: sig-ftms-treadmill not found - coaching without it, still looking for it"
+    missing = "link: treadmill not found - coaching without it, still looking for it"
     assert text.count(missing) == 1, text
-    assert text.count(f"link: sig-ftms-treadmill found (Treadmill, {MILL_ADDRESS})") == 1, text
+    assert text.count(f"link: treadmill found (Treadmill, {MILL_ADDRESS})") == 1, text
     assert "sig-ftms-treadmill sensor (sig-ftms-treadmill: treadmill; not found yet)" in text
-    assert said(runner) == ["sig-ftms-treadmill not found", "sig-ftms-treadmill found"]
+    assert said(runner) == ["treadmill not found", "treadmill found"]
     assert set(said(runner)) <= set(speaker(runner).prepared)
     # coaching went on without it: every IMU notification recorded, steps before it came
     rec = read_recording(result.recording)  # type: ignore[arg-type]
