@@ -7,7 +7,7 @@ import asyncio
 import sys
 from typing import Any
 
-from downhill_live.errors import InputError
+from downhill_live.errors import InputError, one_line
 from downhill_live.source.ble import scan
 
 
@@ -25,7 +25,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     for d in devices:
         rssi = "?" if d.rssi_dbm is None else str(d.rssi_dbm)
         print(
-            f"{d.address:<20} {rssi:>5}  {(d.name or '-'):<28} {d.profile or '-'}",
+            f"{d.address:<20} {rssi:>5}  {(one_line(d.name) if d.name else '-'):<28} {d.profile or '-'}",
             file=out,
         )
     return 0

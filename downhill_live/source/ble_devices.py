@@ -14,6 +14,7 @@ from typing import Any
 
 from downhill_live.config.devices import beside_header, combine
 from downhill_live.config.firmware import FirmwareProfile
+from downhill_live.errors import one_line
 from downhill_live.session import Session, apply_settings, fmt_value
 from downhill_live.source.ble_link import DeviceLink, LiveError
 from downhill_live.types import Step
@@ -186,7 +187,8 @@ def check_distinct(links: Sequence[DeviceLink]) -> None:
             )
         seen[addr] = link
         if len(links) > 1:
-            link.label = link.ble_device.name or link.firmware.name
+            name = link.ble_device.name
+            link.label = one_line(name) if name else link.firmware.name
 
 
 #: what a device beside the sensor is called aloud by the decoders of its streams, until it

@@ -37,7 +37,7 @@ from bleak.exc import BleakError
 
 from downhill_live.config.firmware import FirmwareProfile, Stream
 from downhill_live.decode import DECODERS
-from downhill_live.errors import HandshakeError
+from downhill_live.errors import HandshakeError, one_line
 from downhill_live.source import SourceItem
 from downhill_live.source.ble_base import (
     DATA_TIMEOUT_S,
@@ -154,7 +154,8 @@ class DeviceLink:
         dev = self.ble_device
         if dev is None:
             return self.device or f"{self.firmware.name} sensor"
-        return f"{dev.name} ({dev.address})" if dev.name else dev.address
+        # an advertised name is the device's to choose: shown escaped (one_line)
+        return f"{one_line(dev.name)} ({dev.address})" if dev.name else dev.address
 
     async def find(self, taken: Callable[[], set[str]] = set) -> BLEDevice:
         """Scan until the device advertises (``DeviceNotFoundError`` after the scan time).

@@ -137,3 +137,27 @@ def test_status_line_fits_an_80_column_terminal(monkeypatch: pytest.MonkeyPatch)
     frames = [f.removesuffix("\033[K") for f in out.getvalue().strip("\n").split("\r") if f]
     assert frames == [long[:78] + "~", long[:40]]
     assert all(len(f) < 80 for f in frames)
+
+
+def test_an_advertised_device_name_cannot_break_the_console_line() -> None:
+    # a device chooses its own name: a line break or a terminal escape in it must reach the
+    # console, the status line and the spoken labels escaped, on one line
+    from bleak.backends.device import BLEDevice
+
+    from downhill_live.config.firmware import load_firmware_profile
+    from downhill_live.source.ble_devices import check_distinct
+    from downhill_live.source.ble_link import DeviceLink
+
+    imu, mill = load_firmware_profile("dhl-imu"), load_firmware_profile("sig-ftms-treadmill")
+    links = [
+        DeviceLink(fw, dict(fw.streams), emit=lambda _i: None, clock=lambda: 0.0, t0=0.0)
+        for fw in (imu, mill)
+    ]
+    links[0].ble_device = BLEDevice("F0:00:00:00:0D:01", "IMU\n\x1b[2Jfake line", None)
+    links[1].ble_device = BLEDevice("F0:00:00:00:0D:02", "Mill\u2028x", None)
+    check_distinct(links)
+    for link in links:
+        for text in (link.describe(), link.label or ""):
+            assert len(text.splitlines()) == 1 and "\x1b" not in text, text
+    assert links[0].describe() == "IMU\\n\\x1b[2Jfake line (F0:00:00:00:0D:01)"
+    assert links[1].label == "Mill\\u2028x"
