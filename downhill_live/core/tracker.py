@@ -15,7 +15,7 @@ import numpy as np
 
 from downhill_live.core import _kernels as kern
 from downhill_live.core import grade as gk
-from downhill_live.core._jit import jit_active
+from downhill_live.core._jit import jit_active, kernel_view
 from downhill_live.core.params import (
     CADENCE_WINDOW_S,
     NOMINAL_STEP_LEN_M,
@@ -203,10 +203,10 @@ class GaitTracker:
         if jit_active():
             # compiled kernels take plain structured arrays (a recarray subclass is typed
             # slowly at every call); plain Python needs the recarray's attribute access
-            self._prm_k = self._prm.view(np.ndarray)
-            self._st_k = self._st.view(np.ndarray)
-            self._gprm_k = self._gprm.view(np.ndarray)
-            self._gst_k = self._gst.view(np.ndarray)
+            self._prm_k = kernel_view(self._prm)
+            self._st_k = kernel_view(self._st)
+            self._gprm_k = kernel_view(self._gprm)
+            self._gst_k = kernel_view(self._gst)
         else:
             self._prm_k = self._prm
             self._st_k = self._st
