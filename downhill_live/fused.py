@@ -1,0 +1,227 @@
+"""One compiled call per live packet: decode, strikes and grade in a single numba entry.
+
+:meth:`Session.process <downhill_live.session.Session.process>` runs every packet of a stream
+with a compiled decoder (:class:`~downhill_live.decode.fast.FastDecoder`) through
+:func:`packet_step`: it copies nothing but the payload, decodes into the decoder's
+preallocated sample buffers (:func:`downhill_live.decode._kernels.decode_run`), feeds the
+samples to the strike kernel (:func:`downhill_live.core._kernels.process`) and the grade kernel
+(:func:`downhill_live.core.grade.grade_block`) of the session's
+:class:`~downhill_live.core.GaitTracker`, and returns a few counts; only a packet that completes
+a step builds Python objects (its :class:`~downhill_live.types.Step`). The kernels, their states
+and their order are exactly those of the decoder + tracker calls it replaces, so steps, cues and
+counters are bit for bit the same (tests compare both paths, also with ``NUMBA_DISABLE_JIT=1``).
+
+A full step-row buffer: the strike kernel stops before the buffer overflows (it always takes
+at least one sample into an empty buffer of two rows or more); the entry returns how many
+samples it took, the caller turns the rows into steps and calls again from there without
+decoding again, until every sample of the packet is taken. Nothing is dropped, nothing loops.
+
+numba's cache only notices changes to the file of the cached function, not to the kernels it
+calls from other modules: the entry is built around a stamp of those modules' sources, which is
+part of its cache key (a changed kernel recompiles the entry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from downhill_live.core import _kernels as kern
+from downhill_live.core import grade as gk
+from downhill_live.core._jit import njit
+from downhill_live.decode import _kernels as K  # noqa: N812 - as in decode.fast
+
+__all__ = ["FusedPacket", "packet_step", "warm_fused"]
+
+log = logging.getLogger(__name__)
+
+#: step rows one call can return (a packet holds far fewer strikes; more are drained)
+ROWS = 256
+
+
+def _sources_stamp() -> int:
+    """A number that changes when the kernels the entry calls change (see the module notes)."""
+    h = hashlib.sha256()
+    for mod in (K, kern, gk):
+        try:
+            h.update(Path(str(mod.__file__)).read_bytes())
+        except OSError:  # pragma: no cover - no sources installed: the cache may go stale
+            h.update(str(mod.__name__).encode())
+    return int(h.hexdigest()[:15], 16)
+
+
+def _make_entry(stamp: int) -> Any:
+    @njit(cache=True)
+    def packet_step(
+        kind: int,
+        buf: np.ndarray,
+        size: int,
+        rx: float,
+        one_off: np.ndarray,
+        one_len: np.ndarray,
+        one_rx: np.ndarray,
+        A: np.ndarray,  # noqa: N803 - the decoder's packed state, named as in decode._kernels
+        FL: np.ndarray,  # noqa: N803
+        U: np.ndarray,  # noqa: N803
+        out_t: np.ndarray,
+        out_a: np.ndarray,
+        out_p: np.ndarray,
+        dec_has_p: bool,
+        pending_pa: float,
+        p_scr: np.ndarray,
+        prm: np.ndarray,
+        st: np.ndarray,
+        ring: np.ndarray,
+        acf_x: np.ndarray,
+        acf_r: np.ndarray,
+        iv: np.ndarray,
+        rows: np.ndarray,
+        gprm: np.ndarray,
+        gst: np.ndarray,
+        gring: np.ndarray,
+        baro: np.ndarray,
+        tg: np.ndarray,
+        ff: np.ndarray,
+        gout: np.ndarray,
+        step_t: np.ndarray,
+        step_rep: np.ndarray,
+        step_cad: np.ndarray,
+        start: int,
+        n: int,
+    ) -> tuple[int, int, int, int, int, int]:
+        """With ``start == 0``: decode the packet ``buf[:size]`` received at ``rx`` (as
+        :meth:`FastDecoder.decode <downhill_live.decode.fast.FastDecoder.decode>`); then feed
+        samples ``start..n`` of ``out_*`` to the gait core (as ``GaitTracker.update_many``),
+        until they are all taken or ``rows`` is full. ``pending_pa`` (not nan): a barometer
+        stream's reading, the first sample's pressure when the stream has none of its own
+        (written into ``p_scr``).
+
+        Returns (decode status, samples of the packet, samples taken from ``start``, step rows
+        written, samples lost so far over all restarts, 1 when the packet re-anchored the
+        time). A status other than OK: nothing was accepted (nothing fed).
+        """
+        jumped = 0
+        if stamp < 0:  # never: ties the cache key to the kernels' sources
+            return K.ERR_STATELESS, 0, 0, 0, 0, 0
+        if start == 0:
+            one_len[0] = size
+            one_rx[0] = rx
+            done, n, status = K.decode_run(
+                kind, buf, one_off, one_len, one_rx, 0, 1, A, FL, U, out_t, out_a, out_p
+            )
+            jumped = int(FL[K.R_INFO, 2])
+            if done == 0:
+                return status, 0, 0, 0, 0, jumped
+        lost_at = K.S_LOST if kind == K.KIND_LAYOUT else K.PS_LOST
+        lost = int(FL[K.R_G, K.G_LOST_BEFORE]) + int(A[K.R_CUR, lost_at])
+        if n == 0:
+            return K.OK, 0, 0, 0, lost, jumped
+        has_p = dec_has_p
+        pr = out_p
+        if not dec_has_p and pending_pa == pending_pa:
+            if start == 0:
+                p_scr[0] = pending_pa
+                for j in range(1, n):
+                    p_scr[j] = math.nan
+            has_p = True
+            pr = p_scr
+        n_rows, used = kern.process(
+            out_t[start:n], out_a[start:n], prm, st, ring, acf_x, acf_r, iv, rows
+        )
+        for r in range(n_rows):
+            step_t[r] = rows[r, kern.O_T]
+            step_rep[r] = rows[r, kern.O_T_REPORT]
+            step_cad[r] = rows[r, kern.O_CAD]
+        stop = start + used
+        gk.grade_block(
+            out_t[start:stop],
+            out_a[start:stop],
+            pr[start:stop] if has_p else pr[:0],
+            has_p,
+            step_t[:n_rows],
+            step_rep[:n_rows],
+            step_cad[:n_rows],
+            gprm,
+            gst,
+            gring,
+            baro,
+            tg,
+            ff,
+            gout,
+        )
+        for r in range(n_rows):
+            rows[r, kern.O_GRADE] = gout[r, 0]
+            rows[r, kern.O_DESC] = gout[r, 1]
+        return K.OK, n, used, n_rows, lost, jumped
+
+    return packet_step
+
+
+packet_step = _make_entry(_sources_stamp())
+
+
+class FusedPacket:
+    """The arrays :func:`packet_step` works on for one stream: its decoder's and the session
+    tracker's (shared: the decoder and the tracker may also be called directly in between, as
+    replay does), and the step rows of one call.
+
+    Parameters
+    ----------
+    decoder : FastDecoder
+        The stream's compiled decoder.
+    tracker : GaitTracker
+        The session's gait core.
+    rows : int
+        Step rows one call returns (>= 2; a test makes it small to fill it).
+    """
+
+    def __init__(self, decoder: Any, tracker: Any, *, rows: int = ROWS) -> None:
+        if rows < 2:
+            raise ValueError(f"rows must be >= 2, got {rows}")  # 1 would never take a sample
+        self.decoder = decoder
+        self.tracker = tracker
+        self.rows = np.zeros((rows, kern.N_OUT))
+        self._gout = np.zeros((rows, 2))
+        self._step = np.zeros((3, rows))
+        self._p_scr = np.empty(0)
+        self._fit()
+
+    def _fit(self) -> None:
+        """(Re)bind the decoder's sample buffers (they grow for a packet that needs more)."""
+        d = self.decoder
+        if len(self._p_scr) < len(d._t):
+            self._p_scr = np.empty(len(d._t))
+        self._bufs = (d._t, d._a, d._p)
+
+    def step(self, size: int, rx: float, pending_pa: float, start: int, n: int) -> Any:
+        """One :func:`packet_step` call on the payload already in ``decoder._buf[:size]``."""
+        d, tr = self.decoder, self.tracker
+        if self._bufs[0] is not d._t:
+            self._fit()
+        t, a, p = self._bufs
+        s = self._step
+        return packet_step(
+            d.kind, d._buf, size, rx, d._one_off, d._one_len, d._one_rx, d._A, d._FL, d._U,
+            t, a, p, d.has_pressure, pending_pa, self._p_scr,
+            tr._prm_k, tr._st_k, tr._ring, tr._acf_x, tr._acf_r, tr._iv, self.rows,
+            tr._gprm_k, tr._gst_k, tr._gring, tr._baro, tr._tg, tr._ff, self._gout,
+            s[0], s[1], s[2], start, n,
+        )  # fmt: skip
+
+
+def warm_fused() -> None:
+    """Compile (first run) or load (numba's cache) :func:`packet_step` (one signature serves
+    every stream kind and placement); :func:`~downhill_live.decode.fast.warm_kernels` calls it."""
+    # lazy: the session imports this module
+    from downhill_live.config.cue_profile import load_cue_profile
+    from downhill_live.config.firmware import load_firmware_profile
+    from downhill_live.session import Session
+    from downhill_live.types import Packet
+
+    s = Session(load_firmware_profile("dhl-imu"), load_cue_profile())
+    s.process(Packet(0.1, "acc", bytes(8)))
