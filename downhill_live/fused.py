@@ -55,51 +55,56 @@ def _sources_stamp() -> int:
     return int(h.hexdigest()[:15], 16)
 
 
+#: the float arrays the entry takes in one arena (each argument costs ~2 us of dispatch and
+#: unboxing when the caches are cold, as they are between live packets): name, rows x columns
+#: (columns 0: one dimension); their offsets and shapes follow the two header slots of ``io``
+PARTS = ("ring", "acf_x", "acf_r", "iv", "gring", "baro", "tg", "ff", "rows", "gout", "step", "rx")
+_IO_HEAD = 2  # io[0]: the payload's offset in buf (0), io[1]: its length
+
+
 def _make_entry(stamp: int) -> Any:
+    @njit(cache=True)
+    def _part2(W: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:  # noqa: N803
+        o = io[_IO_HEAD + 3 * k]
+        return W[o : o + io[_IO_HEAD + 3 * k + 1] * io[_IO_HEAD + 3 * k + 2]].reshape(
+            (io[_IO_HEAD + 3 * k + 1], io[_IO_HEAD + 3 * k + 2])
+        )
+
+    @njit(cache=True)
+    def _part1(W: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:  # noqa: N803
+        o = io[_IO_HEAD + 3 * k]
+        return W[o : o + io[_IO_HEAD + 3 * k + 1]]
+
     @njit(cache=True)
     def packet_step(
         kind: int,
         buf: np.ndarray,
         size: int,
         rx: float,
-        one_off: np.ndarray,
-        one_len: np.ndarray,
-        one_rx: np.ndarray,
+        io: np.ndarray,
         A: np.ndarray,  # noqa: N803 - the decoder's packed state, named as in decode._kernels
         FL: np.ndarray,  # noqa: N803
         U: np.ndarray,  # noqa: N803
         out_t: np.ndarray,
         out_a: np.ndarray,
         out_p: np.ndarray,
-        dec_has_p: bool,
-        pending_pa: float,
         p_scr: np.ndarray,
+        W: np.ndarray,  # noqa: N803 - the arena of :data:`PARTS`
         prm: np.ndarray,
         st: np.ndarray,
-        ring: np.ndarray,
-        acf_x: np.ndarray,
-        acf_r: np.ndarray,
-        iv: np.ndarray,
-        rows: np.ndarray,
         gprm: np.ndarray,
         gst: np.ndarray,
-        gring: np.ndarray,
-        baro: np.ndarray,
-        tg: np.ndarray,
-        ff: np.ndarray,
-        gout: np.ndarray,
-        step_t: np.ndarray,
-        step_rep: np.ndarray,
-        step_cad: np.ndarray,
+        dec_has_p: bool,
+        pending_pa: float,
         start: int,
         n: int,
     ) -> tuple[int, int, int, int, int, int]:
         """With ``start == 0``: decode the packet ``buf[:size]`` received at ``rx`` (as
         :meth:`FastDecoder.decode <downhill_live.decode.fast.FastDecoder.decode>`); then feed
         samples ``start..n`` of ``out_*`` to the gait core (as ``GaitTracker.update_many``),
-        until they are all taken or ``rows`` is full. ``pending_pa`` (not nan): a barometer
-        stream's reading, the first sample's pressure when the stream has none of its own
-        (written into ``p_scr``).
+        until they are all taken or the step rows are full. ``pending_pa`` (not nan): a
+        barometer stream's reading, the first sample's pressure when the stream has none of its
+        own (written into ``p_scr``).
 
         Returns (decode status, samples of the packet, samples taken from ``start``, step rows
         written, samples lost so far over all restarts, 1 when the packet re-anchored the
@@ -109,10 +114,11 @@ def _make_entry(stamp: int) -> Any:
         if stamp < 0:  # never: ties the cache key to the kernels' sources
             return K.ERR_STATELESS, 0, 0, 0, 0, 0
         if start == 0:
-            one_len[0] = size
+            io[1] = size
+            one_rx = _part1(W, io, 11)
             one_rx[0] = rx
             done, n, status = K.decode_run(
-                kind, buf, one_off, one_len, one_rx, 0, 1, A, FL, U, out_t, out_a, out_p
+                kind, buf, io[0:1], io[1:2], one_rx, 0, 1, A, FL, U, out_t, out_a, out_p
             )
             jumped = int(FL[K.R_INFO, 2])
             if done == 0:
@@ -130,28 +136,39 @@ def _make_entry(stamp: int) -> Any:
                     p_scr[j] = math.nan
             has_p = True
             pr = p_scr
+        rows = _part2(W, io, 8)
         n_rows, used = kern.process(
-            out_t[start:n], out_a[start:n], prm, st, ring, acf_x, acf_r, iv, rows
+            out_t[start:n],
+            out_a[start:n],
+            prm,
+            st,
+            _part2(W, io, 0),
+            _part1(W, io, 1),
+            _part1(W, io, 2),
+            _part2(W, io, 3),
+            rows,
         )
+        step = _part2(W, io, 10)
         for r in range(n_rows):
-            step_t[r] = rows[r, kern.O_T]
-            step_rep[r] = rows[r, kern.O_T_REPORT]
-            step_cad[r] = rows[r, kern.O_CAD]
+            step[0, r] = rows[r, kern.O_T]
+            step[1, r] = rows[r, kern.O_T_REPORT]
+            step[2, r] = rows[r, kern.O_CAD]
         stop = start + used
+        gout = _part2(W, io, 9)
         gk.grade_block(
             out_t[start:stop],
             out_a[start:stop],
             pr[start:stop] if has_p else pr[:0],
             has_p,
-            step_t[:n_rows],
-            step_rep[:n_rows],
-            step_cad[:n_rows],
+            step[0, :n_rows],
+            step[1, :n_rows],
+            step[2, :n_rows],
             gprm,
             gst,
-            gring,
-            baro,
-            tg,
-            ff,
+            _part2(W, io, 4),
+            _part2(W, io, 5),
+            _part1(W, io, 6),
+            _part1(W, io, 7),
             gout,
         )
         for r in range(n_rows):
@@ -168,7 +185,8 @@ packet_step = _make_entry(_sources_stamp())
 class FusedPacket:
     """The arrays :func:`packet_step` works on for one stream: its decoder's and the session
     tracker's (shared: the decoder and the tracker may also be called directly in between, as
-    replay does), and the step rows of one call.
+    replay does; the tracker's float buffers are moved into one arena, :data:`PARTS`), and the
+    step rows of one call.
 
     Parameters
     ----------
@@ -185,9 +203,37 @@ class FusedPacket:
             raise ValueError(f"rows must be >= 2, got {rows}")  # 1 would never take a sample
         self.decoder = decoder
         self.tracker = tracker
-        self.rows = np.zeros((rows, kern.N_OUT))
-        self._gout = np.zeros((rows, 2))
-        self._step = np.zeros((3, rows))
+        arrays = {
+            "ring": tracker._ring,
+            "acf_x": tracker._acf_x,
+            "acf_r": tracker._acf_r,
+            "iv": tracker._iv,
+            "gring": tracker._gring,
+            "baro": tracker._baro,
+            "tg": tracker._tg,
+            "ff": tracker._ff,
+            "rows": np.zeros((rows, kern.N_OUT)),
+            "gout": np.zeros((rows, 2)),
+            "step": np.zeros((3, rows)),
+            "rx": np.zeros(1),
+        }
+        assert tuple(arrays) == PARTS
+        total = sum(a.size for a in arrays.values())
+        self.arena = np.zeros(total)
+        self.io = np.zeros(_IO_HEAD + 3 * len(PARTS), np.int64)
+        views: dict[str, np.ndarray] = {}
+        at = 0
+        for k, (name, arr) in enumerate(arrays.items()):
+            view = self.arena[at : at + arr.size].reshape(arr.shape)
+            view[...] = arr
+            views[name] = view
+            shape = arr.shape if arr.ndim == 2 else (arr.size, 0)
+            self.io[_IO_HEAD + 3 * k : _IO_HEAD + 3 * k + 3] = (at, *shape)
+            at += arr.size
+        # the tracker goes on with the same values, now in the arena
+        for name in PARTS[:8]:
+            setattr(tracker, "_" + name, views[name])
+        self.rows = views["rows"]
         self._p_scr = np.empty(0)
         self._fit()
 
@@ -204,13 +250,10 @@ class FusedPacket:
         if self._bufs[0] is not d._t:
             self._fit()
         t, a, p = self._bufs
-        s = self._step
         return packet_step(
-            d.kind, d._buf, size, rx, d._one_off, d._one_len, d._one_rx, d._A, d._FL, d._U,
-            t, a, p, d.has_pressure, pending_pa, self._p_scr,
-            tr._prm_k, tr._st_k, tr._ring, tr._acf_x, tr._acf_r, tr._iv, self.rows,
-            tr._gprm_k, tr._gst_k, tr._gring, tr._baro, tr._tg, tr._ff, self._gout,
-            s[0], s[1], s[2], start, n,
+            d.kind, d._buf, size, rx, self.io, d._A, d._FL, d._U, t, a, p, self._p_scr,
+            self.arena, tr._prm_k, tr._st_k, tr._gprm_k, tr._gst_k, d.has_pressure,
+            pending_pa, start, n,
         )  # fmt: skip
 
 

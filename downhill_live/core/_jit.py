@@ -7,6 +7,8 @@ states as length-1 structured arrays) are made here, the same way for every kern
 
 from __future__ import annotations
 
+import sys
+
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, get_type_hints
 
@@ -22,6 +24,35 @@ try:  # pragma: no cover - depends on the installation
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
     _numba_njit = None
+
+
+def _load_numba_arrays_without_scipy() -> None:  # pragma: no cover - depends on numba
+    """numba's array library (loaded with the first compiled call) asks once, at import,
+    whether scipy's BLAS is there (``numba.np.arraymath._HAVE_BLAS``: only whether
+    ``np.correlate``/``np.convolve`` in compiled code use BLAS or a loop; no kernel here uses
+    them). Asking imports ``scipy.linalg``: ~0.2 s of every command that runs a kernel. It is
+    loaded here with that one question answered "no"; ``np.dot`` and ``np.linalg`` in compiled
+    code still find scipy (they ask again when compiled)."""
+    try:
+        from numba.np import linalg
+    except ImportError:
+        return
+    ask = getattr(linalg, "ensure_blas", None)
+    if ask is None or "numba.np.arraymath" in sys.modules:
+        return
+
+    def no_blas() -> None:
+        raise ImportError("not asked")
+
+    linalg.ensure_blas = no_blas
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        linalg.ensure_blas = ask
+
+
+if HAVE_NUMBA:
+    _load_numba_arrays_without_scipy()
 
 
 def jit_active() -> bool:
