@@ -64,14 +64,14 @@ _IO_HEAD = 2  # io[0]: the payload's offset in buf (0), io[1]: its length
 
 def _make_entry(stamp: int) -> Any:
     @njit(cache=True)
-    def _part2(W: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:  # noqa: N803
+    def _part2(W: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:
         o = io[_IO_HEAD + 3 * k]
         return W[o : o + io[_IO_HEAD + 3 * k + 1] * io[_IO_HEAD + 3 * k + 2]].reshape(
             (io[_IO_HEAD + 3 * k + 1], io[_IO_HEAD + 3 * k + 2])
         )
 
     @njit(cache=True)
-    def _part1(W: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:  # noqa: N803
+    def _part1(W: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:
         o = io[_IO_HEAD + 3 * k]
         return W[o : o + io[_IO_HEAD + 3 * k + 1]]
 
@@ -82,14 +82,14 @@ def _make_entry(stamp: int) -> Any:
         size: int,
         rx: float,
         io: np.ndarray,
-        A: np.ndarray,  # noqa: N803 - the decoder's packed state, named as in decode._kernels
-        FL: np.ndarray,  # noqa: N803
-        U: np.ndarray,  # noqa: N803
+        A: np.ndarray,
+        FL: np.ndarray,
+        U: np.ndarray,
         out_t: np.ndarray,
         out_a: np.ndarray,
         out_p: np.ndarray,
         p_scr: np.ndarray,
-        W: np.ndarray,  # noqa: N803 - the arena of :data:`PARTS`
+        W: np.ndarray,
         prm: np.ndarray,
         st: np.ndarray,
         gprm: np.ndarray,

@@ -38,9 +38,9 @@ from downhill_live.decode import (
 from downhill_live.decode._kernels import ERR_CAPACITY
 from downhill_live.decode._kernels import OK as DECODE_OK
 from downhill_live.decode.base import check_setting
+from downhill_live.decode.fast import FastDecoder
 from downhill_live.decode.registry import stream_settings
 from downhill_live.decode.rsc import RscDecoder
-from downhill_live.decode.fast import FastDecoder
 from downhill_live.errors import (
     ConfigError,
     DecodeError,
@@ -352,7 +352,7 @@ class Session:
         size = len(payload)
         if size > len(dec._buf):
             dec._buf = np.zeros(2 * size, np.uint8)
-        memoryview(dec._buf)[:size] = payload  # type: ignore[arg-type]
+        memoryview(dec._buf)[:size] = payload
         pending = self._pending_pa
         rx = packet.t_rx_s
         while True:

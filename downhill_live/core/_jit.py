@@ -8,7 +8,6 @@ states as length-1 structured arrays) are made here, the same way for every kern
 from __future__ import annotations
 
 import sys
-
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, get_type_hints
 

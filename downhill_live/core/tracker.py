@@ -380,7 +380,7 @@ class GaitTracker:
 
 
 # the row layout _rows_to_steps reads by position
-assert (kern.O_T, kern.O_CAD, kern.O_PEAK, kern.O_GRADE, kern.O_DESC, kern.O_GCT) == tuple(range(6))
+assert tuple(range(6)) == (kern.O_T, kern.O_CAD, kern.O_PEAK, kern.O_GRADE, kern.O_DESC, kern.O_GCT)
 assert (kern.O_PEAK_AX, kern.O_UNDER, kern.O_CLIP) == (6, 8, 9)
 
 
