@@ -62,19 +62,14 @@ PARTS = ("ring", "acf_x", "acf_r", "iv", "gring", "baro", "tg", "ff", "rows", "g
 _IO_HEAD = 2  # io[0]: the payload's offset in buf (0), io[1]: its length
 
 
+@njit(cache=True)
+def _view2(W: np.ndarray, at: int, n_rows: int, n_cols: int) -> np.ndarray:
+    return W[at : at + n_rows * n_cols].reshape((n_rows, n_cols))
+
+
 def _make_entry(stamp: int) -> Any:
-    @njit(cache=True)
-    def _part2(W: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:
-        o = io[_IO_HEAD + 3 * k]
-        return W[o : o + io[_IO_HEAD + 3 * k + 1] * io[_IO_HEAD + 3 * k + 2]].reshape(
-            (io[_IO_HEAD + 3 * k + 1], io[_IO_HEAD + 3 * k + 2])
-        )
-
-    @njit(cache=True)
-    def _part1(W: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:
-        o = io[_IO_HEAD + 3 * k]
-        return W[o : o + io[_IO_HEAD + 3 * k + 1]]
-
+    # only ``stamp`` may be in the closure: numba hashes the closure's contents into the cache
+    # key (a compiled function there would change the key in every process)
     @njit(cache=True)
     def packet_step(
         kind: int,
@@ -115,7 +110,7 @@ def _make_entry(stamp: int) -> Any:
             return K.ERR_STATELESS, 0, 0, 0, 0, 0
         if start == 0:
             io[1] = size
-            one_rx = _part1(W, io, 11)
+            one_rx = W[io[35] : io[35] + io[36]]
             one_rx[0] = rx
             done, n, status = K.decode_run(
                 kind, buf, io[0:1], io[1:2], one_rx, 0, 1, A, FL, U, out_t, out_a, out_p
@@ -136,25 +131,25 @@ def _make_entry(stamp: int) -> Any:
                     p_scr[j] = math.nan
             has_p = True
             pr = p_scr
-        rows = _part2(W, io, 8)
+        rows = _view2(W, io[26], io[27], io[28])
         n_rows, used = kern.process(
             out_t[start:n],
             out_a[start:n],
             prm,
             st,
-            _part2(W, io, 0),
-            _part1(W, io, 1),
-            _part1(W, io, 2),
-            _part2(W, io, 3),
+            _view2(W, io[2], io[3], io[4]),
+            W[io[5] : io[5] + io[6]],
+            W[io[8] : io[8] + io[9]],
+            _view2(W, io[11], io[12], io[13]),
             rows,
         )
-        step = _part2(W, io, 10)
+        step = _view2(W, io[32], io[33], io[34])
         for r in range(n_rows):
             step[0, r] = rows[r, kern.O_T]
             step[1, r] = rows[r, kern.O_T_REPORT]
             step[2, r] = rows[r, kern.O_CAD]
         stop = start + used
-        gout = _part2(W, io, 9)
+        gout = _view2(W, io[29], io[30], io[31])
         gk.grade_block(
             out_t[start:stop],
             out_a[start:stop],
@@ -165,10 +160,10 @@ def _make_entry(stamp: int) -> Any:
             step[2, :n_rows],
             gprm,
             gst,
-            _part2(W, io, 4),
-            _part2(W, io, 5),
-            _part1(W, io, 6),
-            _part1(W, io, 7),
+            _view2(W, io[14], io[15], io[16]),
+            _view2(W, io[17], io[18], io[19]),
+            W[io[20] : io[20] + io[21]],
+            W[io[23] : io[23] + io[24]],
             gout,
         )
         for r in range(n_rows):

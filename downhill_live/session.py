@@ -89,6 +89,9 @@ def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> Firmwa
 #: metrics a cadence-only sensor (RSC foot pod) provides
 CADENCE_ONLY_METRICS = frozenset({"cadence_spm"})
 
+#: steps the session's statistics take at a time (see :attr:`Session.step_stats`)
+STATS_BATCH = 64
+
 #: decoders whose streams carry a grade of their own (a treadmill's inclination)
 GRADE_DECODERS = frozenset({"ftms"})
 #: decoders whose streams are a barometer of their own (the Thingy:52's pressure)
@@ -250,8 +253,11 @@ class Session:
         #: lines come from :attr:`step_stats`, whose memory does not grow with the run)
         self.steps: list[Step] = []
         self.keep_steps = keep_steps
-        #: streaming figures of the steps (:meth:`summary`, :meth:`descents`)
-        self.step_stats = StepStats(self.cue_profile)
+        self._step_stats = StepStats(self.cue_profile)
+        # steps not yet given to the statistics: they are taken in batches, after the cues of
+        # the packet that completes a batch (the cues do not need them; a live packet that
+        # completes a step would spend ~50 us of its time on them with cold caches)
+        self._stats_pending: list[Step] = []
         self._error_kinds_logged: set[str] = set()
         #: receive time minus sensor time (s), from the first decoded packet; nan before
         self.rx_minus_sensor_s = math.nan
@@ -469,18 +475,34 @@ class Session:
     def _take_steps(self, steps: list[Step]) -> list[Cue]:
         """New steps -> kept, statistics, step sinks, cue rules -> cues (to the cue sinks)."""
         out: list[Cue] = []
-        keep, stats = self.keep_steps, self.step_stats
+        keep, pending = self.keep_steps, self._stats_pending
         for step in steps:
             if keep:
                 self.steps.append(step)
-            stats.add(step)
+            pending.append(step)
             for sink in self._step_sinks:
                 sink.step(step)
             for cue in self.engine.update(step):
                 out.append(cue)
                 for sink in self._cue_sinks:
                     sink.cue(cue)
+        if len(pending) >= STATS_BATCH:
+            self._flush_stats()
         return out
+
+    @property
+    def step_stats(self) -> StepStats:
+        """Streaming figures of the steps so far (:meth:`summary`, :meth:`descents`)."""
+        self._flush_stats()
+        return self._step_stats
+
+    def _flush_stats(self) -> None:
+        pending = self._stats_pending
+        if pending:
+            add = self._step_stats.add
+            for step in pending:
+                add(step)
+            pending.clear()
 
     def attach(self, *sinks: Sink) -> None:
         """Add sinks (before the first packet: a sink sees the session from its start)."""
