@@ -23,6 +23,7 @@ part of its cache key (a changed kernel recompiles the entry).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -74,8 +75,6 @@ def _make_entry(stamp: int) -> Any:
     def packet_step(
         kind: int,
         buf: np.ndarray,
-        size: int,
-        rx: float,
         io: np.ndarray,
         A: np.ndarray,
         FL: np.ndarray,
@@ -90,6 +89,8 @@ def _make_entry(stamp: int) -> Any:
         gprm: np.ndarray,
         gst: np.ndarray,
         dec_has_p: bool,
+        size: int,
+        rx: float,
         pending_pa: float,
         start: int,
         n: int,
@@ -233,23 +234,23 @@ class FusedPacket:
         self._fit()
 
     def _fit(self) -> None:
-        """(Re)bind the decoder's sample buffers (they grow for a packet that needs more)."""
-        d = self.decoder
+        """(Re)bind the decoder's payload and sample buffers (they grow for a packet that needs
+        more): the entry with every argument but the packet's bound (one C-level call)."""
+        d, tr = self.decoder, self.tracker
         if len(self._p_scr) < len(d._t):
             self._p_scr = np.empty(len(d._t))
-        self._bufs = (d._t, d._a, d._p)
+        self._buf, self._t = d._buf, d._t
+        self._call = functools.partial(
+            packet_step, d.kind, d._buf, self.io, d._A, d._FL, d._U, d._t, d._a, d._p,
+            self._p_scr, self.arena, tr._prm_k, tr._st_k, tr._gprm_k, tr._gst_k, d.has_pressure,
+        )  # fmt: skip
 
     def step(self, size: int, rx: float, pending_pa: float, start: int, n: int) -> Any:
         """One :func:`packet_step` call on the payload already in ``decoder._buf[:size]``."""
-        d, tr = self.decoder, self.tracker
-        if self._bufs[0] is not d._t:
+        d = self.decoder
+        if self._buf is not d._buf or self._t is not d._t:
             self._fit()
-        t, a, p = self._bufs
-        return packet_step(
-            d.kind, d._buf, size, rx, self.io, d._A, d._FL, d._U, t, a, p, self._p_scr,
-            self.arena, tr._prm_k, tr._st_k, tr._gprm_k, tr._gst_k, d.has_pressure,
-            pending_pa, start, n,
-        )  # fmt: skip
+        return self._call(size, rx, pending_pa, start, n)
 
 
 def warm_fused() -> None:

@@ -188,3 +188,33 @@ def test_fused_packets_run_as_plain_python() -> None:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("ok")
+
+
+def test_the_entrys_cache_key_follows_the_kernels_it_calls() -> None:
+    """numba's cache key holds a hash of the entry's closure: only the stamp of the called
+    kernels' sources may be there (deterministic: the cache is hit in the next process; it
+    changes with those sources: a changed kernel is compiled into the entry again)."""
+    from downhill_live import fused
+
+    func = fused.packet_step.py_func if hasattr(fused.packet_step, "py_func") else fused.packet_step
+    cells = [c.cell_contents for c in func.__closure__ or ()]
+    assert cells == [fused._sources_stamp()]
+    assert isinstance(cells[0], int) and cells[0] > 0
+
+
+def test_a_packet_larger_than_the_sample_buffers_grows_them() -> None:
+    """A packet of more samples than the decoder's buffers hold (512 at first): they grow, the
+    entry is bound to the new ones, and the results stay those of decode + core."""
+    prof = load_firmware_profile("polar-verity-sense")
+    stream = next(iter(prof.streams.values()))
+    sim = simulate([Segment(20.0, -8.0, "run")], prof.placement, rate_hz=416.0, seed=4)
+    mg = np.round(sim.acc_g * 1000).astype(np.int64)
+    packets, t_ns, k = [], 10**17, 0
+    for size in [36, 36, 800, 36, 36, 1500, *[36] * 150]:
+        t_ns += round(size / 416.0 * 1e9)
+        payload = encode_pmd_acc_raw(t_ns, mg[k : k + size])
+        packets.append(Packet(t_ns / 1e9 - 10**8 + 0.01, stream.name, payload))
+        k += size
+    one = assert_same(prof, packets)
+    assert len(one.decoders[stream.name]._t) >= 1500
+    assert len(one.steps) > 10
