@@ -178,11 +178,60 @@ def _make_entry(stamp: int) -> Any:
 packet_step = _make_entry(_sources_stamp())
 
 
+class Arena:
+    """One tracker's float buffers (:data:`PARTS`) in one array, and the step rows of a call:
+    made once per tracker (kept as ``tracker._fused_arena``) and shared by every stream that
+    feeds it. A new arena (another row count) moves the buffers again; the streams bound to the
+    old one notice and rebind (:meth:`FusedPacket.step`)."""
+
+    def __init__(self, tracker: Any, rows: int) -> None:
+        arrays = {
+            "ring": tracker._ring,
+            "acf_x": tracker._acf_x,
+            "acf_r": tracker._acf_r,
+            "iv": tracker._iv,
+            "gring": tracker._gring,
+            "baro": tracker._baro,
+            "tg": tracker._tg,
+            "ff": tracker._ff,
+            "rows": np.zeros((rows, kern.N_OUT)),
+            "gout": np.zeros((rows, 2)),
+            "step": np.zeros((3, rows)),
+            "rx": np.zeros(1),
+        }
+        assert tuple(arrays) == PARTS
+        self.n_rows = rows
+        self.W = np.zeros(sum(a.size for a in arrays.values()))
+        self.io = np.zeros(_IO_HEAD + 3 * len(PARTS), np.int64)
+        views: dict[str, np.ndarray] = {}
+        at = 0
+        for k, (name, arr) in enumerate(arrays.items()):
+            view = self.W[at : at + arr.size].reshape(arr.shape)
+            view[...] = arr
+            views[name] = view
+            shape = arr.shape if arr.ndim == 2 else (arr.size, 0)
+            self.io[_IO_HEAD + 3 * k : _IO_HEAD + 3 * k + 3] = (at, *shape)
+            at += arr.size
+        # the tracker goes on with the same values, now in the arena
+        for name in PARTS[:8]:
+            setattr(tracker, "_" + name, views[name])
+        self.rows = views["rows"]
+        tracker._fused_arena = self
+
+    @staticmethod
+    def of(tracker: Any, rows: int) -> Arena:
+        """The tracker's arena, made (or made again for another row count) when needed."""
+        arena = getattr(tracker, "_fused_arena", None)
+        if arena is None or arena.n_rows != rows:
+            arena = Arena(tracker, rows)
+        return arena
+
+
 class FusedPacket:
     """The arrays :func:`packet_step` works on for one stream: its decoder's and the session
     tracker's (shared: the decoder and the tracker may also be called directly in between, as
-    replay does; the tracker's float buffers are moved into one arena, :data:`PARTS`), and the
-    step rows of one call.
+    replay does; the tracker's float buffers live in its :class:`Arena`), and the step rows of
+    one call (:attr:`rows`).
 
     Parameters
     ----------
@@ -199,56 +248,31 @@ class FusedPacket:
             raise ValueError(f"rows must be >= 2, got {rows}")  # 1 would never take a sample
         self.decoder = decoder
         self.tracker = tracker
-        arrays = {
-            "ring": tracker._ring,
-            "acf_x": tracker._acf_x,
-            "acf_r": tracker._acf_r,
-            "iv": tracker._iv,
-            "gring": tracker._gring,
-            "baro": tracker._baro,
-            "tg": tracker._tg,
-            "ff": tracker._ff,
-            "rows": np.zeros((rows, kern.N_OUT)),
-            "gout": np.zeros((rows, 2)),
-            "step": np.zeros((3, rows)),
-            "rx": np.zeros(1),
-        }
-        assert tuple(arrays) == PARTS
-        total = sum(a.size for a in arrays.values())
-        self.arena = np.zeros(total)
-        self.io = np.zeros(_IO_HEAD + 3 * len(PARTS), np.int64)
-        views: dict[str, np.ndarray] = {}
-        at = 0
-        for k, (name, arr) in enumerate(arrays.items()):
-            view = self.arena[at : at + arr.size].reshape(arr.shape)
-            view[...] = arr
-            views[name] = view
-            shape = arr.shape if arr.ndim == 2 else (arr.size, 0)
-            self.io[_IO_HEAD + 3 * k : _IO_HEAD + 3 * k + 3] = (at, *shape)
-            at += arr.size
-        # the tracker goes on with the same values, now in the arena
-        for name in PARTS[:8]:
-            setattr(tracker, "_" + name, views[name])
-        self.rows = views["rows"]
+        self._arena = Arena.of(tracker, rows)
         self._p_scr = np.empty(0)
         self._fit()
 
     def _fit(self) -> None:
         """(Re)bind the decoder's payload and sample buffers (they grow for a packet that needs
-        more): the entry with every argument but the packet's bound (one C-level call)."""
+        more) and the tracker's arena: the entry with every argument but the packet's bound
+        (one C-level call)."""
         d, tr = self.decoder, self.tracker
+        ar = self._arena = tr._fused_arena
+        self.rows = ar.rows
         if len(self._p_scr) < len(d._t):
             self._p_scr = np.empty(len(d._t))
         self._buf, self._t = d._buf, d._t
         self._call = functools.partial(
-            packet_step, d.kind, d._buf, self.io, d._A, d._FL, d._U, d._t, d._a, d._p,
-            self._p_scr, self.arena, tr._prm_k, tr._st_k, tr._gprm_k, tr._gst_k, d.has_pressure,
+            packet_step, d.kind, d._buf, ar.io, d._A, d._FL, d._U, d._t, d._a, d._p,
+            self._p_scr, ar.W, tr._prm_k, tr._st_k, tr._gprm_k, tr._gst_k, d.has_pressure,
         )  # fmt: skip
 
     def step(self, size: int, rx: float, pending_pa: float, start: int, n: int) -> Any:
         """One :func:`packet_step` call on the payload already in ``decoder._buf[:size]``."""
         d = self.decoder
-        if self._buf is not d._buf or self._t is not d._t:
+        if self._buf is not d._buf or self._t is not d._t or (
+            self._arena is not self.tracker._fused_arena
+        ):
             self._fit()
         return self._call(size, rx, pending_pa, start, n)
 

@@ -218,3 +218,29 @@ def test_a_packet_larger_than_the_sample_buffers_grows_them() -> None:
     one = assert_same(prof, packets)
     assert len(one.decoders[stream.name]._t) >= 1500
     assert len(one.steps) > 10
+
+
+def test_two_streams_feeding_one_tracker_share_its_buffers() -> None:
+    """Two compiled-decoder streams into one gait core (two devices of a run): both bind the
+    tracker's one arena, also when the second is made with another row count (the first
+    rebinds), and the results are those of decode + core."""
+    from downhill_live.decode import make_decoder
+
+    prof, packets = running_packets("dhl-imu", 40.0)
+    stream = prof.streams["acc"]
+    half = len(packets) // 2
+    moved = packets[:half] + [Packet(p.t_rx_s, "acc2", p.payload) for p in packets[half:]]
+    fused, plain = _sessions(prof)
+    for s in (fused, plain):
+        s.decoders["acc2"] = make_decoder(prof, stream)
+    fused._fused["acc2"] = FusedPacket(fused.decoders["acc2"], fused.tracker, rows=3)
+    for p in moved:
+        assert fused.process(p) == plain.process(p)
+    assert repr(fused.steps) == repr(plain.steps) and fused.cues == plain.cues
+    assert fused.stats == plain.stats
+    assert len(fused.steps) > 20  # the second stream's clock starts again: its samples repeat
+    assert fused.stats.samples == 16 * len(moved)
+    arena = fused.tracker._fused_arena
+    assert fused._fused["acc"]._arena is arena and fused._fused["acc2"]._arena is arena
+    assert np.shares_memory(fused.tracker._ring, arena.W)
+    assert np.shares_memory(fused._fused["acc"].rows, arena.W)
