@@ -280,11 +280,11 @@ class FusedPacket:
 def warm_fused() -> None:
     """Compile (first run) or load (numba's cache) :func:`packet_step` (one signature serves
     every stream kind and placement); :func:`~downhill_live.decode.fast.warm_kernels` calls it."""
-    # lazy: the session imports this module
+    # lazy: the session imports this module (and these are needed only here)
     from downhill_live.config.cue_profile import load_cue_profile
     from downhill_live.config.firmware import load_firmware_profile
     from downhill_live.session import Session
-    from downhill_live.types import Packet
+    from downhill_live.types import Packet  # lazy, as the three above
 
     s = Session(load_firmware_profile("dhl-imu"), load_cue_profile())
     s.process(Packet(0.1, "acc", bytes(8)))

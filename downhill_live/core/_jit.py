@@ -32,7 +32,7 @@ def _load_numba_arrays_without_scipy() -> None:  # pragma: no cover - depends on
     them). Asking imports ``scipy.linalg``: ~0.2 s of every command that runs a kernel. It is
     loaded here with that one question answered "no"; ``np.dot`` and ``np.linalg`` in compiled
     code still find scipy (they ask again when compiled)."""
-    try:
+    try:  # lazy: numba may be absent, and this runs once, at import
         from numba.np import linalg
     except ImportError:
         return
