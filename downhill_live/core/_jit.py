@@ -7,6 +7,9 @@ states as length-1 structured arrays) are made here, the same way for every kern
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, get_type_hints
@@ -25,33 +28,50 @@ except ImportError:  # pragma: no cover
     _numba_njit = None
 
 
-def _load_numba_arrays_without_scipy() -> None:  # pragma: no cover - depends on numba
-    """numba's array library (loaded with the first compiled call) asks once, at import,
-    whether scipy's BLAS is there (``numba.np.arraymath._HAVE_BLAS``: only whether
-    ``np.correlate``/``np.convolve`` in compiled code use BLAS or a loop; no kernel here uses
-    them). Asking imports ``scipy.linalg``: ~0.2 s of every command that runs a kernel. It is
-    loaded here with that one question answered "no"; ``np.dot`` and ``np.linalg`` in compiled
-    code still find scipy (they ask again when compiled)."""
-    try:  # lazy: numba may be absent, and this runs once, at import
-        from numba.np import linalg
-    except ImportError:
-        return
-    ask = getattr(linalg, "ensure_blas", None)
-    if ask is None or "numba.np.arraymath" in sys.modules:
-        return
-
-    def no_blas() -> None:
-        raise ImportError("not asked")
-
-    linalg.ensure_blas = no_blas
-    try:
-        import numba.np.arraymath  # noqa: F401
-    finally:
-        linalg.ensure_blas = ask
+def _no_blas() -> None:
+    raise ImportError("not asked (downhill_live.core._jit)")
 
 
-if HAVE_NUMBA:
-    _load_numba_arrays_without_scipy()
+class _ArraysWithoutScipy(importlib.abc.MetaPathFinder):
+    """numba's array library (``numba.np.arraymath``, imported with numba's target set-up at
+    the first compiled call) asks once, at import, whether scipy's BLAS is there
+    (``_HAVE_BLAS``: only whether ``np.correlate``/``np.convolve`` in compiled code use BLAS or
+    a loop; no kernel here uses them). Asking imports ``scipy.linalg``: ~0.2 s of every command
+    that runs a kernel. This finder, first on ``sys.meta_path`` until that import, runs it with
+    the question answered "no"; ``np.dot`` and ``np.linalg`` in compiled code still find scipy
+    (they ask again when compiled). Nothing happens before numba loads it (no import cost)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "numba.np.arraymath":
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)  # once: the real finders from here on
+        spec: Any = importlib.util.find_spec(name)
+        real: Any = spec.loader if spec is not None else None
+        if real is None or not hasattr(real, "exec_module"):  # pragma: no cover
+            return spec
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return real.create_module(spec)
+
+            def exec_module(self, module: Any) -> None:
+                # lazy: numba.np.linalg is loaded by numba itself just before this
+                from numba.np import linalg
+
+                ask: Any = getattr(linalg, "ensure_blas", None)
+                linalg.ensure_blas = _no_blas
+                try:
+                    real.exec_module(module)
+                finally:
+                    linalg.ensure_blas = ask
+
+        spec.loader = Loader()
+        return spec
+
+
+if HAVE_NUMBA and "numba.np.arraymath" not in sys.modules:
+    sys.meta_path.insert(0, _ArraysWithoutScipy())
 
 
 def jit_active() -> bool:
