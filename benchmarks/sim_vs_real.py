@@ -125,7 +125,10 @@ def foot_stats(
     * ``push_to_next_s``: from that peak to the next impact;
     * ``stride_s``: time to the next impact;
     * ``hp25_peak_g``: what a causal 25 Hz high-pass (2nd-order Butterworth, all axes) keeps
-      of the impact, max of its resultant over [tp - 30 ms, tp + 50 ms].
+      of the impact, max of its resultant over [tp - 30 ms, tp + 50 ms];
+    * ``fwhm_ms``: the impact's width at half its height above the foot-flat level
+      (``stance_g``), from the linearly interpolated crossings either side of ``tp``; a sample
+      rate can only resolve an impact a few samples wide.
     """
     mag = np.linalg.norm(acc, axis=1)
     sos = butter(2, 20.0, "highpass", fs=rate_hz, output="sos")
@@ -153,6 +156,7 @@ def foot_stats(
             "push_to_next_s",
             "stride_s",
             "hp25_peak_g",
+            "fwhm_ms",
         )
     }
     for i in range(1, tp_a.size - 1):
@@ -177,7 +181,27 @@ def foot_stats(
         rows["push_to_next_s"].append(float(tp_a[i + 1] - t[j]))
         rows["stride_s"].append(float(stride))
         rows["hp25_peak_g"].append(float(_window(t, hp25, p - 0.030, p + 0.050).max()))
+        rows["fwhm_ms"].append(1e3 * _fwhm_s(t, mag, p, rows["stance_g"][-1]))
     return {k: np.array(v) for k, v in rows.items()}
+
+
+def _fwhm_s(t: np.ndarray, mag: np.ndarray, tp: float, base_g: float) -> float:
+    """Width of the peak of ``mag`` at ``tp`` at half its height above ``base_g``."""
+    i = int(np.searchsorted(t, tp))
+    i = min(max(i, 0), t.size - 1)
+    half = base_g + 0.5 * (mag[i] - base_g)
+    lo = i
+    while lo > 0 and mag[lo - 1] >= half:
+        lo -= 1
+    hi = i
+    while hi < t.size - 1 and mag[hi + 1] >= half:
+        hi += 1
+    if lo == 0 or hi == t.size - 1:
+        return float("nan")
+    # interpolated crossings between the last sample below and the first above half
+    t_lo = t[lo - 1] + (half - mag[lo - 1]) / (mag[lo] - mag[lo - 1]) * (t[lo] - t[lo - 1])
+    t_hi = t[hi] + (mag[hi] - half) / (mag[hi] - mag[hi + 1]) * (t[hi + 1] - t[hi])
+    return float(t_hi - t_lo)
 
 
 def _merge(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

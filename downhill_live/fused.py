@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from downhill_live.core import _jit
 from downhill_live.core import _kernels as kern
 from downhill_live.core import grade as gk
 from downhill_live.core._jit import njit
@@ -48,7 +49,7 @@ ROWS = 256
 def _sources_stamp() -> int:
     """A number that changes when the kernels the entry calls change (see the module notes)."""
     h = hashlib.sha256()
-    for mod in (K, kern, gk):
+    for mod in (K, kern, gk, _jit):  # _jit: helpers the kernels call (median_first)
         try:
             h.update(Path(str(mod.__file__)).read_bytes())
         except OSError:  # pragma: no cover - no sources installed: the cache may go stale

@@ -97,6 +97,20 @@ def njit(*args: Any, **kwargs: Any) -> Any:
     return deco
 
 
+@njit(cache=True)
+def median_first(buf: np.ndarray, n: int) -> float:
+    """Median of ``buf[:n]``, sorting those values in place (insertion sort: the kernels'
+    rings hold a few dozen values, and a scratch row the caller owns keeps it allocation-free)."""
+    for a in range(1, n):
+        v = buf[a]
+        b = a - 1
+        while b >= 0 and buf[b] > v:
+            buf[b + 1] = buf[b]
+            b -= 1
+        buf[b + 1] = v
+    return buf[n // 2] if n % 2 == 1 else 0.5 * (buf[n // 2 - 1] + buf[n // 2])
+
+
 # ------------------------------------------------------------------------------ kernel records
 # The kernels take their parameters and states as length-1 structured arrays: numba types an
 # array argument in constant time (a 70-field tuple costs ~30 us a call) and names its fields.

@@ -71,7 +71,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from downhill_live.core._jit import new_record, njit, reset_state, state_dtype
+from downhill_live.core._jit import median_first, new_record, njit, reset_state, state_dtype
 from downhill_live.core._jit import params_record as _params_record
 
 
@@ -413,7 +413,8 @@ def _cadence(st: np.ndarray, p: KParams, iv: np.ndarray, t_now: float) -> float:
     sum_d = 0.0
     sum_n = 0.0
     sum_x = 0.0
-    buf = np.empty(N_IV)
+    x_new = 0.0  # middle of the newest agreeing interval, relative to t_now
+    buf = iv[2]  # the interval ring's scratch row: no allocation per strike
     nb = 0
     for k in range(int(s.iv_n)):  # newest first, up to cad_periods periods
         q = (int(s.iv_i) - 1 - k) % N_IV
@@ -424,27 +425,21 @@ def _cadence(st: np.ndarray, p: KParams, iv: np.ndarray, t_now: float) -> float:
         if n > 0.0:
             sum_d += d
             sum_n += n
-            sum_x += iv[1, q] - 0.5 * d - t_now
+            x = iv[1, q] - 0.5 * d - t_now
+            sum_x += x
+            if nb == 0:
+                x_new = x
             buf[nb] = d / n
             nb += 1
             if sum_n >= p.cad_periods:
                 break
     if sum_n >= 2.0:
         # a trend (a sprint build-up): the period's slope over the trend window, when it is
-        # clearly not zero, carries the level from the middle of its intervals to now
+        # clearly not zero, carries the level from the middle of its intervals to the middle
+        # of the newest one: the report stands for the latest stride (step)
         slope = _period_trend(st, p, iv, per, t_now)
-        if p.cad_median:
-            for a in range(1, nb):  # insertion sort of at most N_IV values
-                v = buf[a]
-                b = a - 1
-                while b >= 0 and buf[b] > v:
-                    buf[b + 1] = buf[b]
-                    b -= 1
-                buf[b + 1] = v
-            per = buf[nb // 2] if nb % 2 == 1 else 0.5 * (buf[nb // 2 - 1] + buf[nb // 2])
-        else:
-            per = sum_d / sum_n
-        per -= slope * sum_x / nb
+        per = median_first(buf, nb) if p.cad_median else sum_d / sum_n
+        per += slope * (x_new - sum_x / nb)
     return 60.0 / per * (2.0 if p.one_foot else 1.0)
 
 

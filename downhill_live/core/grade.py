@@ -52,7 +52,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from downhill_live.core._jit import new_record, njit, params_record, reset_state, state_dtype
+from downhill_live.core._jit import (
+    median_first,
+    new_record,
+    njit,
+    params_record,
+    reset_state,
+    state_dtype,
+)
 
 __all__ = [
     "EXTERNAL_HOLD_S",
@@ -352,18 +359,6 @@ def _descent(grade: float, desc: float, desc_t: float, t: float, p: GParams) -> 
 
 
 @njit(cache=True)
-def _median(buf: np.ndarray, n: int) -> float:
-    for a in range(1, n):  # insertion sort of at most N_TG values
-        v = buf[a]
-        b = a - 1
-        while b >= 0 and buf[b] > v:
-            buf[b + 1] = buf[b]
-            b -= 1
-        buf[b + 1] = v
-    return buf[n // 2] if n % 2 == 1 else 0.5 * (buf[n // 2 - 1] + buf[n // 2])
-
-
-@njit(cache=True)
 def _finish_footflat(
     st: np.ndarray, p: GParams, ring: np.ndarray, tg: np.ndarray, ff: np.ndarray
 ) -> None:
@@ -473,10 +468,10 @@ def _tilt_now(st: np.ndarray, p: GParams, tg: np.ndarray, ff: np.ndarray) -> flo
         good += ff[q]
     if good < p.ff_share * N_FF:
         return NAN
-    buf = np.empty(N_TG)
+    buf = tg[N_TG:]  # the scratch half of the ring array: no allocation per step
     for q in range(N_TG):
         buf[q] = tg[q]
-    return _median(buf, N_TG)
+    return median_first(buf, N_TG)
 
 
 @njit(cache=True)

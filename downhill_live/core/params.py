@@ -162,7 +162,8 @@ class GaitParams:
         A cadence that changes steadily (a sprint build-up, a slow-down) would lag by half the
         cadence window: the per-period intervals of this window get a least-squares line, and
         when its slope is ``cadence_trend_min_t`` standard errors or more from zero, the level
-        is carried along it from the middle of its intervals to the newest strike. 0: off.
+        is carried along it from the middle of its intervals to the middle of the newest one
+        (a report stands for the stride, or trunk step, that ends with it). 0: off.
     cadence_trend_min_t : float
         See ``cadence_trend_window_s``.
     max_interval_s : float

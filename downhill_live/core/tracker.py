@@ -213,7 +213,7 @@ class GaitTracker:
             self._gprm_k = self._gprm
             self._gst_k = self._gst
         kern.init_state(self._st_k, self._prm_k)
-        self._tg = np.zeros(gk.N_TG)
+        self._tg = np.zeros(2 * gk.N_TG)  # the ring, then a scratch half for its median
         self._ff = np.zeros(gk.N_FF)
         gk.init_gstate(self._gst_k, self._tg, self._ff)
         self._gring = np.zeros((gk.N_GRING, ring_capacity(self.rate_hz)))
@@ -222,7 +222,7 @@ class GaitTracker:
         acf_cap, n_lags = acf_sizes(self._p)
         self._acf_x = np.zeros(acf_cap)
         self._acf_r = np.zeros(n_lags)
-        self._iv = np.zeros((2, kern.N_IV))
+        self._iv = np.zeros((3, kern.N_IV))  # interval, its time, a scratch row
         self._baro = np.full((2, int(self._gp.baro_n)), np.nan)
         self._out = np.zeros((256, kern.N_OUT))
         self._one_t = np.zeros(1)

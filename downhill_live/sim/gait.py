@@ -88,7 +88,12 @@ impact_scale 1 -> 1.5.
     -9 deg), plus a braking dip right after IC. Mediolateral: alternating 0.08 BW sway, and the
     centripetal force in turns. The trunk leans forward (12 deg pelvis, 8 deg chest, less on
     descents), leans into turns and oscillates in pitch, roll and yaw at step and stride
-    frequency; standing adds a slow postural sway. Peaks: pelvis 3.3 -> 4.5 g, chest 2.2 ->
+    frequency; standing adds a slow postural sway. A running start from standing begins with
+    a push-off stance (one stance time, ending one flight before the first landing) whose
+    vertical impulse lifts the body into that flight (|a| ~1.7 g, the weight handed over
+    linearly) and which gains a third of the running speed; the first landing therefore
+    follows a flight like every other one (before, the trunk stood still until it landed,
+    which hid the first landing of every restart). Peaks: pelvis 3.3 -> 4.5 g, chest 2.2 ->
     2.8 g running, about 1.4 g walking (0.8-1.4 g oscillation). The pelvis shape was checked
     against the sacral recordings of Alcantara et al. 2022 (treadmill, 0/+-5 deg, 2.5-4.2 m/s):
     ~0 g in flight, impact peak ~3-4 g at 20-40 ms, a rebound dip near 55 ms, a ~2.3 g active
@@ -107,7 +112,7 @@ Strike patterns (``Segment.strike``, running only)
     of stance; the ankle absorbs the landing, so the foot transient is x0.5 (shank x0.7) and
     peaks 30 % earlier, and the trunk impact pulse is x0.35: forefoot strikers show no distinct
     impact peak in the ground reaction force, Lieberman et al. 2010; tibia at +2 deg). Peaks
-    at 200 Hz, 3 m/s, merged swing: foot 10.5 / 9.4 / 8.2 g, shank 9.4 / 6.1 / 4.8 g; pelvis
+    at 200 Hz, 3 m/s, 170 spm, merged swing: foot 10.6 / 9.3 / 8.0 g, shank 8.8 / 5.9 / 4.7 g; pelvis
     3.3 / 2.6 / 1.7 g.
 
 Terminal swing (``terminal_swing``, foot and shank)
@@ -118,15 +123,18 @@ Terminal swing (``terminal_swing``, foot and shank)
     forefoot 1.0 / 0.7, at 1.9 m/s running, times ``speed / 1.9 m/s`` and impact_scale) and
     still braking (-2.5 g along the path, -2 g forefoot); the ground arrests that velocity
     with a ``z^2 exp(-2 z)`` pulse (time to peak 8 / 9 / 13 ms, ~1 cm of sole and heel-pad
-    compression; 2x slower at the tibia) while the swing's deceleration hands over within
-    15 ms. Foot impacts thus grow with speed (heel strike at 200 Hz: 7.8 g at 1.9 m/s, 10.5 g
-    at 3, 18 g at 5 m/s, clipped at ``range_g``), ahead of the terminal-swing braking (4.7,
-    7.4, 12.7 g); forefoot impacts are only a little higher than that braking (5.6 / 5.2 g
-    at 1.9 m/s, 8.2 / 7.7 g at 3 m/s) but sharp. A running heel strike lands while the
-    foot already rotates toe-down (2 rad/s), the forefoot slaps down 30 ms later at ~7 rad/s
-    (real shoe gyroscopes read 6-9 rad/s there) and that rotation is arrested too: a
-    heel-then-slap double impact. A 40 Hz multi-axis ringing
-    (~60 ms) follows, as in the real 40-80 ms contact bursts. The forward motion of the swing
+    compression; heel / midfoot 1.25 / 1.15x longer at the shoe, all 2x at the tibia) while the swing's
+    deceleration hands over within 15 ms. Foot impacts thus grow with speed (heel strike at
+    200 Hz: 7.3 g at 1.9 m/s, 9.8 g at 3, 16 g at 5 m/s, clipped at ``range_g``), ahead of
+    the terminal-swing braking (4.7, 7.4, 12.7 g); forefoot impacts are only a little higher
+    than that braking (5.4 / 5.1 g at 1.9 m/s, 8.2 g at 3 m/s) but sharp. A running heel
+    strike lands while the foot already rotates toe-down (2 rad/s), the forefoot slaps down
+    30 ms later at ~7 rad/s (real shoe gyroscopes read 6-9 rad/s there) and that rotation is
+    arrested too (time to peak 8 ms at the shoe, 4 ms at the tibia): a heel-then-slap
+    double impact. The shoe's transient has a broad part (time to peak 9 ms: the heel pad and
+    sole compress) under a 40 Hz multi-axis ringing (~60 ms), as in the real 40-80 ms contact
+    bursts; together they make a heel-strike impact ~22 ms wide at half height, as real
+    shoes show (a model 8 ms wide fell below its own terminal swing at 52 Hz). The forward motion of the swing
     follows an acceleration profile like the real one instead of a minimum-jerk path: a
     long, gentle (parabolic) push over the first 75 % of the swing and a braking window
     (``u^3 (1 - u)^3``) over the last 55 % (peak ~0.1 s before touchdown), their sizes set by the end position and speed, and
@@ -154,12 +162,14 @@ Curves
 Real data
     Checked with ``benchmarks/sim_vs_real.py`` (statistics of ``|a|`` around each impact, the
     same definitions for both). Real shoe IMU (pyshoe, 200 Hz, jogging 154 spm at 1.9 m/s on
-    tight curves, right shoe) vs merged heel strike, median: impact 7.5 vs 7.6 g; push-off /
-    impact 0.51 vs 0.44; high-passed energy in the 100 ms before the impact peak over the
-    100 ms after 0.46 vs ~0.8 (bimodal: heel or slap is the larger peak); what a 25 Hz
-    high-pass keeps of the impact 4.1 vs 3.3 g (200 Hz), 3.0 vs 2.0 g (real averaged down to
-    100 Hz); terminal-swing hump 4.7 vs 4.6 g, ~0.1 s before the impact in both; minimum of
-    ``|a|`` 60-15 ms before the impact 1.5 vs 1.9 g and mean 40-10 ms before it 3.1 vs 3.3 g
+    tight curves, right shoe) vs merged heel strike, median: impact 7.5 vs 7.3 g (100 Hz
+    6.7 vs 6.0 g, 52 Hz 4.8 vs 5.0 g); width at half height 21 vs 22 ms (100 Hz 26 vs 30 ms);
+    push-off / impact 0.51 vs 0.43; high-passed energy in the 100 ms before the impact peak
+    over the 100 ms after 0.46 vs 0.03 (the real impact has more high-frequency energy
+    before its peak); what a 25 Hz high-pass keeps of the impact 4.1 vs 2.3 g (200 Hz), 3.0
+    vs 1.4 g (real averaged down to 100 Hz): the model is smoother than a real shoe;
+    terminal-swing hump 4.7 vs 4.6 g, ~0.1 s before the impact in both; minimum of ``|a|``
+    60-15 ms before the impact 1.5 vs 1.6 g and mean 40-10 ms before it 3.1 vs 2.3 g
     (legacy 1.6 and 2.0 g, ~1.0 g in the last 30 ms before IC); foot-flat 1.15 vs 1.01 g. A zero-velocity-update
     integration of the real trials gives the touchdown velocity used above (1.0 m/s forward,
     0.8 m/s down just before the impact), 1.47 m strides and a 4.9 m/s late swing speed peak.
@@ -189,8 +199,9 @@ has the quiet terminal swing and no toe-off transient that real shoes contradict
 early swing reads ~3 g (real ~2-2.5 g) and where push turns into braking (~0.19 s before
 IC) the sim dips to ~1 g (real ~2 g), the swing accelerations at
 speeds above the real data's 1.9 m/s are extrapolated (they grow with stride length and
-cadence), the contact ringing has less energy above 25 Hz than real
-(2/3 at 100 Hz) and the burst is more regular; walking keeps the legacy landing; strike
+cadence), the impact has less high-frequency energy than a real shoe's (a 25 Hz high-pass
+keeps 2.3 against 4.1 g at 200 Hz; at 52 Hz the detector's high-passed signal is half the
+real one's) and the contact burst is more regular; walking keeps the legacy landing; strike
 patterns do not change stance time or cadence; speed changes between segments are
 instantaneous (use ``speed_end_mps`` for ramps: a jump, e.g. walk to run, makes the
 first swing after it too violent) and bouts start at full speed in the timeline (the merged
@@ -502,8 +513,13 @@ _STRIKE = (
 
 # terminal_swing="merged": the contact ringing seen on real shoes (a 40-80 ms burst of
 # 30-50 Hz oscillation on every axis after the impact) and the toe-off transient
-_FOOT_TR_MERGED = _Transient((-1.4, 1.4, 1.8), 0.006, 40.0, 0.018, 3.0)
+_FOOT_TR_MERGED = _Transient((-1.12, 1.12, 1.44), 0.006, 40.0, 0.018, 2.5)
 _SHANK_TR_MERGED = _Transient((-1.0, 0.5, 3.2), 0.009, 26.0, 0.020, 0.55)
+# merged running foot: the broad part of the impact (the heel pad and shoe sole compress over
+# ~20 ms: real shoe impacts are 17-25 ms wide at half height at 200 Hz), in units of the
+# transient's amplitude, and its time to peak
+_FOOT_BROAD = 1.0
+_FOOT_BROAD_TAU_S = 0.009
 _PUSH_TR = _Transient((-0.7, 0.5, 0.55), 0.005, 32.0, 0.014, 0.7)
 _PUSH_SHANK = 0.3  # the tibia sees a fraction of the shoe's toe-off transient
 # the tibia keeps more of a forefoot landing's transient than the shoe does (forefoot
@@ -519,7 +535,14 @@ _SHANK_ARREST = 2.0  # the heel pad and ankle spread the tibia's deceleration ov
 # gyroscopes read 6-9 rad/s there) and that rotation is arrested (time to peak _SLAP_TAU_S)
 _SLAP_W_IC = -2.0
 _SLAP_S = 0.030
-_SLAP_TAU_S = 0.004
+_SLAP_TAU_S = 0.008
+_SHANK_SLAP_TAU_S = 0.004  # the tibia's view of the slap: its own arrest spreads it already
+# the shoe's sole and heel pad spread a heel strike's touchdown arrest over 25 % more time
+# than the strike's nominal arrest_s (real heel-strike shoe impacts are ~21 ms wide at half
+# height), a midfoot strike's (whole sole, less heel pad) over 15 %; per strike pattern
+# (heel, midfoot, forefoot): a forefoot landing is already ~28 ms wide, and there are no real
+# midfoot or forefoot shoe recordings to check these by
+_FOOT_ARREST = (1.25, 1.15, 1.0)
 _MERGED_LIFT = 0.5
 
 # one-sided hip sensor (hip_offset_m): near-side impact gain and far-side delay per metre of
@@ -940,13 +963,16 @@ def _limb(
     C: dict[str, np.ndarray],
     r: tuple[float, float],
     merged: bool = False,
-    arrest_scale: float = 1.0,
+    arrest_scale: float | tuple[float, float, float] = 1.0,
+    slap_tau_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Slope-frame position (s, n) of a point fixed in the foot, the foot pitch relative to the
     ground, the contact index and the swing phase (NaN in stance) of each time.
 
     ``merged``: the swing ends with the contact's touchdown velocity and acceleration instead
-    of at rest, and the stance adds the arrest of that velocity (:func:`_arrest`)."""
+    of at rest, and the stance adds the arrest of that velocity (:func:`_arrest`);
+    ``slap_tau_s`` is the time to peak of the forefoot slap's arrest (``_SLAP_TAU_S``)."""
+    slap_tau = _SLAP_TAU_S if slap_tau_s is None else slap_tau_s
     k = np.searchsorted(C["ic"], t, side="right") - 1
     ic, ff, ho, to = C["ic"][k], C["ff"][k], C["ho"][k], C["to"][k]
     s = np.empty_like(t)
@@ -969,7 +995,7 @@ def _limb(
     ph = C["phi_ic"][k[m]] * (1.0 - v * v * v * (10.0 - 15.0 * v + 6.0 * v * v))
     if merged and slap_c.any():
         sl = slap_c[k[m]]
-        ph[sl] = _slap_rocker(v[sl], C["phi_ic"][k[m][sl]])
+        ph[sl] = _slap_rocker(v[sl], C["phi_ic"][k[m][sl]], slap_tau)
     if fore.any():
         ps, pn = piv_s[k[m]], piv_n[k[m]]
         ds, dn = _rot2(ph, (r[0] - ps, r[1] - pn))
@@ -983,8 +1009,8 @@ def _limb(
     if merged and slap_c.any():
         # the slap: the forefoot lands and the foot's rotation is arrested within ~20 ms
         m &= slap_c[k] & (t < ff + 0.1)
-        w_ff = _slap_rate(C["phi_ic"][k[m]])
-        ph = _arrest(t[m] - ff[m], w_ff, np.zeros_like(w_ff), np.full_like(w_ff, _SLAP_TAU_S))[0]
+        w_ff = _slap_rate(C["phi_ic"][k[m]], slap_tau)
+        ph = _arrest(t[m] - ff[m], w_ff, np.zeros_like(w_ff), np.full_like(w_ff, slap_tau))[0]
         ds, dn = _rot2(ph, r)
         s[m], n[m], phi[m] = C["s"][k[m]] + ds, dn, ph
     # push-off: rotate about the metatarsal heads, phi = phi_to v^2
@@ -1016,7 +1042,7 @@ def _limb(
         p1s, p1n = _rot2(C["phi_ic"][k1], r)
         p1s += C["s"][k1]
     if merged:
-        tau = _arrest_tau(C, k1) * arrest_scale
+        tau = _arrest_tau(C, k1, arrest_scale)
         _, x0s = _arrest(np.zeros(1), C["vt_s"][k1], C["at_s"][k1], tau)
         _, x0n = _arrest(np.zeros(1), C["vt_n"][k1], C["at_n"][k1], tau)
         # a heel strike lands while the foot already rotates (rate _SLAP_W_IC about the heel)
@@ -1044,22 +1070,22 @@ def _limb(
         m = (t >= ic) & (t < to) & (C["real"][k] > 0)
         km = k[m]
         x = t[m] - ic[m]
-        tau = _arrest_tau(C, km) * arrest_scale
+        tau = _arrest_tau(C, km, arrest_scale)
         s[m] += _arrest(x, C["vt_s"][km], C["at_s"][km], tau)[0]
         n[m] += _arrest(x, C["vt_n"][km], C["at_n"][km], tau)[0]
     return s, n, phi, k, u_sw
 
 
-def _slap_rate(phi_ic: np.ndarray) -> np.ndarray:
+def _slap_rate(phi_ic: np.ndarray, slap_tau_s: float) -> np.ndarray:
     """Pitch rate at the end of the merged heel rocker (rad/s): the quadratic rocker that
     starts at ``phi_ic`` with rate ``_SLAP_W_IC`` and lands on the arrest's start angle."""
-    return -(_SLAP_W_IC * _SLAP_S + 2.0 * phi_ic) / (_SLAP_S + 3.0 * _SLAP_TAU_S)
+    return -(_SLAP_W_IC * _SLAP_S + 2.0 * phi_ic) / (_SLAP_S + 3.0 * slap_tau_s)
 
 
-def _slap_rocker(v: np.ndarray, phi_ic: np.ndarray) -> np.ndarray:
+def _slap_rocker(v: np.ndarray, phi_ic: np.ndarray, slap_tau_s: float) -> np.ndarray:
     """Sole pitch over the merged heel rocker, ``v`` in [0, 1] from IC to the slap."""
     b = _SLAP_W_IC * _SLAP_S
-    c = -1.5 * _SLAP_TAU_S * _slap_rate(phi_ic) - phi_ic - b
+    c = -1.5 * slap_tau_s * _slap_rate(phi_ic, slap_tau_s) - phi_ic - b
     return phi_ic + b * v + c * v * v
 
 
@@ -1110,8 +1136,13 @@ def _swing_progress(u: np.ndarray, p0, v0, p1, v1, a1) -> np.ndarray:
     return p0 + v0 * u + A * i2_push - B * i2_brake + a1 * i2_end
 
 
-def _arrest_tau(C: dict[str, np.ndarray], k: np.ndarray) -> np.ndarray:
-    return np.array([sp.arrest_s for sp in _STRIKE])[C["strike"][k].astype(int)]
+def _arrest_tau(
+    C: dict[str, np.ndarray], k: np.ndarray, scale: float | tuple[float, float, float] = 1.0
+) -> np.ndarray:
+    """Time to peak of the touchdown arrest of contacts ``k``: the strike pattern's
+    ``arrest_s`` times ``scale`` (one value, or one per pattern)."""
+    per = np.array([sp.arrest_s for sp in _STRIKE]) * np.broadcast_to(np.asarray(scale), (3,))
+    return per[C["strike"][k].astype(int)]
 
 
 def _shank_angle(t: np.ndarray, C: dict[str, np.ndarray], k: np.ndarray) -> np.ndarray:
@@ -1164,8 +1195,14 @@ def _transient(
             if which == "shank_tr":
                 gain = gain * np.array(_SHANK_STRIKE_GAIN)[st]
             shape = gain * (_pulse(d / tau) + _ring(d - tau, tr.ring, tr.ring_hz, tr.ring_tau_s))
+            if merged and which == "foot_tr" and _FOOT_BROAD > 0.0:
+                shape = shape + gain * _FOOT_BROAD * _pulse(
+                    d / (_FOOT_BROAD_TAU_S * tau / tr.tau_s)
+                )
         else:
             shape = _pulse(d / tr.tau_s) + _ring(d - tr.tau_s, tr.ring, tr.ring_hz, tr.ring_tau_s)
+            if merged and a == _RUN and which == "foot_tr" and _FOOT_BROAD > 0.0:
+                shape = shape + _FOOT_BROAD * _pulse(d / _FOOT_BROAD_TAU_S)
         amp = C["imp"][kk[sel]] * shape
         idx = np.flatnonzero(m)[sel]
         out[idx, 0] = tr.amp_g[0] * amp
@@ -1226,10 +1263,10 @@ def _limb_signal(
     if merged:
         C = _standing_start_steps(C, course)
     if placement == "foot":
-        s, n, phi, k, u_sw = _limb(t, C, _R_SENSOR_FOOT, merged)
+        s, n, phi, k, u_sw = _limb(t, C, _R_SENSOR_FOOT, merged, _FOOT_ARREST)
         ang = phi
     else:
-        s, n, _, k, u_sw = _limb(t, C, _R_ANKLE, merged, _SHANK_ARREST)
+        s, n, _, k, u_sw = _limb(t, C, _R_ANKLE, merged, _SHANK_ARREST, _SHANK_SLAP_TAU_S)
         ang = _shank_angle(t, C, k)
         s = s + _SHANK_SENSOR_M * np.sin(ang)
         n = n + _SHANK_SENSOR_M * np.cos(ang)
@@ -1265,13 +1302,41 @@ def _limb_signal(
     return out
 
 
-def _stand_weight(t: np.ndarray, tl: _Timeline) -> np.ndarray:
+def _pushoffs(tl: _Timeline, course: _Course) -> dict[float, tuple[float, float, float]]:
+    """The push-off from standing of every bout that starts running, by its first IC:
+    ``(start, flight_s, speed gained m/s)``. The push-off stance lasts one stance time and
+    ends one flight time before the first landing (step time minus stance time)."""
+    out: dict[float, tuple[float, float, float]] = {}
+    for ic0, *_ in tl.bouts:
+        for C in tl.contacts:
+            k = np.flatnonzero((C["ic"] == ic0) & (C["real"] > 0))
+            if k.size == 0:
+                continue
+            j = int(k[0])
+            if int(C["act"][j]) != _RUN:
+                break
+            tf = float(C["step_T"][j] - C["tc"][j])
+            if tf > 0.0:
+                out[ic0] = (ic0 - tf - float(C["tc"][j]), tf, course.speed_at(ic0) / 3.0)
+            break
+    return out
+
+
+def _stand_weight(
+    t: np.ndarray, tl: _Timeline, pushoffs: dict[float, tuple[float, float, float]] | None = None
+) -> np.ndarray:
     """1 while standing (both feet carry the weight), 0 while moving: hands over to the step
-    forces during the first step of a bout and back after the last."""
+    forces during the first step of a bout and back after the last; a bout that starts with a
+    push-off (``pushoffs``) hands over during the push-off instead, so that its first flight
+    is a flight."""
     kt: list[float] = []
     kv: list[float] = []
     for ic0, tc0, close, close_tc in tl.bouts:
-        kt += [ic0, ic0 + 0.5 * tc0, close, close + 0.5 * close_tc]
+        if pushoffs and ic0 in pushoffs:
+            p0, tf, _ = pushoffs[ic0]
+            kt += [p0, ic0 - tf, close, close + 0.5 * close_tc]
+        else:
+            kt += [ic0, ic0 + 0.5 * tc0, close, close + 0.5 * close_tc]
         kv += [1.0, 0.0, 0.0, 1.0]
     if not kt:
         return np.ones_like(t)
@@ -1349,7 +1414,17 @@ def _trunk_signal(
         f_s[m] += -brake * np.sin(2 * np.pi * wu) + c_t * half - par["brake"] * imp_bw * brake_pulse
         side = 1.0 if foot == 0 else -1.0
         f_y[m] += -side * sway * half + turn_g[m] * T / (tc * _GRF_MEAN[0]) * half
-    w = _stand_weight(t, tl)
+    # a running start from standing: the push-off stance lifts the body into the first flight
+    # (its vertical impulse is the stance time plus half the flight, in g s, with the weight
+    # handed over linearly) and gains a third of the running speed
+    pushoffs = _pushoffs(tl, course)
+    for ic_first, (p0, tf, dv_mps) in pushoffs.items():
+        d_s = ic_first - tf - p0
+        m = (t >= p0) & (t < ic_first - tf)
+        bump = np.sin(np.pi * (t[m] - p0) / d_s)
+        f_n[m] += np.pi * (d_s + tf) / (4.0 * d_s) * bump * np.cos(alpha[m])
+        f_s[m] += dv_mps / G_MPS2 * np.pi / (2.0 * d_s) * bump
+    w = _stand_weight(t, tl, pushoffs)
     f_s += w * np.sin(alpha)
     f_n += w * np.cos(alpha)
     f_x = np.cos(alpha) * f_s - np.sin(alpha) * f_n

@@ -213,7 +213,7 @@ class NaiveCore:
                 fit = scipy.stats.linregress(xs, ys)
                 if abs(fit.slope) >= p.cad_trend_t * fit.stderr:
                     slope = fit.slope
-            per = level + slope * (t_now - statistics.fmean(mids))
+            per = level + slope * (mids[0] - statistics.fmean(mids))  # to the newest stride
         return 60.0 / per * (2.0 if p.one_foot else 1.0)
 
     def _emit(self, t_now: float) -> None:

@@ -410,3 +410,73 @@ def test_accuracy_on_simulator_validation_course(placement: str) -> None:
     assert r["cadence_err_spm_10s_median"] <= 1.0
     assert r["peak_rel_err_median"] <= 0.05
     assert r["descent_recall"] >= 0.95
+
+
+_ALLOC_SCRIPT = r"""
+import json
+import numpy as np
+from numba.core.runtime import rtsys
+from downhill_live.core import GaitTracker
+from downhill_live.sim.gait import Segment, simulate
+out = {}
+for placement in ("foot", "pelvis"):
+    course = [Segment(6.0, 0.0, "stand"), Segment(40.0, -6.0, "run"), Segment(20.0, 0.0, "stand")]
+    sim = simulate(course, placement, 200.0, seed=3)
+    t, acc = np.ascontiguousarray(sim.t_s), np.ascontiguousarray(sim.acc_g)
+    tr = GaitTracker(200.0, placement)
+    tr.update_many(t[t < 26.0], acc[t < 26.0])  # warm up: a period, a cadence, a grade
+    counts = []
+    for lo, hi in ((26.0, 44.0), (48.0, 66.0)):  # 18 s of running, then 18 s standing
+        m = (t >= lo) & (t < hi)
+        a0 = rtsys.get_allocation_stats().alloc
+        n = len(tr.update_many(t[m], acc[m]))
+        counts.append([n, rtsys.get_allocation_stats().alloc - a0])
+    out[placement] = counts
+print(json.dumps(out))
+"""
+
+
+def test_kernels_allocate_nothing_per_strike() -> None:
+    # numba's runtime counts its own allocations (NUMBA_NRT_STATS=1): a call over 18 s of
+    # running (dozens of strikes, cadence and grade updates) must allocate exactly what a call
+    # over 18 s of standing does (the arrays handed in at the call boundary), nothing per step
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("numba")
+    if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
+        pytest.skip("the kernels run as plain Python")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "NUMBA_NRT_STATS": "1", "PYTHONPATH": str(root)}
+    r = subprocess.run(
+        [sys.executable, "-c", _ALLOC_SCRIPT], capture_output=True, text=True, env=env,
+        cwd=root, check=True, timeout=600,
+    )  # fmt: skip
+    for placement, ((n_run, a_run), (n_stand, a_stand)) in json.loads(r.stdout).items():
+        assert n_run > 20 and n_stand == 0, placement
+        assert a_run == a_stand, (placement, a_run, a_stand)
+
+
+@pytest.mark.parametrize("placement", ["pelvis", "chest"])
+@pytest.mark.parametrize("rate_hz", [52.0, 200.0])
+def test_trunk_first_landing_after_a_standing_start_is_a_strike(
+    placement: str, rate_hz: float
+) -> None:
+    # the push-off from standing rises like a landing does: it must not be a strike, and the
+    # first landing after it must (it used to be lost after every stop)
+    from downhill_live.sim.gait import Segment, simulate
+
+    course = []
+    for _ in range(3):
+        course += [Segment(4.0, 0.0, "stand"), Segment(8.0, 0.0, "run", 172.0)]
+    sim = simulate(course, placement, rate_hz, seed=2)
+    steps, _ = validate.run_tracker(GaitTracker(rate_hz, placement), sim.t_s, sim.acc_g)
+    det = np.array([s.t_s for s in steps])
+    for b in range(3):
+        t0 = 4.0 + 12.0 * b  # the bout's start: standing before
+        first_ic = float(sim.strike_t_s[sim.strike_t_s > t0][0])
+        near = det[(det > t0) & (det < first_ic + 0.2)]
+        assert near.size == 1 and abs(near[0] - first_ic) < 0.04, (b, near, first_ic)

@@ -45,7 +45,9 @@ def exact_figures(steps: list[Step]) -> dict[str, Any]:
         "peak_g": pct,
         "peak_flat_g": med(peak[~desc]),
         "peak_descent_g": med(peak[desc]),
-        "descent_time_s": round(float(dt[desc].sum()), 1),
+        # exactly summed, as the streamed sum is: a float sum in another order can land on
+        # the other side of a rounding boundary (32.35 -> 32.3 or 32.4)
+        "descent_time_s": round(math.fsum(dt[desc]), 1),
     }
 
 
