@@ -4,8 +4,9 @@ from the ``live`` command to scanning.
 Per packet: ``Session.process`` (raw packet -> decode -> gait core -> cue rules, no sinks) on
 simulated running encoded in each profile's own format, one packet every 16 ms (the pace of
 a sensor, not a tight loop: caches go cold between packets as they do live). Two sessions take
-every packet in turn: one with the compiled decoder (what live mode runs), one with the Python
-reference decoder; both must report the same steps. Printed: p50 / p99 / max per packet for
+every packet in turn: one as live mode runs it (one compiled call per packet for the compiled
+decoders: decode, strikes and grade, :mod:`downhill_live.fused`), one with the Python reference
+decoder and a separate core call; both must report the same steps. Printed: p50 / p99 / max per packet for
 both, the steps each found, and whether they are identical. Goal: p99 <= 150 us.
 
 Start: ``downhill-live live --firmware dhl-imu`` in a fresh process, until the BLE scan starts

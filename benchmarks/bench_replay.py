@@ -127,11 +127,11 @@ from downhill_live.config.cue_profile import load_cue_profile
 mode, path, warm = sys.argv[1], sys.argv[2], sys.argv[3]
 from downhill_live.source import arrays
 from downhill_live.session import session_from_recording
-def run(p):
+def run(p):  # as the replay command: steps not kept (the summary is streamed)
     if mode == "arrays":
-        s, _ = arrays.replay_recording(p, load_cue_profile())
+        s, _ = arrays.replay_recording(p, load_cue_profile(), keep_steps=False)
     else:
-        s, rec = session_from_recording(p, load_cue_profile())
+        s, rec = session_from_recording(p, load_cue_profile(), keep_steps=False)
         s.process_all(rec.packets)
     return s
 def hwm_kib():  # peak resident set of this process image (ru_maxrss would carry the parent's)
@@ -144,7 +144,7 @@ t0 = time.perf_counter()
 s = run(path)
 dt = time.perf_counter() - t0
 peak = hwm_kib()
-print(json.dumps({"before_kib": before, "peak_kib": peak, "s": dt, "steps": len(s.steps)}))
+print(json.dumps({"before_kib": before, "peak_kib": peak, "s": dt, "steps": s.step_stats.n_steps}))
 """
 
 

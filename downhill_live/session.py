@@ -25,6 +25,7 @@ from downhill_live.config.cue_profile import CueProfile, Prior, load_cue_profile
 from downhill_live.config.devices import combine
 from downhill_live.config.firmware import FirmwareProfile, parse_firmware_profile
 from downhill_live.core import GaitTracker
+from downhill_live.core.tracker import _rows_to_steps
 from downhill_live.cues import CueEngine
 from downhill_live.decode import (
     StepSource,
@@ -34,7 +35,10 @@ from downhill_live.decode import (
     stream_range_g,
     stream_rate_hz,
 )
+from downhill_live.decode._kernels import ERR_CAPACITY
+from downhill_live.decode._kernels import OK as DECODE_OK
 from downhill_live.decode.base import check_setting
+from downhill_live.decode.fast import FastDecoder
 from downhill_live.decode.registry import stream_settings
 from downhill_live.decode.rsc import RscDecoder
 from downhill_live.errors import (
@@ -44,6 +48,7 @@ from downhill_live.errors import (
     DownhillError,
     RecordingError,
 )
+from downhill_live.fused import FusedPacket
 from downhill_live.odometer import Odometer
 from downhill_live.record import AttachedTrack, Recording, Skip, attached_track, read_recording
 from downhill_live.sinks import Sink, overrides
@@ -83,6 +88,9 @@ def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> Firmwa
 
 #: metrics a cadence-only sensor (RSC foot pod) provides
 CADENCE_ONLY_METRICS = frozenset({"cadence_spm"})
+
+#: steps the session's statistics take at a time (see :attr:`Session.step_stats`)
+STATS_BATCH = 64
 
 #: decoders whose streams carry a grade of their own (a treadmill's inclination)
 GRADE_DECODERS = frozenset({"ftms"})
@@ -245,13 +253,26 @@ class Session:
         #: lines come from :attr:`step_stats`, whose memory does not grow with the run)
         self.steps: list[Step] = []
         self.keep_steps = keep_steps
-        #: streaming figures of the steps (:meth:`summary`, :meth:`descents`)
-        self.step_stats = StepStats(self.cue_profile)
+        self._step_stats = StepStats(self.cue_profile)
+        # steps not yet given to the statistics: they are taken in batches, after the cues of
+        # the packet that completes a batch (the cues do not need them; a live packet that
+        # completes a step would spend ~50 us of its time on them with cold caches)
+        self._stats_pending: list[Step] = []
         self._error_kinds_logged: set[str] = set()
         #: receive time minus sensor time (s), from the first decoded packet; nan before
         self.rx_minus_sensor_s = math.nan
         self._alt_track: tuple[np.ndarray, np.ndarray] | None = None
         self._grade_said = False
+        #: streams whose packets take one compiled call each (:mod:`downhill_live.fused`): a
+        #: compiled decoder whose stream is no grade, pressure or step source of its own
+        self._fused: dict[str, FusedPacket] = {
+            name: FusedPacket(d, self.tracker)
+            for name, d in self.decoders.items()
+            if isinstance(d, FastDecoder)
+            and name not in self._step_sources
+            and name not in self._grade_sources
+            and name not in self._pressure_sources
+        }
 
     def use_altitude(self, t_rx_s: np.ndarray, altitude_m: np.ndarray) -> None:
         """Give the core a grade source from another device of the same run (a watch's
@@ -318,6 +339,9 @@ class Session:
                 )
             )
             return []
+        fused = self._fused.get(packet.stream)
+        if fused is not None and fused.decoder is decoder and self._alt_track is None:
+            return self._process_fused(fused, packet)
         try:
             samples = decoder.decode(packet, self.stats.packets - 1)
         except DecodeError as exc:
@@ -325,6 +349,47 @@ class Session:
             return []
         self._clock(packet, samples)
         return self._feed(packet.stream, samples)
+
+    def _process_fused(self, fused: FusedPacket, packet: Packet) -> list[Cue]:
+        """:meth:`process` after the packet sinks, in one compiled call (see
+        :mod:`downhill_live.fused`): the same steps, cues and counters as decode + :meth:`_feed`."""
+        dec = fused.decoder
+        payload = packet.payload
+        size = len(payload)
+        if size > len(dec._buf):
+            dec._buf = np.zeros(2 * size, np.uint8)
+        memoryview(dec._buf)[:size] = payload
+        pending = self._pending_pa
+        rx = packet.t_rx_s
+        while True:
+            status, n, used, n_rows, lost_total, jumped = fused.step(size, rx, pending, 0, 0)
+            if jumped:
+                dec.note_jump()
+            if status != ERR_CAPACITY:
+                break
+            dec.grow()
+        if status != DECODE_OK:
+            self._decode_error(dec.error(status, packet, self.stats.packets - 1))
+            return []
+        lost = lost_total - dec._lost_seen
+        dec._lost_seen = lost_total
+        self.stats.samples += n
+        self.stats.lost_samples += lost
+        if n:
+            if self.rx_minus_sensor_s != self.rx_minus_sensor_s:  # nan: the first samples
+                self.rx_minus_sensor_s = float(rx - dec._t[n - 1])
+            if pending == pending and not dec.has_pressure:
+                self._pending_pa = math.nan  # given to the first sample
+        out: list[Cue] = []
+        start = 0
+        while True:
+            if n_rows:
+                out += self._take_steps(_rows_to_steps(fused.rows[:n_rows]))
+            start += used
+            if start >= n:
+                return out
+            # the step rows were full: the rest of the packet's samples, not decoded again
+            _, _, used, n_rows, _, _ = fused.step(size, rx, pending, start, n)
 
     def process_many(self, packets: Sequence[Packet], *, max_run: int = 4096) -> list[Cue]:
         """Same steps, cues and counters as :meth:`process` on each packet in turn, faster:
@@ -390,7 +455,6 @@ class Session:
         self.stats.samples += len(samples.t_s)
         self.stats.lost_samples += samples.lost
         samples = self._with_pressure(samples)
-        out: list[Cue] = []
         if stream in self._pressure_sources:
             for p_reading in self._pressure_sources[stream].take_pressure():
                 self._pending_pa = p_reading.pressure_pa  # the latest, with the next sample
@@ -406,18 +470,39 @@ class Session:
         )
         if stream in self._step_sources:
             steps += self._step_sources[stream].take_steps()
-        keep, stats = self.keep_steps, self.step_stats
+        return self._take_steps(steps)
+
+    def _take_steps(self, steps: list[Step]) -> list[Cue]:
+        """New steps -> kept, statistics, step sinks, cue rules -> cues (to the cue sinks)."""
+        out: list[Cue] = []
+        keep, pending = self.keep_steps, self._stats_pending
         for step in steps:
             if keep:
                 self.steps.append(step)
-            stats.add(step)
+            pending.append(step)
             for sink in self._step_sinks:
                 sink.step(step)
             for cue in self.engine.update(step):
                 out.append(cue)
                 for sink in self._cue_sinks:
                     sink.cue(cue)
+        if len(pending) >= STATS_BATCH:
+            self._flush_stats()
         return out
+
+    @property
+    def step_stats(self) -> StepStats:
+        """Streaming figures of the steps so far (:meth:`summary`, :meth:`descents`)."""
+        self._flush_stats()
+        return self._step_stats
+
+    def _flush_stats(self) -> None:
+        pending = self._stats_pending
+        if pending:
+            add = self._step_stats.add
+            for step in pending:
+                add(step)
+            pending.clear()
 
     def attach(self, *sinks: Sink) -> None:
         """Add sinks (before the first packet: a sink sees the session from its start)."""

@@ -189,6 +189,16 @@ def prepare_detector(out: TextIO | None = None) -> None:
         GaitTracker(200.0, placement).update_many(t_s, acc_g, pressure_pa)
 
 
+def prepare_live() -> None:
+    """:func:`prepare_detector`, and the compiled entry live packets take
+    (:func:`downhill_live.fused.warm_fused`): ~0.3 s to load from numba's cache, not to be paid
+    by the first packet."""
+    prepare_detector()
+    from downhill_live.fused import warm_fused  # lazy: only live mode needs it
+
+    warm_fused()
+
+
 def print_descents(descents: Sequence[DescentStats], out: TextIO) -> None:
     """One summary line per descent (``Session.descents()``, or
     :func:`~downhill_live.tools.descents.descent_stats`): when and how long, grade, cadence

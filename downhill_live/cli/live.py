@@ -21,7 +21,7 @@ import platformdirs
 from downhill_live.cli.console import (
     ConsoleSink,
     detector_cached,
-    prepare_detector,
+    prepare_live,
     print_summary,
 )
 from downhill_live.cli.history import DEFAULT_RUNNER, add_history_options
@@ -178,7 +178,7 @@ async def _live_with(args: argparse.Namespace, out: TextIO, cues: Any, speaker: 
         device=device_arg,
         beside=beside,
         # the gait core is loaded (compiled on a first run) while the scan runs
-        warm_up=prepare_detector,
+        warm_up=prepare_live,
         placement=placement,
         record_path=record_path,
         sinks=(console, SpeakerSink(speaker, notify=console.notice)),

@@ -7,6 +7,10 @@ states as length-1 structured arrays) are made here, the same way for every kern
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.util
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar, get_type_hints
 
@@ -22,6 +26,52 @@ try:  # pragma: no cover - depends on the installation
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
     _numba_njit = None
+
+
+def _no_blas() -> None:
+    raise ImportError("not asked (downhill_live.core._jit)")
+
+
+class _ArraysWithoutScipy(importlib.abc.MetaPathFinder):
+    """numba's array library (``numba.np.arraymath``, imported with numba's target set-up at
+    the first compiled call) asks once, at import, whether scipy's BLAS is there
+    (``_HAVE_BLAS``: only whether ``np.correlate``/``np.convolve`` in compiled code use BLAS or
+    a loop; no kernel here uses them). Asking imports ``scipy.linalg``: ~0.2 s of every command
+    that runs a kernel. This finder, first on ``sys.meta_path`` until that import, runs it with
+    the question answered "no"; ``np.dot`` and ``np.linalg`` in compiled code still find scipy
+    (they ask again when compiled). Nothing happens before numba loads it (no import cost)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "numba.np.arraymath":
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)  # once: the real finders from here on
+        spec: Any = importlib.util.find_spec(name)
+        real: Any = spec.loader if spec is not None else None
+        if real is None or not hasattr(real, "exec_module"):  # pragma: no cover
+            return spec
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return real.create_module(spec)
+
+            def exec_module(self, module: Any) -> None:
+                # lazy: numba.np.linalg is loaded by numba itself just before this
+                from numba.np import linalg
+
+                ask: Any = getattr(linalg, "ensure_blas", None)
+                linalg.ensure_blas = _no_blas
+                try:
+                    real.exec_module(module)
+                finally:
+                    linalg.ensure_blas = ask
+
+        spec.loader = Loader()
+        return spec
+
+
+if HAVE_NUMBA and "numba.np.arraymath" not in sys.modules:
+    sys.meta_path.insert(0, _ArraysWithoutScipy())
 
 
 def jit_active() -> bool:
@@ -90,6 +140,22 @@ def state_dtype(table: StateTable) -> np.dtype:
 def new_record(dtype: np.dtype) -> np.recarray:
     """A zeroed length-1 record array of ``dtype`` (``rec[0].field``)."""
     return np.zeros(1, dtype=dtype).view(np.recarray)
+
+
+#: one dtype object per record layout (see :func:`kernel_view`)
+_CANONICAL: dict[tuple[np.dtype, type], np.dtype] = {}
+
+
+def kernel_view(rec: np.ndarray) -> np.ndarray:
+    """``rec`` as the compiled kernels take it: a plain structured array (a recarray subclass
+    is typed slowly at every call) whose dtype is the one object kept for its layout. numba's
+    dispatcher types an array of a structured dtype quickly only for a dtype object it has seen
+    first; every other, equal dtype object costs ~5 us per argument and call (measured: a
+    second tracker's core call took 6-11 us instead of 1.5 us)."""
+    plain = rec.view(np.ndarray)
+    key = (plain.dtype, plain.dtype.type)
+    dtype = _CANONICAL.setdefault(key, plain.dtype)
+    return plain if plain.dtype is dtype else plain.view(dtype)
 
 
 def reset_state(st: np.ndarray, table: StateTable) -> None:

@@ -130,14 +130,23 @@ class FastDecoder:
             self.kind, buf, offs, lens, rx, start, stop, self._A, self._FL, self._U,
             out_t, out_a, out_p,
         )  # fmt: skip
-        if self._info[2] and not self._jump_logged:
+        if self._info[2]:
+            self.note_jump()
+        return done, k, status
+
+    def note_jump(self) -> None:
+        """A packet re-anchored the time: said once per stream."""
+        if not self._jump_logged:
             self._jump_logged = True
             log.warning(
                 "stream %s: sensor counter or clock jumped; time re-anchored to the receive "
                 "clock (further jumps are counted)",
                 self.stream or "?",
             )
-        return done, k, status
+
+    def grow(self) -> None:
+        """Larger sample buffers, for a packet that did not fit (status ERR_CAPACITY)."""
+        self._alloc(2 * max(int(self._info[0]), len(self._t)))
 
     def decode(self, packet: Packet, index: int | None = None) -> Samples:
         """Decode one payload (one compiled call); raises :class:`DecodeError` as the
@@ -157,7 +166,7 @@ class FastDecoder:
             )  # fmt: skip
             if status != K.ERR_CAPACITY:
                 break
-            self._alloc(2 * max(int(self._info[0]), len(self._t)))
+            self.grow()
         if not done:
             raise self.error(status, packet, index)
         lost = self.lost_samples - self._lost_seen
@@ -358,6 +367,9 @@ def warm_kernels() -> None:
     dec.decode(Packet(0.0, "acc", bytes(8)))
     pmd.decode(Packet(0.0, "acc", encode_pmd_acc_delta(1, np.zeros((2, 3), np.int64))))
     arrays.warm_scan()
+    from downhill_live.fused import warm_fused  # lazy: it imports the session
+
+    warm_fused()
 
 
 __all__ = [
