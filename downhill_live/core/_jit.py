@@ -100,7 +100,13 @@ def njit(*args: Any, **kwargs: Any) -> Any:
 @njit(cache=True)
 def median_first(buf: np.ndarray, n: int) -> float:
     """Median of ``buf[:n]``, sorting those values in place (insertion sort: the kernels'
-    rings hold a few dozen values, and a scratch row the caller owns keeps it allocation-free)."""
+    rings hold a few dozen values, and a scratch row the caller owns keeps it allocation-free).
+
+    Editing it: numba keys a cached function on its own file only, so the cached strike and
+    grade kernels that call it (``_kernels.py``, ``grade.py``) keep the old code until their
+    files change too (or ``__pycache__`` is cleared); the fused live entry hashes this file
+    into its key (:mod:`downhill_live.fused`). The plain-Python agreement tests catch a stale
+    cache that changes results."""
     for a in range(1, n):
         v = buf[a]
         b = a - 1
