@@ -46,7 +46,9 @@ TOL_S = 0.020
 
 
 def hilly_course(minutes: float) -> list[Segment]:
-    """Repeating 10-minute block: flat, a -10 % descent with overstriding, flat, -6 %, flat."""
+    """A 3 s stand (a foot sensor knows the slope only after one: README "Where the grade comes
+    from"), then a repeating 10-minute block: flat, a -10 % descent with overstriding, flat,
+    -6 %, flat."""
     block = [
         Segment(120.0, 0.0, "run", cadence_spm=170.0),
         Segment(150.0, -10.0, "run", cadence_spm=158.0, impact_scale=1.4),
@@ -55,7 +57,7 @@ def hilly_course(minutes: float) -> list[Segment]:
         Segment(90.0, 0.0, "run", cadence_spm=170.0),
     ]
     n = max(1, round(minutes / 10.0))
-    return [s for _ in range(n) for s in block]
+    return [Segment(3.0, 0.0, "stand")] + [s for _ in range(n) for s in block]
 
 
 def truth_strikes(path: Path) -> np.ndarray:
