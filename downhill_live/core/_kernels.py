@@ -169,6 +169,9 @@ _STATE = (
     ("gaps", 0.0),  # gaps seen
     ("last_t", NAN),
     ("seg_t", NAN),  # start of the current gap-free segment
+    # start of the stretch the motion and dominance checks look back over: a short gap (lost
+    # packets) does not end it, only a pause the period tracker restarts after
+    ("look_t", NAN),
     ("mf", NAN),  # low-passed magnitude
     ("g0", 0.0),  # gravity estimate
     ("g1", 0.0),
@@ -545,6 +548,7 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     n_fill = int(s.ring_n)
     j = (int(s.ring_i) - 1) & mask  # current sample
     seg = s.seg_t
+    look = s.look_t
     h = s.cand_h
     t_pk = s.cand_t
     if s.still_var < p.still_var or s.cand_start_t - s.still_t < p.min_moving_s:
@@ -573,7 +577,7 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     while k < n_fill:
         jj = (j - k) & mask
         tk = ring[R_T, jj]
-        if tk < t_lo or tk < seg:
+        if tk < t_lo or tk < look:
             break
         if tk < s.cand_start_t:
             if tk >= t_back and ring[R_S, jj] > bg:
@@ -825,11 +829,14 @@ def process(
             hy1 = 0.0
             hy2 = 0.0
             s.cand_on = 0.0
-            s.last_ic = NAN  # no interval across a gap (the last strike still re-phases)
-            s.prev_ic = NAN
             s.ct_open = 0.0
             s.ms_on = 0.0
             if n_s == 0.0 or t - last_t > p.acf_reset_gap_s:
+                # a pause, not lost packets: no interval across it (a short gap keeps the
+                # last strike: an interval over a strike lost in it counts two periods)
+                s.look_t = t
+                s.last_ic = NAN
+                s.prev_ic = NAN
                 _acf_reset(st, acf_r)
                 x_lp1 = m
                 x_lp2 = m

@@ -248,3 +248,26 @@ def test_jit_shim_without_numba() -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
     assert math.isfinite(1.0)
+
+
+@pytest.mark.skipif(not HAVE_SHOE, reason="shared shoe data not found")
+def test_real_shoe_over_a_lossy_link_loses_only_what_was_lost() -> None:
+    # 3 % of 80 ms notifications lost (as a Bluetooth link loses them): a short gap is not a
+    # pause. Before, every strike within ~0.2 s after a gap failed the "motion before it"
+    # check and the interval across the gap was dropped: F1 0.935, cadence off 3.7-4.1 spm
+    # on the worst trial (benchmarks/robustness.py, "lost packets 3 %"); ~3 % of the strikes
+    # fall into a lost packet, so ~0.97 is the floor
+    tp = fp = fn = 0
+    worst_cad = 0.0
+    for k, tri in enumerate(validate.load_shoe()):
+        for rate in (200.0, 100.0):
+            t, acc = validate.resample(tri["t_s"], tri["acc_g"], 200.0, rate)
+            block = np.floor((t - t[0]) / 0.080).astype(np.int64)
+            keep = ~(np.random.default_rng(1000 + k).random(int(block.max()) + 1) < 0.03)[block]
+            assert keep.mean() < 0.99
+            steps, _ = validate.run_tracker(GaitTracker(rate, "foot"), t[keep], acc[keep])
+            r = validate.score_shoe_trial(tri, steps)
+            tp, fp, fn = tp + r["tp"], fp + r["fp"], fn + r["fn"]
+            worst_cad = max(worst_cad, r["cadence_err_spm_median"])
+    assert 2 * tp / (2 * tp + fp + fn) >= 0.97, (tp, fp, fn)
+    assert worst_cad <= 2.5

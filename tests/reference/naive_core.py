@@ -71,6 +71,7 @@ class NaiveCore:
         self.n = 0
         self.last_t = NAN
         self.seg_t = NAN
+        self.look_t = NAN  # the motion / dominance look-back: only a pause ends it
         self.mf = NAN
         self.g = [0.0, 0.0, 0.0]
         self.gn = 0
@@ -269,7 +270,7 @@ class NaiveCore:
         if rephase and h < p.rephase_ratio * self.last_h:
             return False
         seg = [s for s in self.hist if s.t >= self.seg_t]
-        before = [s for s in seg if s.t < t_start]
+        before = [s for s in self.hist if self.look_t <= s.t < t_start]
         bg = max([0.0, *[s.s for s in before if s.t >= t_back]])
         t_m0, t_m1 = t_start - p.motion_win_s, t_start - p.motion_gap_s
         mot = max([0.0, *[abs(s.mf - 1.0) for s in before if t_m0 <= s.t <= t_m1]])
@@ -394,11 +395,12 @@ class NaiveCore:
                 self._emit(self.last_t)
             self.seg_t = t
             self.cand = None
-            self.last_ic = NAN
-            self.prev_ic = NAN
             self.ct_open = False
             self.ms_on = False
             if self.n == 0 or t - self.last_t > p.acf_reset_gap_s:
+                self.look_t = t
+                self.last_ic = NAN
+                self.prev_ic = NAN
                 self._acf_reset()
                 self.x_lp = [m, m]
                 self.dec = []
