@@ -354,11 +354,7 @@ class Session:
         """:meth:`process` after the packet sinks, in one compiled call (see
         :mod:`downhill_live.fused`): the same steps, cues and counters as decode + :meth:`_feed`."""
         dec = fused.decoder
-        payload = packet.payload
-        size = len(payload)
-        if size > len(dec._buf):
-            dec._buf = np.zeros(2 * size, np.uint8)
-        memoryview(dec._buf)[:size] = payload
+        size = dec.load(packet.payload)
         pending = self._pending_pa
         rx = packet.t_rx_s
         while True:

@@ -148,15 +148,19 @@ class FastDecoder:
         """Larger sample buffers, for a packet that did not fit (status ERR_CAPACITY)."""
         self._alloc(2 * max(int(self._info[0]), len(self._t)))
 
-    def decode(self, packet: Packet, index: int | None = None) -> Samples:
-        """Decode one payload (one compiled call); raises :class:`DecodeError` as the
-        reference does, state unchanged."""
-        payload = packet.payload
+    def load(self, payload: bytes) -> int:
+        """Copy ``payload`` into the decoder's packet buffer (grown when it does not fit) and
+        return its size: the kernels are compiled for one writable buffer type only."""
         size = len(payload)
         if size > len(self._buf):
             self._buf = np.zeros(2 * size, np.uint8)
-        # copied into one writable buffer: the kernels are compiled for one buffer type only
         memoryview(self._buf)[:size] = payload  # type: ignore[arg-type]
+        return size
+
+    def decode(self, packet: Packet, index: int | None = None) -> Samples:
+        """Decode one payload (one compiled call); raises :class:`DecodeError` as the
+        reference does, state unchanged."""
+        size = self.load(packet.payload)
         self._one_len[0] = size
         self._one_rx[0] = packet.t_rx_s
         while True:
