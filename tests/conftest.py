@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ROOT / "recordings"
 SHARED_DATA = Path(os.environ.get("DOWNHILL_DATA", ROOT.parent / "shared" / "data"))
+
+
+def run_python(code: str, *args: str, env: dict[str, str], timeout_s: float = 600.0) -> str:
+    """Run ``code`` in a fresh interpreter at the repository root with ``env`` added to the
+    environment (numba reads NUMBA_DISABLE_JIT / NUMBA_NRT_STATS only at start-up); the test
+    fails with the tail of its stderr unless it exits 0. Returns its stdout."""
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
 
 
 @pytest.fixture(autouse=True, scope="session")

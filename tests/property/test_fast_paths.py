@@ -13,10 +13,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +35,7 @@ from downhill_live.record import RecordingWriter, read_recording
 from downhill_live.session import session_from_recording
 from downhill_live.source import arrays
 from downhill_live.types import Packet
-from tests.conftest import RECORDINGS, ROOT
+from tests.conftest import RECORDINGS, ROOT, run_python
 
 # the big-endian layout with counter and timestamp of the layout tests
 GENERIC = (
@@ -381,14 +378,5 @@ def test_kernels_run_as_plain_python(tmp_path: Path) -> None:
         "    assert_replays_agree(p)\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().endswith("ok")
+    out = run_python(code, str(tmp_path), env={"NUMBA_DISABLE_JIT": "1"}, timeout_s=300)
+    assert out.strip().endswith("ok")

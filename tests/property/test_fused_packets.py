@@ -6,10 +6,7 @@ with a barometer stream beside, with a step-row buffer so small that it fills in
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from typing import Any
 
 import numpy as np
@@ -25,7 +22,7 @@ from downhill_live.record import read_recording
 from downhill_live.session import Session, recording_firmware
 from downhill_live.sim.gait import Segment, simulate
 from downhill_live.types import Packet
-from tests.conftest import RECORDINGS, ROOT
+from tests.conftest import RECORDINGS, run_python
 from tests.property.test_fast_paths import OPS, PROFILES, _profile, build_stream
 
 #: profile -> (sample rate, samples per packet)
@@ -177,17 +174,8 @@ def test_fused_packets_run_as_plain_python() -> None:
         "    assert_same(prof, packets, rows=2)\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().endswith("ok")
+    out = run_python(code, env={"NUMBA_DISABLE_JIT": "1"})
+    assert out.strip().endswith("ok")
 
 
 def test_the_entrys_cache_key_follows_the_kernels_it_calls() -> None:

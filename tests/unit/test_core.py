@@ -442,20 +442,14 @@ def test_kernels_allocate_nothing_per_strike() -> None:
     # over 18 s of standing does (the arrays handed in at the call boundary), nothing per step
     import json
     import os
-    import subprocess
-    import sys
-    from pathlib import Path
+
+    from tests.conftest import run_python
 
     pytest.importorskip("numba")
     if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
         pytest.skip("the kernels run as plain Python")
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "NUMBA_NRT_STATS": "1", "PYTHONPATH": str(root)}
-    r = subprocess.run(
-        [sys.executable, "-c", _ALLOC_SCRIPT], capture_output=True, text=True, env=env,
-        cwd=root, check=True, timeout=600,
-    )  # fmt: skip
-    for placement, ((n_run, a_run), (n_stand, a_stand)) in json.loads(r.stdout).items():
+    out = run_python(_ALLOC_SCRIPT, env={"NUMBA_NRT_STATS": "1"})
+    for placement, ((n_run, a_run), (n_stand, a_stand)) in json.loads(out).items():
         assert n_run > 20 and n_stand == 0, placement
         assert a_run == a_stand, (placement, a_run, a_stand)
 

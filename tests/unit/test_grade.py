@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +13,10 @@ from downhill_live.core import GaitTracker
 from downhill_live.core.grade import grade_params
 from downhill_live.sim import gait
 from downhill_live.sim.gait import Segment
+from tests.conftest import SHARED_DATA, run_python
 
 S = Segment
-SHOE = Path("/work/shared/data/pyshoe-foot-running")
+SHOE = SHARED_DATA / "pyshoe-foot-running"
 HAVE_SHOE = (SHOE / "contacts.csv").exists()
 
 
@@ -242,19 +242,11 @@ print(json.dumps([[s.t_s, s.grade_pct, float(s.on_descent)] for s in steps]))
 
 def test_plain_python_grade_kernel_gives_identical_results() -> None:
     import json
-    import os
-    import subprocess
-    import sys
 
-    root = Path(__file__).resolve().parents[2]
     out = []
     for disable in ("0", "1"):
-        env = {**os.environ, "NUMBA_DISABLE_JIT": disable, "PYTHONPATH": str(root)}
-        r = subprocess.run(
-            [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env,
-            cwd=root, check=True, timeout=600,
-        )  # fmt: skip
-        out.append(np.array(json.loads(r.stdout.replace("NaN", "null")), dtype=float))
+        stdout = run_python(_SCRIPT, env={"NUMBA_DISABLE_JIT": disable})
+        out.append(np.array(json.loads(stdout.replace("NaN", "null")), dtype=float))
     jit, plain = out
     assert len(jit) > 30 and np.isfinite(jit[:, 1]).sum() > 10  # the tilt and the treadmill
     np.testing.assert_allclose(jit, plain, rtol=0, atol=1e-9, equal_nan=True)
