@@ -750,7 +750,7 @@ def _finish_midstance(st: np.ndarray, p: KParams) -> None:
 
 
 # ------------------------------------------------------------------------------ main loop
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def process(
     t_s: np.ndarray,
     acc_g: np.ndarray,

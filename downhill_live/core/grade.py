@@ -544,7 +544,7 @@ def _grade_now(
     return NAN, float(SRC_NONE)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def grade_block(
     t_s: np.ndarray,
     acc_g: np.ndarray,

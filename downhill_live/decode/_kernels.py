@@ -424,7 +424,7 @@ def _copy_row(A: np.ndarray, FL: np.ndarray, U: np.ndarray, dst: int, src: int) 
     U[dst, 0] = U[src, 0]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_run(
     kind: int,
     buf: np.ndarray,

@@ -122,15 +122,18 @@ class FastDecoder:
         out_t: np.ndarray,
         out_a: np.ndarray,
         out_p: np.ndarray,
+        *,
+        note: bool = True,
     ) -> tuple[int, int, int]:
         """Decode packets ``start..stop`` of a buffer into ``out_*``; see
         :func:`~downhill_live.decode._kernels.decode_run`. Returns (packets accepted, samples
-        written, status of the packet it stopped at)."""
+        written, status of the packet it stopped at). ``note=False``: a time re-anchoring is
+        not logged here (``_info[2]`` set: the caller calls :meth:`note_jump` in its turn)."""
         done, k, status = K.decode_run(
             self.kind, buf, offs, lens, rx, start, stop, self._A, self._FL, self._U,
             out_t, out_a, out_p,
         )  # fmt: skip
-        if self._info[2]:
+        if note and self._info[2]:
             self.note_jump()
         return done, k, status
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import queue
 import sys
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -148,7 +150,7 @@ def _check(buf: np.ndarray, pos: int, n_valid: int, at_eof: bool, sync: int, T: 
     return end
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scan(
     buf: np.ndarray,
     n_valid: int,
@@ -431,10 +433,17 @@ def session_from_outline(
     return session, rec
 
 
-def process_file(session: Any, rec: ArrayRecording, *, progress: str | None = None) -> None:
-    """Second pass: every packet of ``rec``'s file through ``session``."""
+def process_file(
+    session: Any,
+    rec: ArrayRecording,
+    *,
+    progress: str | None = None,
+    threaded: bool | None = None,
+) -> None:
+    """Second pass: every packet of ``rec``'s file through ``session`` (``threaded``: see
+    :func:`feed_file`)."""
     with _open(rec.path) as fh:
-        feed_file(session, fh, rec.records_start, rec, progress=progress)
+        feed_file(session, fh, rec.records_start, rec, progress=progress, threaded=threaded)
 
 
 def replay_recording(
@@ -444,111 +453,255 @@ def replay_recording(
     placement: str | None = None,
     use_attached: bool = True,
     progress: str | None = None,
+    threaded: bool | None = None,
     **kwargs: Any,
 ) -> tuple[Any, ArrayRecording]:
     """Replay ``path`` as fast as possible: the session of
     :func:`~downhill_live.session.session_from_recording`, with every packet processed, and the
-    recording's outline (no packets). ``progress``: a label for a progress bar on a terminal."""
+    recording's outline (no packets). ``progress``: a label for a progress bar on a terminal;
+    ``threaded``: see :func:`feed_file`."""
     session, rec = session_from_outline(
         path, cues, placement=placement, use_attached=use_attached, **kwargs
     )
-    process_file(session, rec, progress=progress)
+    process_file(session, rec, progress=progress, threaded=threaded)
     return session, rec
 
 
 def feed_file(
-    session: Any, fh: BinaryIO, start: int, rec: Recording, *, progress: str | None = None
+    session: Any,
+    fh: BinaryIO,
+    start: int,
+    rec: Recording,
+    *,
+    progress: str | None = None,
+    threaded: bool | None = None,
 ) -> None:
     """Second pass: every packet record of ``fh`` into ``session``, as
-    ``Session.process`` would take them one by one."""
-    names: list[str] = rec.header["streams"]
-    fast: list[FastDecoder | None] = []
-    blocks: list[_Blocks | None] = []
-    for name in names:
-        dec = session.decoders.get(name)
-        ok = isinstance(dec, FastDecoder)
-        fast.append(dec if ok else None)
-        blocks.append(_Blocks(dec.has_pressure) if ok else None)
-    size = Path(fh.name).stat().st_size if hasattr(fh, "name") else 0
-    bar = tqdm(
-        total=size,
-        desc=progress,
-        unit="B",
-        unit_scale=True,
-        leave=False,
-        disable=None if progress else True,
-        file=sys.stderr,
-    )
-    scanner = _Scanner(fh, start, rec.format_version)
-    done_bytes = start
-    with bar:
-        for ch in scanner:
-            packets = np.flatnonzero(ch.kinds == KIND_PACKET)
-            if not len(packets):
+    ``Session.process`` would take them one by one.
+
+    The reading (record scan, CRC, decoding into sample blocks: compiled code that releases the
+    GIL) runs in a thread of its own, a few blocks ahead of the gait core, cue rules and
+    statistics in the calling thread; what the session is given, and in which order, is the
+    same as with ``threaded=False`` (every operation on the session happens in the calling
+    thread, in file order). ``threaded``: default on when the kernels are compiled (with plain
+    Python the GIL would serialise both sides)."""
+    if threaded is None:
+        threaded = jit_active()
+    reader = _Reader(session, fh, start, rec, progress, n_buffers=_AHEAD + 2 if threaded else 1)
+    if not threaded:
+        for ops in reader.ops():
+            _apply(session, ops)
+        return
+    q: queue.Queue[Any] = queue.Queue(maxsize=_AHEAD)
+    stop = threading.Event()
+
+    def send(item: Any) -> bool:  # False: the calling thread stopped listening
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
                 continue
-            offs, lens, rx = ch.offs[packets], ch.lens[packets], ch.times[packets]
-            streams = ch.streams[packets]
-            session.announce_grade(float(rx[0]))  # with the first packet, as process() does
-            # runs of one stream, in arrival order
-            cuts = np.flatnonzero(np.diff(streams)) + 1
-            bounds = [0, *cuts.tolist(), len(packets)]
-            for a, b in itertools.pairwise(bounds):
-                si = int(streams[a])
-                dec = fast[si]
-                if dec is None or session._packet_sinks:
-                    for i in range(a, b):
-                        payload = bytes(ch.buf[offs[i] : offs[i] + lens[i]])
-                        pk = Packet(float(rx[i]), names[si], payload)
+        return False
+
+    def produce() -> None:
+        try:
+            for ops in reader.ops():
+                if not send(ops):
+                    return
+            send(None)
+        except BaseException as exc:  # handed to the calling thread, raised there
+            send(exc)
+
+    worker = threading.Thread(target=produce, name="replay-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ops = q.get()
+            if ops is None:
+                break
+            if isinstance(ops, BaseException):
+                raise ops
+            _apply(session, ops)
+    finally:
+        stop.set()  # the reader gives up at its next hand-over
+        worker.join()
+
+
+#: sample blocks the reader may decode ahead of the core (each ~5 MB at SAMPLE_CAP)
+_AHEAD = 2
+
+# operations on the session, in file order (see _apply)
+_FEED = 0  # stream, Samples, packets counted, clock estimate (nan: none)
+_PROCESS = 1  # a Packet through Session.process
+_SINK = 2  # a Packet to the packet sinks
+_ERROR = 3  # a DecodeError for a packet the compiled decoder refused
+_ANNOUNCE = 4  # receive time of a chunk's first packet (Session.announce_grade)
+_JUMP = 5  # a FastDecoder whose time re-anchored (its note, said once)
+
+
+def _apply(session: Any, ops: list[tuple[Any, ...]]) -> None:
+    """Carry out a batch of the reader's operations on ``session``, in order."""
+    for op in ops:
+        kind = op[0]
+        if kind == _FEED:
+            _, stream, samples, n_packets, clock_s = op
+            session.stats.packets += n_packets
+            if clock_s == clock_s and math.isnan(session.rx_minus_sensor_s):
+                session.rx_minus_sensor_s = clock_s
+            if samples is not None:
+                session._feed(stream, samples)
+        elif kind == _PROCESS:
+            session.process(op[1])
+        elif kind == _SINK:
+            for sink in session._packet_sinks:
+                sink.packet(op[1])
+        elif kind == _ERROR:
+            session.stats.packets += 1
+            session._decode_error(op[1])
+        elif kind == _ANNOUNCE:
+            session.announce_grade(op[1])
+        else:
+            op[1].note_jump()
+
+
+class _Reader:
+    """Scans and decodes a recording's packet records, and says what the session is to do
+    with them (:meth:`ops`). Touches no session state once made: it may run in its own
+    thread while the session works through the operations it gave before."""
+
+    def __init__(
+        self,
+        session: Any,
+        fh: BinaryIO,
+        start: int,
+        rec: Recording,
+        progress: str | None,
+        n_buffers: int,
+    ) -> None:
+        self.fh, self.start, self.rec, self.progress = fh, start, rec, progress
+        self.names: list[str] = rec.header["streams"]
+        self.fast: list[FastDecoder | None] = []
+        # per stream, sample blocks used in turn: one the session is feeding, the queued
+        # ones, one being decoded into
+        self.blocks: list[list[_Blocks]] = []
+        for name in self.names:
+            dec = session.decoders.get(name)
+            ok = isinstance(dec, FastDecoder)
+            self.fast.append(dec if ok else None)
+            self.blocks.append([_Blocks(dec.has_pressure) for _ in range(n_buffers)] if ok else [])
+        self.turn = [0] * len(self.names)
+        self.packet_sinks = bool(session._packet_sinks)
+        # the session's packet count (decode errors carry a packet's index) and clock, as
+        # they will be when the session reaches each packet
+        self.n_packets = int(session.stats.packets)
+        self.clock_known = not math.isnan(session.rx_minus_sensor_s)
+        self.grade_said = bool(session._grade_said)
+
+    def ops(self) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of operations; a batch holds at most one sample block, which stays
+        untouched until ``n_buffers - 1`` further blocks have been handed out."""
+        size = Path(self.fh.name).stat().st_size if hasattr(self.fh, "name") else 0
+        bar = tqdm(
+            total=size,
+            desc=self.progress,
+            unit="B",
+            unit_scale=True,
+            leave=False,
+            disable=None if self.progress else True,
+            file=sys.stderr,
+        )
+        names = self.names
+        scanner = _Scanner(self.fh, self.start, self.rec.format_version)
+        done_bytes = self.start
+        self.out: list[tuple[Any, ...]] = []
+        out = self.out
+        with bar:
+            for ch in scanner:
+                packets = np.flatnonzero(ch.kinds == KIND_PACKET)
+                if not len(packets):
+                    continue
+                offs, lens, rx = ch.offs[packets], ch.lens[packets], ch.times[packets]
+                streams = ch.streams[packets]
+                if not self.grade_said:  # with the first packet, as process() does
+                    out.append((_ANNOUNCE, float(rx[0])))
+                    self.grade_said = True
+                # runs of one stream, in arrival order
+                cuts = np.flatnonzero(np.diff(streams)) + 1
+                bounds = [0, *cuts.tolist(), len(packets)]
+                for a, b in itertools.pairwise(bounds):
+                    si = int(streams[a])
+                    dec = self.fast[si]
+                    if dec is None or self.packet_sinks:
+                        op = _PROCESS if dec is None else _SINK
+                        for i in range(a, b):
+                            payload = bytes(ch.buf[offs[i] : offs[i] + lens[i]])
+                            out.append((op, Packet(float(rx[i]), names[si], payload)))
+                            if len(out) >= 256:
+                                yield self._take()
+                                out = self.out
                         if dec is None:
-                            session.process(pk)
-                        else:
-                            for sink in session._packet_sinks:
-                                sink.packet(pk)
-                    if dec is None:
-                        continue
-                blk = blocks[si]
-                assert blk is not None
-                _feed_run(session, dec, names[si], blk, ch.buf, offs, lens, rx, a, b)
-            new = int(ch.starts[-1]) if len(ch.starts) else done_bytes
-            bar.update(max(0, new - done_bytes))
-            done_bytes = max(done_bytes, new)
+                            self.n_packets += b - a
+                            continue
+                    yield from self._decode(dec, si, ch.buf, offs, lens, rx, a, b)
+                    out = self.out
+                new = int(ch.starts[-1]) if len(ch.starts) else done_bytes
+                bar.update(max(0, new - done_bytes))
+                done_bytes = max(done_bytes, new)
+        if self.out:
+            yield self._take()
 
+    def _take(self) -> list[tuple[Any, ...]]:
+        ops, self.out = self.out, []
+        return ops
 
-def _feed_run(
-    session: Any,
-    dec: Any,
-    stream: str,
-    blk: _Blocks,
-    buf: np.ndarray,
-    offs: np.ndarray,
-    lens: np.ndarray,
-    rx: np.ndarray,
-    a: int,
-    b: int,
-) -> None:
-    """Packets ``a..b`` of one stream: decode in blocks, feed the core, count errors."""
-    i = a
-    while i < b:
-        # until the session knows its clock, one packet at a time (it is set from the first)
-        stop = i + 1 if math.isnan(session.rx_minus_sensor_s) else b
-        done, k, status = dec.run(buf, offs, lens, rx, i, stop, blk.t, blk.a, blk.p)
-        session.stats.packets += done
-        if k:
-            if math.isnan(session.rx_minus_sensor_s):
-                session.rx_minus_sensor_s = float(rx[i + done - 1] - blk.t[k - 1])
-            samples = Samples(
-                blk.t[:k], blk.a[:k], blk.p[:k] if blk.has_pressure else None, dec.take_lost()
-            )
-            session._feed(stream, samples)
-        i += done
-        if status == K.OK:
-            continue
-        if status == K.ERR_CAPACITY:
-            if done == 0 and k == 0:
-                blk.grow(int(dec._info[0]))
-            continue
-        session.stats.packets += 1
-        payload = bytes(buf[offs[i] : offs[i] + lens[i]])
-        exc = dec.error(status, Packet(float(rx[i]), stream, payload), session.stats.packets - 1)
-        session._decode_error(exc)
-        i += 1
+    def _decode(
+        self,
+        dec: FastDecoder,
+        si: int,
+        buf: np.ndarray,
+        offs: np.ndarray,
+        lens: np.ndarray,
+        rx: np.ndarray,
+        a: int,
+        b: int,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Packets ``a..b`` of stream ``si``, decoded in blocks: their operations go to
+        ``self.out``, which is handed out whenever it holds a sample block."""
+        stream = self.names[si]
+        i = a
+        while i < b:
+            # until the clock is known, one packet at a time (it is set from the first samples)
+            stop = b if self.clock_known else i + 1
+            blk = self.blocks[si][self.turn[si]]
+            done, k, status = dec.run(buf, offs, lens, rx, i, stop, blk.t, blk.a, blk.p, note=False)
+            out = self.out
+            if dec._info[2]:
+                out.append((_JUMP, dec))
+            self.n_packets += done
+            clock_s = math.nan
+            samples = None
+            if k:
+                if not self.clock_known:
+                    clock_s = float(rx[i + done - 1] - blk.t[k - 1])
+                    self.clock_known = True
+                samples = Samples(
+                    blk.t[:k], blk.a[:k], blk.p[:k] if blk.has_pressure else None, dec.take_lost()
+                )
+                self.turn[si] = (self.turn[si] + 1) % len(self.blocks[si])
+            if done or samples is not None:
+                out.append((_FEED, stream, samples, done, clock_s))
+            i += done
+            if samples is not None:
+                yield self._take()
+            if status == K.OK:
+                continue
+            if status == K.ERR_CAPACITY:
+                if done == 0 and k == 0:
+                    blk.grow(int(dec._info[0]))
+                continue
+            payload = bytes(buf[offs[i] : offs[i] + lens[i]])
+            exc = dec.error(status, Packet(float(rx[i]), stream, payload), self.n_packets)
+            self.n_packets += 1
+            self.out.append((_ERROR, exc))
+            i += 1

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -254,11 +255,13 @@ def assert_replays_agree(path: Path) -> Any:
     one, rec = session_from_recording(str(path), profile)
     for p in rec.packets:
         one.process(p)
-    many, outline = arrays.replay_recording(str(path), profile)
-    assert repr(many.steps) == repr(one.steps)  # exact floats; repr also treats nan == nan
-    assert many.cues == one.cues
-    assert many.stats == one.stats
-    assert repr(many.rx_minus_sensor_s) == repr(one.rx_minus_sensor_s)
+    # with the file read in a thread of its own (the default when compiled), and without
+    for threaded in (True, False):
+        many, outline = arrays.replay_recording(str(path), profile, threaded=threaded)
+        assert repr(many.steps) == repr(one.steps)  # exact floats; repr also treats nan == nan
+        assert many.cues == one.cues
+        assert many.stats == one.stats
+        assert repr(many.rx_minus_sensor_s) == repr(one.rx_minus_sensor_s)
     assert outline.n_packets == len(rec.packets)
     assert (outline.skipped, outline.dropped_tail_bytes) == (rec.skipped, rec.dropped_tail_bytes)
     assert (outline.cues, outline.events, outline.attached) == (rec.cues, rec.events, rec.attached)
@@ -284,6 +287,48 @@ def test_array_replay_equals_packet_by_packet_on_the_bundled_recordings(
     assert len(one.steps) > 300
     # the shank cannot know the grade (no barometer): its descent rules never fire
     assert bool(one.cues) == name.startswith("descent_foot")
+
+
+def test_array_replay_stops_its_reader_on_an_error_either_side(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An error in the session (calling thread) or in the reading (the reader's thread) ends
+    the replay with that error; no reader thread is left running."""
+    path = str(RECORDINGS / "descent_foot_200hz.dlr")
+    monkeypatch.setattr(arrays, "SAMPLE_CAP", 400)  # many blocks: the reader is ahead
+    before = {t.name for t in threading.enumerate()}
+
+    class BoomError(Exception):
+        pass
+
+    session, rec = arrays.session_from_outline(path, load_cue_profile())
+    fed = []
+
+    def feed(stream: str, samples: Any) -> list:
+        fed.append(len(samples.t_s))
+        if len(fed) == 3:
+            raise BoomError("session")
+        return []
+
+    monkeypatch.setattr(session, "_feed", feed)
+    with pytest.raises(BoomError, match="session"):
+        arrays.process_file(session, rec, threaded=True)
+    assert len(fed) == 3
+    session, rec = arrays.session_from_outline(path, load_cue_profile())
+    calls = []
+    real_run = FastDecoder.run
+
+    def run(self: FastDecoder, *a: Any, **k: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 5:
+            raise BoomError("reader")
+        return real_run(self, *a, **k)
+
+    monkeypatch.setattr(FastDecoder, "run", run)
+    with pytest.raises(BoomError, match="reader"):
+        arrays.process_file(session, rec, threaded=True)
+    assert 0 < session.stats.packets < rec.n_packets  # what was read before it was fed
+    assert {t.name for t in threading.enumerate()} == before
 
 
 @settings(max_examples=40, deadline=None)
