@@ -43,7 +43,7 @@ from downhill_live.core import GaitTracker
 from downhill_live.cues import CueEngine, Prior
 from downhill_live.history import History
 from downhill_live.sim.gait import Segment, simulate
-from downhill_live.types import Cue, Step
+from downhill_live.types import Cue, Step, settled
 
 FLAT_SPM = 170.0
 RATE_HZ = {"foot": 200.0, "shank": 500.0, "pelvis": 100.0, "chest": 100.0}
@@ -169,7 +169,7 @@ def simulate_run(parts: list[Part], profile: CueProfile, placement: str, seed: i
         descent_exit_pct=d.exit_pct,
         descent_min_s=d.min_s,
     )
-    steps = tr.update_many(res.t_s, res.acc_g, res.pressure_pa)
+    steps = settled(tr.update_many(res.t_s, res.acc_g, res.pressure_pa))
     starts = np.concatenate([[0.0], np.cumsum([s.duration_s for s in segs])[:-1]])
     return Run(parts, steps, starts)
 

@@ -27,6 +27,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from downhill_live.core import GaitTracker
+from downhill_live.types import settled
 
 RATE_HZ = 1000.0
 BLOCK_RUNS = 5  # the block figure is the median of this many runs (one run lasts ~30 ms)
@@ -97,7 +98,7 @@ def throughput(minutes: float) -> None:
         for _ in range(BLOCK_RUNS):  # a fresh tracker each time: the same work
             tr = GaitTracker(RATE_HZ, placement)
             t0 = time.perf_counter()
-            steps = tr.update_many(t, acc)
+            steps = settled(tr.update_many(t, acc))
             runs.append(time.perf_counter() - t0)
         dt_core = float(np.median(runs))
         est = np.array([s.t_s for s in steps])

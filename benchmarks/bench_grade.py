@@ -32,6 +32,7 @@ import numpy as np
 from downhill_live.core import GaitTracker
 from downhill_live.sim import gait
 from downhill_live.sim.gait import Segment
+from downhill_live.types import settled
 
 S = Segment
 
@@ -162,7 +163,7 @@ def run(placement: str, with_baro: bool, seeds: int) -> tuple[float, float, dict
             sim = gait.simulate(segs, placement, rate, seed=100 + seed)
             tr = GaitTracker(rate, placement)
             pr = barometer(sim, segs, seed) if with_baro else None
-            steps = tr.update_many(sim.t_s, sim.acc_g, pr)
+            steps = settled(tr.update_many(sim.t_s, sim.acc_g, pr))
             for k, v in score(sim, segs, steps).items():
                 tot.setdefault(k, []).extend(v)
     rec = sum(tot["rec_t"]) / max(sum(tot["desc_t"]), 1e-9)

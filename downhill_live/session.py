@@ -258,6 +258,9 @@ class Session:
         # the packet that completes a batch (the cues do not need them; a live packet that
         # completes a step would spend ~50 us of its time on them with cold caches)
         self._stats_pending: list[Step] = []
+        # a provisional step (the first after a pause, which a larger impact may still
+        # replace): shown to the step sinks and kept at once, given to the rules once settled
+        self._held: Step | None = None
         self._error_kinds_logged: set[str] = set()
         #: receive time minus sensor time (s), from the first decoded packet; nan before
         self.rx_minus_sensor_s = math.nan
@@ -469,22 +472,42 @@ class Session:
         return self._take_steps(steps)
 
     def _take_steps(self, steps: list[Step]) -> list[Cue]:
-        """New steps -> kept, statistics, step sinks, cue rules -> cues (to the cue sinks)."""
+        """New steps -> kept, statistics, step sinks, cue rules -> cues (to the cue sinks).
+
+        A provisional step goes to the rules when the next step shows it stands; a step that
+        replaces it takes its place in the kept steps and the statistics, and the rules never
+        see it (the step sinks saw both, as they came)."""
         out: list[Cue] = []
         keep, pending = self.keep_steps, self._stats_pending
         for step in steps:
+            held = self._held
+            if held is not None:
+                self._held = None
+                if not step.replaces_previous:
+                    self._rules(held, out)
+                else:  # it was no strike
+                    if keep and self.steps and self.steps[-1] is held:
+                        self.steps.pop()
+                    if pending and pending[-1] is held:
+                        pending.pop()
             if keep:
                 self.steps.append(step)
             pending.append(step)
             for sink in self._step_sinks:
                 sink.step(step)
-            for cue in self.engine.update(step):
-                out.append(cue)
-                for sink in self._cue_sinks:
-                    sink.cue(cue)
-        if len(pending) >= STATS_BATCH:
+            if step.provisional:
+                self._held = step
+            else:
+                self._rules(step, out)
+        if len(pending) >= STATS_BATCH and self._held is None:
             self._flush_stats()
         return out
+
+    def _rules(self, step: Step, out: list[Cue]) -> None:
+        for cue in self.engine.update(step):
+            out.append(cue)
+            for sink in self._cue_sinks:
+                sink.cue(cue)
 
     @property
     def step_stats(self) -> StepStats:
@@ -494,11 +517,17 @@ class Session:
 
     def _flush_stats(self) -> None:
         pending = self._stats_pending
+        # a provisional step stays pending until settled (a replacement takes it out)
+        held = pending[-1] if pending and pending[-1] is self._held else None
+        if held is not None:
+            pending.pop()
         if pending:
             add = self._step_stats.add
             for step in pending:
                 add(step)
             pending.clear()
+        if held is not None:
+            pending.append(held)
 
     def attach(self, *sinks: Sink) -> None:
         """Add sinks (before the first packet: a sink sees the session from its start)."""
@@ -517,6 +546,10 @@ class Session:
     def close(self) -> None:
         """End the rules (a descent still open gets its summary, if the profile asks for one),
         then close every sink (each once, in order)."""
+        if self._held is not None:  # the last step was provisional, and nothing replaced it
+            held, self._held = self._held, None
+            out: list[Cue] = []
+            self._rules(held, out)
         for cue in self.engine.finish():
             for sink in self._cue_sinks:
                 sink.cue(cue)

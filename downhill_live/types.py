@@ -7,6 +7,7 @@ Unknown values are ``nan`` (``None`` in JSON output).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -59,6 +60,23 @@ class Step:
     undersampled: bool = False
     #: the peak window reached the sensor's range: ``peak_g`` is a lower bound
     clipped: bool = False
+    #: the first strike after a pause (foot/shank): reported at once, but a larger impact within
+    #: ``first_hold_s`` (the contact after the first swing's terminal deceleration, which this
+    #: then was) may still replace it
+    provisional: bool = False
+    #: replaces the provisional step reported just before it (which was no strike)
+    replaces_previous: bool = False
+
+
+def settled(steps: Iterable[Step]) -> list[Step]:
+    """``steps`` in order without those a later step replaces (``replaces_previous``): the
+    strikes as they stand once every provisional one is decided."""
+    out: list[Step] = []
+    for step in steps:
+        if step.replaces_previous and out and out[-1].provisional:
+            out.pop()
+        out.append(step)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,7 +109,7 @@ class KParams(NamedTuple):
     motion_gap_s: float
     min_moving_s: float  # a strike needs this long of motion since the last stillness
     min_swing_s: float  # limbs: a strike needs this long since the sensor was last quasi-static
-    first_hold_s: float  # the first strike after standing waits this long for a larger one
+    first_hold_s: float  # a larger impact this soon after a first strike replaces it
     static_lag_n: int  # quasi-static: the vector changed by less than static_change_g over
     static_change_g: float  # ... this many samples, |acc| within static_tol_g of 1 g,
     static_tol_g: float
@@ -202,7 +202,10 @@ _STATE = (
     ("pend_peak", NAN),
     ("pend_ax", NAN),
     ("pend_absmax", NAN),
-    ("pend_hold", 0.0),  # the pending strike is reported this long after its peak window
+    ("pend_hold", 0.0),  # > 0: the pending strike is provisional (first after a pause); a
+    # larger impact decided within this long after its peak window replaces it
+    ("pend_repl", 0.0),  # the pending strike replaces the provisional one reported before it
+    ("repl_until", NAN),  # a strike decided before this replaces the provisional one reported
     ("u0", NAN),  # axis used for peak_axial_g of the pending strike
     ("u1", NAN),
     ("u2", NAN),
@@ -274,7 +277,9 @@ O_PEAK_AX = 6
 O_T_REPORT = 7
 O_UNDER = 8
 O_CLIP = 9
-N_OUT = 10
+O_PROVISIONAL = 10  # first after a pause: a replacement may follow
+O_REPLACES = 11  # replaces the provisional step reported just before it
+N_OUT = 12
 
 
 def new_state() -> np.recarray:
@@ -535,6 +540,10 @@ def _emit(
     out[n_out, O_T_REPORT] = t_now
     out[n_out, O_UNDER] = 1.0 if p.undersampled else 0.0
     out[n_out, O_CLIP] = 1.0 if s.pend_absmax >= 0.995 * p.range_g else 0.0
+    out[n_out, O_PROVISIONAL] = 1.0 if s.pend_hold > 0.0 else 0.0
+    out[n_out, O_REPLACES] = s.pend_repl
+    # reported at once; a larger impact decided within the hold replaces it
+    s.repl_until = t_ic + p.post_s + s.pend_hold if s.pend_hold > 0.0 else NAN
     s.pend = 0.0
     return n_out + 1
 
@@ -556,7 +565,7 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     if s.cand_start_t - s.cand_static_t < p.min_swing_s:
         return False  # the limb was on the ground just before: a push-off, not the end of a swing
     per = s.period if s.period > 0.0 else p.default_period_s
-    # the first strike after a pause (or ever): nothing to compare it with, it is held
+    # the first strike after a pause (or ever): nothing to compare it with, it is provisional
     first = math.isnan(s.last_pk_t) or t_pk - s.last_pk_t > p.max_iv_s
     # too close to the last strike: part of the same impact
     if not math.isnan(s.last_pk_t) and t_pk - s.last_pk_t < p.min_iv_frac * per:
@@ -684,10 +693,19 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
                 pa = a
             am = max(am, abs(ax), abs(ay), abs(az))
         k += 1
+    repl = 0.0
     if s.pend > 0.5:
-        rephase = False  # a held first strike is replaced: it never was the last strike
+        rephase = False  # a first strike not yet reported is replaced: it never was the last
+        repl = s.pend_repl
+    elif t_now < s.repl_until - 0.5 * p.dt_s:
+        # the first strike after a pause, reported already, was the terminal swing: this one
+        # replaces it (its interval goes, as a re-phased strike's does)
+        rephase = True
+        repl = 1.0
+    s.repl_until = NAN
     s.pend = 1.0
     s.pend_hold = p.first_hold_s if first else 0.0
+    s.pend_repl = repl
     s.rephase = 1.0 if rephase else 0.0
     s.pend_ic = t_ic
     s.pend_peak = pk
@@ -820,6 +838,7 @@ def process(
             # gap (or first sample): flush, restart short filters, no detection across it
             if s.pend > 0.5:
                 n_out = _emit(st, p, iv, out, n_out, last_t)
+            s.repl_until = NAN  # no replacement across a gap
             s.seg_t = t
             mf = m
             hxp0 = x
@@ -931,7 +950,7 @@ def process(
                 if a > s.pend_ax:
                     s.pend_ax = a
                 s.pend_absmax = max(s.pend_absmax, abs(x), abs(y), abs(z))
-            if t >= t_end + s.pend_hold - 0.5 * p.dt_s:
+            if t >= t_end - 0.5 * p.dt_s:
                 n_out = _emit(st, p, iv, out, n_out, t)
         # contact time (pelvis/chest): the vertical acceleration (about the vertical ground
         # reaction force in body weights at the sacrum) falls back near zero: toe-off
@@ -966,8 +985,8 @@ def process(
             ):
                 s.cand_on = 0.0
                 if s.pend > 0.5 and s.pend_hold == 0.0:
-                    # a new strike while one is pending: report the old one (a held first
-                    # strike after standing stays pending: a larger impact replaces it)
+                    # a new strike while one is pending: report the old one (a first strike
+                    # after standing stays pending: a larger impact replaces it)
                     n_out = _emit(st, p, iv, out, n_out, t)
                 # _decide reads the gravity estimate, the stillness and the ring position
                 s.g0 = g0
@@ -976,10 +995,7 @@ def process(
                 s.still_var = still_var
                 s.ring_i = float(w)
                 s.ring_n = ring_n
-                if (
-                    _decide(st, p, ring, t)
-                    and t >= s.pend_ic + p.post_s + s.pend_hold - 0.5 * p.dt_s
-                ):
+                if _decide(st, p, ring, t) and t >= s.pend_ic + p.post_s - 0.5 * p.dt_s:
                     n_out = _emit(st, p, iv, out, n_out, t)
         elif sig >= thr:
             s.cand_on = 1.0

@@ -109,9 +109,10 @@ class GaitParams:
         in stance).
     first_hold_s : float
         The first strike after a pause (none for ``max_interval_s``) has no earlier strike to
-        compare with: it is reported
-        this much later than the others, and a candidate within that time that re-phases (a
-        larger impact after the terminal swing of the first stride) replaces it.
+        compare with: it is reported as the others are, marked ``provisional``, and a
+        candidate decided within this long after its peak window that re-phases (a larger
+        impact after the terminal swing of the first stride) replaces it: that step comes
+        with ``replaces_previous`` set. 0: never replaced.
     static_tol_g, static_change_g, static_lag_s, static_min_s : float
         Quasi-static: ``| low-passed |acc| - 1 g |`` below ``static_tol_g`` (the ``lp_tau_s``
         low-pass: the same at every sample rate) and the acceleration vector changed by less

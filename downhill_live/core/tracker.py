@@ -87,6 +87,12 @@ class GaitTracker:
     (IC to the vertical acceleration falling below 0.5 g; nan when unknown, e.g. walking); nan for
     foot/shank.
 
+    The first strike after a pause (foot/shank) is reported as promptly as the others but marked
+    ``provisional``: on a real shoe the first swing's terminal deceleration can precede the
+    contact, and a larger impact within ``first_hold_s`` (0.15 s) then comes as a step with
+    ``replaces_previous`` set, which takes the provisional one's place
+    (:func:`~downhill_live.types.settled` applies that to a list of steps).
+
     Parameters
     ----------
     rate_hz : float
@@ -382,11 +388,15 @@ class GaitTracker:
 # the row layout _rows_to_steps reads by position
 assert tuple(range(6)) == (kern.O_T, kern.O_CAD, kern.O_PEAK, kern.O_GRADE, kern.O_DESC, kern.O_GCT)
 assert (kern.O_PEAK_AX, kern.O_UNDER, kern.O_CLIP) == (6, 8, 9)
+assert (kern.O_PROVISIONAL, kern.O_REPLACES) == (10, 11)
 
 
 def _rows_to_steps(rows: np.ndarray) -> list[Step]:
     # tolist() and positional arguments: a third of the time of per-element float() calls
     return [
-        Step(r[0], r[1], r[2], r[3], r[4] > 0.5, r[5], r[6], r[8] > 0.5, r[9] > 0.5)
+        Step(
+            r[0], r[1], r[2], r[3], r[4] > 0.5, r[5], r[6],
+            r[8] > 0.5, r[9] > 0.5, r[10] > 0.5, r[11] > 0.5,
+        )
         for r in rows.tolist()
     ]

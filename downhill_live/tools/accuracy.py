@@ -147,15 +147,20 @@ def run_tracker(
     pressure_pa: np.ndarray | None = None,
     packet: int = 1,
 ) -> tuple[list[Step], np.ndarray]:
-    """Feed in packets; return the steps and their report times (sensor time of the last
-    sample of the packet that returned them: exact for ``packet=1``)."""
+    """Feed in packets; return the steps as they settle (a step that replaces a provisional
+    one takes its place) and their report times (sensor time of the last sample of the packet
+    that returned them: exact for ``packet=1``)."""
     steps: list[Step] = []
     rep: list[float] = []
     for i in range(0, len(t_s), packet):
         pr = None if pressure_pa is None else pressure_pa[i : i + packet]
-        new = tr.update_many(t_s[i : i + packet], acc_g[i : i + packet], pr)
-        steps.extend(new)
-        rep.extend([float(t_s[min(i + packet, len(t_s)) - 1])] * len(new))
+        t_rep = float(t_s[min(i + packet, len(t_s)) - 1])
+        for step in tr.update_many(t_s[i : i + packet], acc_g[i : i + packet], pr):
+            if step.replaces_previous and steps and steps[-1].provisional:
+                steps.pop()
+                rep.pop()
+            steps.append(step)
+            rep.append(t_rep)
     return steps, np.asarray(rep)
 
 

@@ -19,7 +19,7 @@ from downhill_live.files import check_input
 from downhill_live.record import MAGIC
 from downhill_live.source.arrays import replay_recording
 from downhill_live.tools.jobs import run_jobs
-from downhill_live.types import G_MPS2, Step
+from downhill_live.types import G_MPS2, Step, settled
 
 #: sample rates the gait core accepts
 MIN_RATE_HZ, MAX_RATE_HZ = 50.0, 2000.0
@@ -155,7 +155,7 @@ def _steps_from_csv(
     tracker = GaitTracker(rate_hz, placement)
     for warning in tracker.warnings_:  # said once, as a session says it
         log.warning("%s: %s", path, warning)
-    return tracker.update_many(t_s, acc_g, pressure), placement
+    return settled(tracker.update_many(t_s, acc_g, pressure)), placement
 
 
 def steps_of(

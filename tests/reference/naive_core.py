@@ -45,7 +45,8 @@ class _Pending:
     absmax: float
     axis: tuple[float, float, float]
     rephase: bool
-    hold: float = 0.0  # reported this long after the peak window (first strike after standing)
+    hold: float = 0.0  # > 0: provisional (first strike after standing), replaceable this long
+    repl: bool = False  # replaces the provisional strike reported before it
 
 
 @dataclass
@@ -70,6 +71,8 @@ class NaiveCore:
         self.hist: deque[_Sample] = deque(maxlen=ring_capacity(self.rate_hz))
         self.n = 0
         self.last_t = NAN
+        self.t_now = NAN  # the sample a candidate is decided at
+        self.repl_until = NAN  # a strike decided before this replaces the provisional one
         self.seg_t = NAN
         self.look_t = NAN  # the motion / dominance look-back: only a pause ends it
         self.mf = NAN
@@ -236,6 +239,7 @@ class NaiveCore:
         self.last_ic = pe.t_ic
         self.cadence = self._cadence_now(pe.t_ic)
         clipped = 1.0 if pe.absmax >= 0.995 * p.range_g else 0.0
+        self.repl_until = pe.t_ic + p.post_s + pe.hold if pe.hold > 0.0 else NAN
         self.rows.append(
             [
                 pe.t_ic,
@@ -248,6 +252,8 @@ class NaiveCore:
                 t_now,
                 1.0 if p.undersampled else 0.0,
                 clipped,
+                1.0 if pe.hold > 0.0 else 0.0,
+                1.0 if pe.repl else 0.0,
             ]
         )
         self.pend = None
@@ -318,9 +324,14 @@ class NaiveCore:
                 [-math.inf, *[sum(a * u for a, u in zip(s.a, axis, strict=True)) for s in win]]
             )
         hold = p.first_hold_s if first else 0.0
+        repl = False
         if self.pend is not None:
-            rephase = False  # a held first strike is replaced: it never was the last strike
-        self.pend = _Pending(t_ic, peak, peak_ax, absmax, axis, rephase, hold)
+            rephase = False  # a first strike not yet reported is replaced: never the last one
+            repl = self.pend.repl
+        elif self.t_now < self.repl_until - 0.5 * p.dt_s:
+            rephase = repl = True  # replaces the provisional strike reported already
+        self.repl_until = NAN
+        self.pend = _Pending(t_ic, peak, peak_ax, absmax, axis, rephase, hold, repl)
         if self.ct_open:
             self.last_gct = NAN
         self.ct_open = True
@@ -393,6 +404,7 @@ class NaiveCore:
         if self.n == 0 or t - self.last_t > p.long_gap_s:
             if self.pend is not None:
                 self._emit(self.last_t)
+            self.repl_until = NAN  # no replacement across a gap
             self.seg_t = t
             self.cand = None
             self.ct_open = False
@@ -454,7 +466,7 @@ class NaiveCore:
                 if a > pe.peak_ax:
                     pe.peak_ax = a
                 pe.absmax = max(pe.absmax, abs(x), abs(y), abs(z))
-            if t >= t_end + pe.hold - 0.5 * p.dt_s:
+            if t >= t_end - 0.5 * p.dt_s:
                 self._emit(t)
         if p.use_gct and self.ct_open:
             if t - self.ct_ic > 2.0 * p.max_iv_s:
@@ -483,11 +495,12 @@ class NaiveCore:
             ):
                 if self.pend is not None and self.pend.hold == 0.0:
                     self._emit(t)
+                self.t_now = t
                 ok = self._decide()
                 self.cand = None
                 if ok:
                     assert self.pend is not None
-                    if t >= self.pend.t_ic + p.post_s + self.pend.hold - 0.5 * p.dt_s:
+                    if t >= self.pend.t_ic + p.post_s - 0.5 * p.dt_s:
                         self._emit(t)
         elif sig >= thr:
             self.cand = {"start": t, "t": t, "h": sig, "static_t": self.static_t}

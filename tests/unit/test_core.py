@@ -390,7 +390,7 @@ def test_initial_results() -> None:
     assert tr.update_many(np.zeros(0), np.zeros((0, 3))) == []
     assert 0.05 <= tr.latency_s_ <= 0.055  # trunk: 50 ms peak window + one sample
     assert 0.04 <= GaitTracker(200.0, "foot").latency_s_ <= 0.045  # limbs: 40 ms
-    assert kern.N_OUT == 10
+    assert kern.N_OUT == 12
 
 
 # ------------------------------------------------------------------------------ accuracy

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
 from downhill_live.config.cue_profile import load_cue_profile
 from downhill_live.record import read_recording
 from downhill_live.session import session_from_recording
-from downhill_live.types import Packet
+from downhill_live.tools import accuracy
+from downhill_live.types import Packet, Samples, Step, settled
 from tests.conftest import RECORDINGS
+
+HAVE_SHOE = (accuracy.data_dir() / "pyshoe-foot-running" / "contacts.csv").exists()
 
 
 def _damaged(packets: list[Packet], seed: int) -> list[Packet]:
@@ -90,3 +94,44 @@ def test_the_sensor_range_reaches_the_tracker_so_peaks_there_are_marked_clipped(
     f32 = load_firmware_profile("imported-f32")
     assert all(stream_range_g(s) is None for s in f32.streams.values())  # floats: unknown
     assert Session(f32, cues).tracker.range_g is None
+
+
+@pytest.mark.skipif(not HAVE_SHOE, reason="shared shoe data not found")
+def test_a_replaced_provisional_step_is_shown_at_once_but_never_counted_or_cued() -> None:
+    """The first strike after standing is shown to the step sinks at once; when a larger impact
+    replaces it (real shoe data: the first swing's terminal deceleration came first), the kept
+    steps, the statistics and the cue rules have the replacement only."""
+    from downhill_live.config.firmware import load_firmware_profile
+    from downhill_live.session import Session
+    from downhill_live.sinks import Sink
+
+    class Shown(Sink):
+        def __init__(self) -> None:
+            self.steps: list[Step] = []
+
+        def step(self, step: Step) -> None:
+            self.steps.append(step)
+
+    replaced = 0
+    for tri in accuracy.load_shoe():
+        shown = Shown()
+        session = Session(load_firmware_profile("dhl-imu"), load_cue_profile(), placement="foot")
+        session.attach(shown)
+        ruled: list[Step] = []
+
+        def update(step: Step, seen: list[Step] = ruled, real: Any = session.engine.update) -> Any:
+            seen.append(step)
+            return real(step)
+
+        session.engine.update = update  # type: ignore[method-assign]
+        stream = next(iter(session.decoders))
+        t, a = tri["t_s"], tri["acc_g"]
+        for i in range(0, len(t), 16):  # in packets, as live
+            session._feed(stream, Samples(t[i : i + 16], a[i : i + 16]))
+        session.close()
+        final = settled(shown.steps)
+        replaced += len(shown.steps) - len(final)
+        assert session.steps == final == ruled
+        assert session.step_stats.n_steps == len(final)
+        assert shown.steps[0].provisional
+    assert replaced >= 1
