@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from downhill_live.cli.main import main
+from downhill_live.cli.main import command
 
-sys.exit(main())
+sys.exit(command())

@@ -8,6 +8,7 @@ non-zero exit code; no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import sys
@@ -88,5 +89,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def command() -> int:
+    """The ``downhill-live`` program (and ``python -m downhill_live``): :func:`main`, then
+    the objects made so far are exempted from the garbage collector's last pass as the
+    interpreter exits. That pass walks every object numba made when it loaded the compiled
+    kernels: ~0.2 s of a command's 1 s. Nothing is skipped that would be done otherwise:
+    exit handlers run, files are closed, objects outside reference cycles freed; only cyclic garbage left at exit is
+    not collected, which the operating system takes back with the process."""
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())
