@@ -222,7 +222,12 @@ patterns do not change stance time or cadence; speed changes between segments ar
 instantaneous (use ``speed_end_mps`` for ramps: a jump, e.g. walk to run, makes the
 first swing after it too violent) and bouts start at full speed in the timeline (the merged
 limb model builds the foot's speed up, tau 0.5 s, but not the step times; the first
-walking step from standing swings the shank at ~10 g, legacy and merged); the hip model is a gain/delay on the impact pulse,
+walking step from standing swings the shank at ~10 g, legacy and merged); there is no real
+shank recording to check the shank by: its swing shares the foot's push-to-braking turn (on
+the tight-curve forefoot scenario its high-passed signal there, ~1.6 g at 200 Hz, is as large
+as the landing's), and walking swings the tibia at up to 7.6 rad/s with up to 135 rad/s^2 in
+terminal swing, so that the walking shank reads ~3.7-4 g there against a 2.4 g heel strike
+(likely on the high side: shank gyroscopes in walking are commonly reported at 5-7 rad/s); the hip model is a gain/delay on the impact pulse,
 not a multi-body pelvis; no terrain roughness, barometric weather drift, clock drift or lost
 samples. The uniformly random mounting is harsher than real mounts, which are usually roughly
 aligned with the segment.
