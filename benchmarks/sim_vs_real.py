@@ -25,9 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import butter, sosfilt, sosfiltfilt
+from scipy.signal import butter, lfilter, sosfilt, sosfiltfilt
 
+from downhill_live.core.params import kernel_params
 from downhill_live.sim.gait import Segment, simulate
+from downhill_live.tools.accuracy import resample
 
 PUSHOFF_G = 2.5  # the toe-off transient the scenarios use
 
@@ -204,6 +206,59 @@ def _fwhm_s(t: np.ndarray, mag: np.ndarray, tp: float, base_g: float) -> float:
     return float(t_hi - t_lo)
 
 
+def detection_signal(acc: np.ndarray, rate_hz: float) -> np.ndarray:
+    """The limb detector's signal (``downhill_live.core``): the norm of the first-order
+    high-pass of each axis, with the cutoff the detector uses at ``rate_hz``."""
+    a = kernel_params(rate_hz, "foot").hp_a
+    x = acc - acc[0]
+    return np.linalg.norm(lfilter([a, -a], [1.0, -a], x, axis=0), axis=1)
+
+
+def detection_stats(
+    t: np.ndarray, acc: np.ndarray, contacts: np.ndarray, rate_hz: float, search: tuple
+) -> dict[str, np.ndarray]:
+    """Per-stride statistics of the detection signal ``d`` (:func:`detection_signal`) around
+    the impact ``tp`` (the maximum of ``|a|`` in ``contacts + search``), which decide whether the
+    detector takes the impact and not the swing for the strike:
+
+    * ``d_impact_g``: max of ``d`` over [tp - 30 ms, tp + 50 ms];
+    * ``d_swing_g``: max of ``d`` over [tp - 250 ms, tp - 40 ms] (terminal swing);
+    * ``d_turn_g``: max of ``d`` over [tp - 260 ms, tp - 120 ms], where the swing's forward
+      push turns into braking;
+    * ``d_ratio``: d_impact_g / d_swing_g; ``impact_below_swing``: 1 where it is below 1 (the
+      detector's dominance rule then loses the strike), printed as a share of strides;
+    * ``impact_g``: ``|a|(tp)``.
+    """
+    d = detection_signal(acc, rate_hz)
+    mag = np.linalg.norm(acc, axis=1)
+    rows: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "d_impact_g",
+            "d_swing_g",
+            "d_turn_g",
+            "d_ratio",
+            "impact_below_swing",
+            "impact_g",
+        )
+    }
+    for c in contacts:
+        m = (t >= c + search[0]) & (t < c + search[1])
+        if m.sum() < 1 or t[m][0] < t[0] + 0.3:
+            continue
+        i = np.flatnonzero(m)[np.argmax(mag[m])]
+        p = t[i]
+        di = float(_window(t, d, p - 0.030, p + 0.050).max())
+        ds = float(_window(t, d, p - 0.250, p - 0.040).max())
+        rows["d_impact_g"].append(di)
+        rows["d_swing_g"].append(ds)
+        rows["d_turn_g"].append(float(_window(t, d, p - 0.260, p - 0.120).max()))
+        rows["d_ratio"].append(di / ds)
+        rows["impact_below_swing"].append(float(di < ds))
+        rows["impact_g"].append(float(mag[i]))
+    return {k: np.array(v) for k, v in rows.items()}
+
+
 def _merge(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -228,6 +283,39 @@ def real_foot(rate_hz: float = 200.0) -> dict[str, np.ndarray]:
         st = foot_stats(t, acc, ref[keep], rate_hz, (-0.080, 0.040))
         parts.append(st)
     return _merge(parts)
+
+
+def _real_contacts(tri: dict) -> np.ndarray:
+    ref = tri["ref_s"]
+    keep = ref >= 2.0
+    for a, b in tri["masked"]:
+        keep &= ~((ref >= a - 0.1) & (ref <= b + 0.1))
+    return ref[keep]
+
+
+def real_foot_detection(rate_hz: float = 52.0) -> dict[str, np.ndarray]:
+    """:func:`detection_stats` of the shoe trials decimated to ``rate_hz`` as
+    ``benchmarks/validate.py`` does (``resample_poly``, an anti-alias FIR)."""
+    parts = []
+    for tri in load_shoe():
+        t, acc = resample(tri["t_s"], tri["acc_g"], 200.0, rate_hz)
+        parts.append(detection_stats(t, acc, _real_contacts(tri), rate_hz, (-0.080, 0.040)))
+    return _merge(parts)
+
+
+def sim_foot_detection(
+    seed: int = 0, rate_hz: float = 52.0, decimate_from_hz: float | None = None, **opt
+) -> dict[str, np.ndarray]:
+    """:func:`detection_stats` of the simulated shoe course at ``rate_hz``: simulated at that
+    rate (the simulator's own box anti-alias filter, as the scenarios are), or simulated at
+    ``decimate_from_hz`` and decimated like the real data."""
+    hz = decimate_from_hz or rate_hz
+    res = simulate(shoe_course(), "foot", hz, seed, **opt)
+    t, acc = res.t_s, res.acc_g
+    if decimate_from_hz:
+        t, acc = resample(t, acc, hz, rate_hz)
+    own = res.strike_t_s[(res.strike_foot == 0) & (res.strike_t_s > 3.0)]
+    return detection_stats(t, acc, own, rate_hz, (-0.030, 0.050))
 
 
 def shoe_course(strike: str = "heel") -> list[Segment]:
@@ -352,6 +440,24 @@ def main(argv: list[str] | None = None) -> int:
         "sim legacy (quiet)": _merge([sim_foot(s, 100.0) for s in range(3)]),
     }
     print_table("FOOT at 100 Hz (real: pairs of samples averaged)", cols100)
+    cols52 = {
+        "real shoe -> 52 Hz": real_foot_detection(52.0),
+        "sim merged 52 Hz": _merge([sim_foot_detection(s, 52.0, **merged) for s in range(3)]),
+        "sim merged 200->52": _merge(
+            [sim_foot_detection(s, 52.0, 200.0, **merged) for s in range(3)]
+        ),
+        "sim legacy 52 Hz": _merge([sim_foot_detection(s, 52.0) for s in range(3)]),
+    }
+    below = {k: v.pop("impact_below_swing") for k, v in cols52.items()}
+    print_table(
+        "FOOT at 52 Hz, the detector's signal (real: decimated as validate.py does; sim: "
+        "simulated at 52 Hz, or at 200 Hz and decimated the same way)",
+        cols52,
+    )
+    print(
+        f"{'impact < swing':16s}"
+        + "".join(f"{f'{100.0 * v.mean():.1f} % of strides':>26s}" for v in below.values())
+    )
 
     sac = _merge([sacral_stats(tr["t_s"], tr["acc_g"], tr["ic_s"]) for tr in load_sacral()])
     print_table(

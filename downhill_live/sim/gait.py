@@ -112,7 +112,7 @@ Strike patterns (``Segment.strike``, running only)
     of stance; the ankle absorbs the landing, so the foot transient is x0.5 (shank x0.7) and
     peaks 30 % earlier, and the trunk impact pulse is x0.35: forefoot strikers show no distinct
     impact peak in the ground reaction force, Lieberman et al. 2010; tibia at +2 deg). Peaks
-    at 200 Hz, 3 m/s, 170 spm, merged swing: foot 10.6 / 9.3 / 8.0 g, shank 8.8 / 5.9 / 4.7 g; pelvis
+    at 200 Hz, 3 m/s, 170 spm, merged swing: foot 10.9 / 9.5 / 8.8 g, shank 9.4 / 6.2 / 4.8 g; pelvis
     3.3 / 2.6 / 1.7 g.
 
 Terminal swing (``terminal_swing``, foot and shank)
@@ -125,21 +125,31 @@ Terminal swing (``terminal_swing``, foot and shank)
     with a ``z^2 exp(-2 z)`` pulse (time to peak 8 / 9 / 13 ms, ~1 cm of sole and heel-pad
     compression; heel / midfoot 1.25 / 1.15x longer at the shoe, all 2x at the tibia) while the swing's
     deceleration hands over within 15 ms. Foot impacts thus grow with speed (heel strike at
-    200 Hz: 7.3 g at 1.9 m/s, 9.8 g at 3, 16 g at 5 m/s, clipped at ``range_g``), ahead of
-    the terminal-swing braking (4.7, 7.4, 12.7 g); forefoot impacts are only a little higher
-    than that braking (5.4 / 5.1 g at 1.9 m/s, 8.2 g at 3 m/s) but sharp. A running heel
+    200 Hz, ``strike_peak_g``: 8.6 g at 1.9 m/s, 10.9 g at 3, 17 g at 5 m/s, clipped at
+    ``range_g``), ahead of the terminal-swing braking (3.6, 5.4, 8.8 g); forefoot impacts
+    are 5.7 / 4.1 g at 1.9 m/s, 8.8 / 5.6 g at 3 m/s. A running heel
     strike lands while the foot already rotates toe-down (2 rad/s), the forefoot slaps down
-    30 ms later at ~7 rad/s (real shoe gyroscopes read 6-9 rad/s there) and that rotation is
+    30 ms later at ~4 rad/s (the real shoe gyroscope reads a median 7 rad/s
+    toe-down at the impact peak, arrested to a quarter within 20 ms) and that rotation is
     arrested too (time to peak 8 ms at the shoe, 4 ms at the tibia): a heel-then-slap
     double impact. The shoe's transient has a broad part (time to peak 9 ms: the heel pad and
     sole compress) under a 40 Hz multi-axis ringing (~60 ms), as in the real 40-80 ms contact
-    bursts; together they make a heel-strike impact ~22 ms wide at half height, as real
-    shoes show (a model 8 ms wide fell below its own terminal swing at 52 Hz). The forward motion of the swing
+    bursts; together they make a heel-strike impact ~20 ms wide at half height, as real
+    shoes show (a model 8 ms wide fell below its own terminal swing at 52 Hz). On top, the
+    foot's contact burst has an irregular part: four damped oscillations per contact (15-40 Hz,
+    seeded directions and phases, 3 g x the impact scale each, decay 25 ms, over by 80 ms), because real
+    shoe impacts carry 2-3x the model's 15-50 Hz energy as an irregular multi-axis burst,
+    and the regular 40 Hz ringing is filtered out at 52 Hz. The forward motion of the swing
     follows an acceleration profile like the real one instead of a minimum-jerk path: a
-    long, gentle (parabolic) push over the first 75 % of the swing and a braking window
-    (``u^3 (1 - u)^3``) over the last 55 % (peak ~0.1 s before touchdown), their sizes set by the end position and speed, and
-    the touchdown deceleration rising in over the last 15 %; the swing lift is halved (real
-    shoe sensors rise ~15 cm). Strike times, toe-offs and mid-stance are unchanged.
+    gentle (parabolic) push over the first 70 % of the swing and a braking window
+    (``x^4 (1 - x)^2``, building up slowly) from 20 % of the swing to touchdown (peak at
+    73 %, ~0.13 s before touchdown at 154 spm), their sizes set by the end position and speed,
+    and the touchdown deceleration rising in over the last 15 %. The forward acceleration thus
+    turns from push to braking over ~0.25 s, as in the real shoe data (a braking window over
+    the last 55 % with the push lasting to 75 % turned it within ~0.08 s, a jerk 0.19 s before
+    IC that the detector's high-passed signal saw nearly as large as the impact at 52 Hz:
+    0.59 g against the real 0.33 g). The swing lift is halved (real shoe sensors rise
+    ~15 cm). Strike times, toe-offs and mid-stance are unchanged.
 
 Toe-off transient (``pushoff_g``, foot and shank)
     A short multi-axis transient (peak ``pushoff_g`` at the foot, 0.3x at the shank; 0 by
@@ -162,15 +172,21 @@ Curves
 Real data
     Checked with ``benchmarks/sim_vs_real.py`` (statistics of ``|a|`` around each impact, the
     same definitions for both). Real shoe IMU (pyshoe, 200 Hz, jogging 154 spm at 1.9 m/s on
-    tight curves, right shoe) vs merged heel strike, median: impact 7.5 vs 7.3 g (100 Hz
-    6.7 vs 6.0 g, 52 Hz 4.8 vs 5.0 g); width at half height 21 vs 22 ms (100 Hz 26 vs 30 ms);
+    tight curves, right shoe) vs merged heel strike, median: impact 7.5 vs 7.7 g (100 Hz
+    6.7 vs 6.3 g, 52 Hz 4.8 vs 5.2 g); width at half height 21 vs 20 ms (100 Hz 26 vs 27 ms);
     push-off / impact 0.51 vs 0.43; high-passed energy in the 100 ms before the impact peak
     over the 100 ms after 0.46 vs 0.03 (the real impact has more high-frequency energy
-    before its peak); what a 25 Hz high-pass keeps of the impact 4.1 vs 2.3 g (200 Hz), 3.0
-    vs 1.4 g (real averaged down to 100 Hz): the model is smoother than a real shoe;
-    terminal-swing hump 4.7 vs 4.6 g, ~0.1 s before the impact in both; minimum of ``|a|``
-    60-15 ms before the impact 1.5 vs 1.6 g and mean 40-10 ms before it 3.1 vs 2.3 g
-    (legacy 1.6 and 2.0 g, ~1.0 g in the last 30 ms before IC); foot-flat 1.15 vs 1.01 g. A zero-velocity-update
+    before its peak); what a 25 Hz high-pass keeps of the impact 4.1 vs 2.8 g (200 Hz), 3.0
+    vs 1.7 g (real averaged down to 100 Hz): the model is smoother than a real shoe;
+    terminal-swing hump 4.7 vs 3.6 g (the real braking is later, ~80 ms before the impact
+    against ~0.13 s, and higher); minimum of ``|a|`` 60-15 ms before the impact 1.5 vs 2.0 g
+    and mean 40-10 ms before it 3.1 vs 2.6 g (legacy 1.6 and 2.0 g, ~1.0 g in the last 30 ms
+    before IC); foot-flat 1.15 vs 1.01 g. At 52 Hz (the real trials decimated as
+    ``benchmarks/validate.py`` does, the model simulated at 52 Hz; simulating at 200 Hz and
+    decimating the same way gives the same figures), the detector's high-passed signal
+    (``downhill_live.core``): impact 1.44 vs 0.83 g, terminal swing 0.52 vs 0.43 g, where
+    the push turns into braking 0.33 vs 0.43 g (0.59 g before the braking window was
+    widened), impact over swing 2.8 vs 1.9 (1.3 before). A zero-velocity-update
     integration of the real trials gives the touchdown velocity used above (1.0 m/s forward,
     0.8 m/s down just before the impact), 1.47 m strides and a 4.9 m/s late swing speed peak.
     The legacy swing instead reads ~1 g just before every impact, peaks at 5.2 g in
@@ -200,13 +216,18 @@ early swing reads ~3 g (real ~2-2.5 g) and where push turns into braking (~0.19 
 IC) the sim dips to ~1 g (real ~2 g), the swing accelerations at
 speeds above the real data's 1.9 m/s are extrapolated (they grow with stride length and
 cadence), the impact has less high-frequency energy than a real shoe's (a 25 Hz high-pass
-keeps 2.3 against 4.1 g at 200 Hz; at 52 Hz the detector's high-passed signal is half the
-real one's) and the contact burst is more regular; walking keeps the legacy landing; strike
+keeps 2.8 against 4.1 g at 200 Hz; at 52 Hz the detector's high-passed signal reaches 0.6x
+the real one's), the terminal-swing braking peaks earlier and lower (3.6 against 4.7 g); walking keeps the legacy landing; strike
 patterns do not change stance time or cadence; speed changes between segments are
 instantaneous (use ``speed_end_mps`` for ramps: a jump, e.g. walk to run, makes the
 first swing after it too violent) and bouts start at full speed in the timeline (the merged
 limb model builds the foot's speed up, tau 0.5 s, but not the step times; the first
-walking step from standing swings the shank at ~10 g, legacy and merged); the hip model is a gain/delay on the impact pulse,
+walking step from standing swings the shank at ~10 g, legacy and merged); there is no real
+shank recording to check the shank by: its swing shares the foot's push-to-braking turn (on
+the tight-curve forefoot scenario its high-passed signal there, ~1.6 g at 200 Hz, is as large
+as the landing's), and walking swings the tibia at up to 7.6 rad/s with up to 135 rad/s^2 in
+terminal swing, so that the walking shank reads ~3.7-4 g there against a 2.4 g heel strike
+(likely on the high side: shank gyroscopes in walking are commonly reported at 5-7 rad/s); the hip model is a gain/delay on the impact pulse,
 not a multi-body pelvis; no terrain roughness, barometric weather drift, clock drift or lost
 samples. The uniformly random mounting is harsher than real mounts, which are usually roughly
 aligned with the segment.
@@ -544,6 +565,16 @@ _SHANK_SLAP_TAU_S = 0.004  # the tibia's view of the slap: its own arrest spread
 # midfoot or forefoot shoe recordings to check these by
 _FOOT_ARREST = (1.25, 1.15, 1.0)
 _MERGED_LIFT = 0.5
+# merged running foot: the irregular part of the shoe's contact burst (_contact_burst). Real
+# shoe impacts carry 2-3x the simulated 15-50 Hz energy around the peak (per-stride spectra of
+# the pyshoe trials), most of it an irregular multi-axis oscillation rather than one pulse;
+# the deterministic 40 Hz ringing above is filtered out at 52 Hz and too regular
+_BURST_N = 4
+_BURST_HZ = (15.0, 40.0)
+_BURST_G = 3.0
+_BURST_TAU_S = 0.025
+_BURST_RISE_S = 0.003
+_BURST_END_S = 0.08  # real contact bursts last 40-80 ms; mid-stance is still
 
 # one-sided hip sensor (hip_offset_m): near-side impact gain and far-side delay per metre of
 # offset: at 15 cm the near leg's impacts are 1.3x, the far leg's 0.7x and 20 % slower
@@ -1050,10 +1081,11 @@ def _limb(
         rs, rn = _rot2(C["phi_ic"][k1] + np.pi / 2.0, r)
         v1s = C["vt_s"][k1] + w_ic * rs
         v1n = C["vt_n"][k1] + w_ic * rn
-        # forward progress from an acceleration profile like the real one: a long, gentle
-        # (parabolic) push over the first 75 % of the swing, a harder braking window over the
-        # last 55 % (peak ~0.1 s before touchdown) and the touchdown deceleration rising in over
-        # the last 15 %; the push and braking amplitudes meet the end position and speed
+        # forward progress from an acceleration profile like the real one: a gentle
+        # (parabolic) push over the first 70 % of the swing, a braking window building up from
+        # 20 % of the swing (peak at 73 %) and the touchdown deceleration rising in over the
+        # last 15 % (_SWING_WINDOWS); the push and braking amplitudes meet the end position
+        # and speed
         s[m] = _swing_progress(u, p0s, v0s, p1s + x0s, v1s * D, C["at_s"][k1] * D * D)
         # real shoe sensors rise ~15 cm above their stance height (zero-velocity-update
         # integration of the shoe trials), toe-off elevation included
@@ -1102,10 +1134,18 @@ def _window_integrals(
 _BUMP_POLY = np.polynomial.polynomial.polymul([0, 0, 0, 64.0], [1.0, -3.0, 3.0, -1.0])
 _STEP_POLY = np.array([0.0, 0.0, 0.0, 10.0, -15.0, 6.0])
 _PARABOLA_POLY = np.array([0.0, 4.0, -4.0])
-#: merged swing windows (fractions of the swing): push, braking, touchdown deceleration
+# braking window x^4 (1 - x)^2 (peak 1 at x = 2/3): it builds up slowly and ends faster
+_LATE_BUMP_POLY = (
+    729.0 / 16.0 * np.polynomial.polynomial.polymul([0, 0, 0, 0, 1.0], [1.0, -2.0, 1.0])
+)
+#: merged swing windows (fractions of the swing): push, braking, touchdown deceleration. The
+#: braking builds up from 20 % of the swing (peak at 73 %) while the push fades out by 70 %:
+#: the forward acceleration turns over ~0.25 s as in the real shoe data (a braking window
+#: over the last 55 % only, with the push lasting to 75 %, turned it within ~0.08 s: a jerk
+#: 0.19 s before IC that the 52 Hz detection signal saw as large as the impact)
 _SWING_WINDOWS = (
-    (_PARABOLA_POLY, 0.0, 0.75),
-    (_BUMP_POLY, 0.45, 1.0),
+    (_PARABOLA_POLY, 0.0, 0.7),
+    (_LATE_BUMP_POLY, 0.2, 1.0),
     (_STEP_POLY, 0.85, 1.0),
 )
 _SWING_INTEGRALS = tuple(_window_integrals(c, a, b) for c, a, b in _SWING_WINDOWS)
@@ -1226,6 +1266,35 @@ def _pushoff(t: np.ndarray, C: dict[str, np.ndarray], k: np.ndarray, amp_g: floa
     return out
 
 
+def _contact_burst(
+    t: np.ndarray, C: dict[str, np.ndarray], k: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Merged running foot: the irregular part of the shoe's contact burst (N, 3) in segment
+    axes, g. Each running contact gets ``_BURST_N`` damped oscillations with frequencies
+    uniform in ``_BURST_HZ``, uniformly random directions and phases (seeded per contact,
+    independent of the sample rate), each of amplitude ``_BURST_G`` x the step's impact x the
+    strike pattern's transient scale, rising over ``_BURST_RISE_S`` from IC, decaying with
+    ``_BURST_TAU_S`` and tapered to zero at ``_BURST_END_S``."""
+    nc = C["ic"].size
+    f_hz = rng.uniform(_BURST_HZ[0], _BURST_HZ[1], (nc, _BURST_N))
+    ph = rng.uniform(0.0, 2.0 * np.pi, (nc, _BURST_N))
+    u = rng.standard_normal((nc, _BURST_N, 3))
+    u /= np.linalg.norm(u, axis=2, keepdims=True)
+    out = np.zeros((t.size, 3))
+    dt = t - C["ic"][k]
+    m = (dt >= 0.0) & (dt < _BURST_END_S) & (C["real"][k] > 0) & (C["act"][k] == _RUN)
+    if not m.any():
+        return out
+    kk = k[m]
+    d = dt[m]
+    gain = np.array([x.transient for x in _STRIKE])[C["strike"][kk].astype(int)]
+    env = _BURST_G * C["imp"][kk] * gain * (1.0 - np.exp(-d / _BURST_RISE_S))
+    env *= np.exp(-d / _BURST_TAU_S) * np.cos(0.5 * np.pi * d / _BURST_END_S) ** 2
+    osc = np.sin(2.0 * np.pi * f_hz[kk] * d[:, None] + ph[kk])  # (M, _BURST_N)
+    out[m] = env[:, None] * np.einsum("mj,mjc->mc", osc, u[kk])
+    return out
+
+
 def _second_diff(p: np.ndarray, h: float) -> np.ndarray:
     return (p[2:] - 2.0 * p[1:-1] + p[:-2]) / (h * h)
 
@@ -1256,9 +1325,11 @@ def _limb_signal(
     placement: str,
     merged: bool = False,
     pushoff_g: float = 0.0,
+    rng_burst: np.random.Generator | None = None,
 ) -> np.ndarray:
     """Body-frame specific force (N, 3) of a foot or shank sensor on foot 0; ``t`` is padded
-    by one sample at each end (the result is not)."""
+    by one sample at each end (the result is not). ``rng_burst`` draws the merged foot's
+    contact bursts (default: seed 0)."""
     C = tl.contacts[0]
     if merged:
         C = _standing_start_steps(C, course)
@@ -1291,6 +1362,9 @@ def _limb_signal(
         out[:, 0] = c * f_s + si * f_n
         out[:, 2] = -si * f_s + c * f_n
         out += _transient(tc, C, k, "foot_tr", merged)
+        if merged and _BURST_G > 0.0:
+            rb = rng_burst if rng_burst is not None else np.random.default_rng(0)
+            out += _contact_burst(tc, C, k, rb)
     else:
         out[:, 0] = c * f_s - si * f_n
         out[:, 2] = si * f_s + c * f_n
@@ -1615,7 +1689,16 @@ def simulate(
     j = np.arange(-1, n_out * over + 1)
     t_int = (j - (over - 1) / 2.0) * h
     if placement in ONE_FOOT_PLACEMENTS:
-        body = _limb_signal(t_int, h, course, tl, placement, terminal_swing == "merged", pushoff_g)
+        body = _limb_signal(
+            t_int,
+            h,
+            course,
+            tl,
+            placement,
+            terminal_swing == "merged",
+            pushoff_g,
+            np.random.default_rng([seed_seq, 7]),
+        )
     else:
         body = _trunk_signal(
             t_int[1:-1],
