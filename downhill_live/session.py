@@ -93,8 +93,8 @@ CADENCE_ONLY_METRICS = frozenset({"cadence_spm"})
 #: :meth:`Session._take_stats`): one step costs them ~30 us with the caches cold between live
 #: packets, each further step of a batch ~4 us; a batch of 64 cost its packet ~250 us
 STATS_BATCH = 8
-#: pending steps past which any packet takes them (a foot pod's packets all bring steps; a
-#: replay's batches bring many)
+#: pending steps kept at most: a packet takes those past it (a foot pod's packets all bring
+#: steps, ~3 a packet, taken as they come; a replay's batches bring many)
 STATS_BACKLOG = 16
 
 #: decoders whose streams carry a grade of their own (a treadmill's inclination)
@@ -497,17 +497,21 @@ class Session:
                 out.append(cue)
                 for sink in self._cue_sinks:
                     sink.cue(cue)
-        if len(pending) > STATS_BACKLOG or (not steps and len(pending) >= STATS_BATCH):
+        if not steps and len(pending) >= STATS_BATCH:
             self._take_stats()
+        elif len(pending) > STATS_BACKLOG:  # the steps pile up: those past the backlog
+            self._take_stats(STATS_BACKLOG)
         return out
 
-    def _take_stats(self) -> None:
-        """The pending steps to the statistics (see :data:`STATS_BATCH`)."""
+    def _take_stats(self, keep: int = 0) -> None:
+        """The pending steps to the statistics (see :data:`STATS_BATCH`) but the last
+        ``keep``."""
         pending = self._stats_pending
         add = self._step_stats.add
-        for step in pending:
+        n = len(pending) - keep
+        for step in pending[:n]:
             add(step)
-        pending.clear()
+        del pending[:n]
 
     @property
     def step_stats(self) -> StepStats:
