@@ -6,8 +6,11 @@ with a compiled decoder (:class:`~downhill_live.decode.fast.FastDecoder`) throug
 preallocated sample buffers (:func:`downhill_live.decode._kernels.decode_run`), feeds the
 samples to the strike kernel (:func:`downhill_live.core._kernels.process`) and the grade kernel
 (:func:`downhill_live.core.grade.grade_block`) of the session's
-:class:`~downhill_live.core.GaitTracker`, and returns a few counts; only a packet that completes
-a step builds Python objects (its :class:`~downhill_live.types.Step`). The kernels, their states
+:class:`~downhill_live.core.GaitTracker`, and returns a few counts and the first step's fields;
+only a packet that completes a step builds Python objects (its
+:class:`~downhill_live.types.Step`). The decoder's and the tracker's arrays live in two byte
+arenas (:attr:`FusedPacket.D` the stream's, :class:`Arena` the tracker's), so a call has
+seven arguments, not 21: numba types and unboxes each at every call. The kernels, their states
 and their order are exactly those of the decoder + tracker calls it replaces, so steps, cues and
 counters are bit for bit the same (tests compare both paths, also with ``NUMBA_DISABLE_JIT=1``).
 
@@ -58,7 +61,7 @@ def _sources_stamp() -> int:
 
 
 # The entry takes two byte arenas: the stream's (its decoder's state, payload and sample
-# buffers: :class:`StreamArena`) and the tracker's (its float buffers, its four kernel records and
+# buffers: :attr:`FusedPacket.D`) and the tracker's (its float buffers, its four kernel records and
 # the step rows of a call: :class:`Arena`), and five scalars. numba's dispatcher types and unboxes
 # every argument at every call, and with the caches cold after 16 ms of other work each costs
 # ~1.3 us (an array) to ~6 us (a record array): 21 arguments cost ~38 us a call, 7 ~17 us. Each
