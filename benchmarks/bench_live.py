@@ -6,7 +6,9 @@ simulated running encoded in each profile's own format, one packet every 16 ms (
 a sensor, not a tight loop: caches go cold between packets as they do live). Two sessions take
 every packet in turn: one as live mode runs it (one compiled call per packet for the compiled
 decoders: decode, strikes and grade, :mod:`downhill_live.fused`), one with the Python reference
-decoder and a separate core call; both must report the same steps. Printed: p50 / p99 / max per packet for
+decoder and a separate core call; both must report the same steps. Everything the session
+does for a packet is in its figure, also the step statistics' batches (8 pending steps,
+taken after a packet that brought no step). Printed: p50 / p99 / max per packet for
 both, the steps each found, and whether they are identical. Goal: p99 <= 150 us.
 
 Start: ``downhill-live live --firmware dhl-imu`` in a fresh process, until the BLE scan starts

@@ -58,10 +58,16 @@ from downhill_live.types import Cue, Step
 MAX_STEP_DT_S = 2.0
 
 
+#: a rule's gate (:attr:`_RuleState.gate`): always open, open on descents, open on the flat
+_ALWAYS, _DESCENT, _FLAT = 0, 1, 2
+_GATES = {"always": _ALWAYS, "descent": _DESCENT, "flat": _FLAT}
+
+
 @dataclass
 class _RuleState:
     rule: Rule
     window: deque[float]
+    gate: int = _ALWAYS
     in_episode: bool = False
     last_fired_s: float = -math.inf
     next_remind_s: float = math.inf
@@ -197,7 +203,10 @@ class CueEngine:
     def __init__(self, profile: CueProfile, prior: Prior | None = None) -> None:
         self.profile = profile
         self.prior = profile.prior if prior is None else prior
-        self._states = [_RuleState(r, deque(maxlen=r.window_steps)) for r in profile.rules]
+        self._states = [
+            _RuleState(r, deque(maxlen=r.window_steps), _GATES.get(r.when, _ALWAYS))
+            for r in profile.rules
+        ]
         # relative rules need their metrics' baselines; the summary and the history need
         # cadence and impact against the flat in any case
         relative = {r.metric for r in profile.rules if r.threshold.relative}
@@ -270,18 +279,24 @@ class CueEngine:
 
     def update(self, step: Step) -> list[Cue]:
         """Feed one step; returns the cues to speak now, highest priority first."""
+        # the live path calls this for every step, with the caches cold: the common step (no
+        # rule fires, no descent starts or ends) takes as few lookups as it can
         t = step.t_s
-        dt = 0.0 if self._last_t_s is None else min(max(t - self._last_t_s, 0.0), MAX_STEP_DT_S)
+        last = self._last_t_s
+        dt = 0.0 if last is None else min(max(t - last, 0.0), MAX_STEP_DT_S)
         if self._first_t_s is None:
             self._first_t_s = t
         self._last_t_s = t
-        if self._baseline_metrics:
-            self.baseline.update(step, self._baseline_metrics)
+        baseline = self.baseline
+        if not baseline.done:  # (done: update() does nothing)
+            baseline.update(step, self._baseline_metrics)
+        on_descent = step.on_descent
+        desc = self._descent
         moments: list[Cue] = []
-        if step.on_descent and self._descent is None:
-            self._descent = DescentRecord(t)
+        if on_descent and desc is None:
+            desc = self._descent = DescentRecord(t)
             mt = self.profile.metronome
-            target = mt.target.resolve(self.baseline.get("cadence_spm")) if mt.enabled else None
+            target = mt.target.resolve(baseline.get("cadence_spm")) if mt.enabled else None
             if target is not None:
                 spm = round(target * 2.0) / 2.0  # to 0.5 spm
                 moments.append(
@@ -293,11 +308,22 @@ class CueEngine:
                         t, "descent.enter", self.profile.descent.enter_phrase, step.grade_pct
                     )
                 )
-        elif not step.on_descent and self._descent is not None:
+        elif not on_descent and desc is not None:
             moments += self._end_descent(t)
+            desc = self._descent
         candidates: list[tuple[int, str, _RuleState, str, float]] = []
         any_error = False
         for st in self._states:
+            gate = st.gate
+            if gate and (not on_descent if gate == _DESCENT else on_descent):
+                # outside its gate a rule's episode ends silently and its window starts afresh
+                # (as _rule_step does)
+                st.error_now = False
+                if st.window:
+                    st.window.clear()
+                st.in_episode = False
+                st.cleared_since_s = None
+                continue
             kind, mean = self._rule_step(st, step)
             any_error |= st.error_now
             if kind:
@@ -305,7 +331,6 @@ class CueEngine:
                     (st.rule.priority - (kind == "praise"), st.rule.name, st, kind, mean)
                 )
         self.violating_ = any_error
-        desc = self._descent
         if desc is not None:
             desc.time_s += dt
             if not any_error:
@@ -317,8 +342,21 @@ class CueEngine:
             ):
                 if not math.isnan(v):
                     xs.append(v)
+        if not candidates:
+            if moments:
+                self.cues_.extend(moments)
+            return moments
+        return self._speak(t, desc, moments, candidates)
+
+    def _speak(
+        self,
+        t: float,
+        desc: DescentRecord | None,
+        out: list[Cue],
+        candidates: list[tuple[int, str, _RuleState, str, float]],
+    ) -> list[Cue]:
+        """The cues of this step's candidates (after ``out``, the moments), by priority."""
         candidates.sort(key=lambda c: (-c[0], c[1]))
-        out: list[Cue] = list(moments)
         gap_s = self.profile.settings.min_gap_s
         for priority, name, st, kind, mean in candidates:
             rule = st.rule

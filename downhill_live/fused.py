@@ -6,8 +6,11 @@ with a compiled decoder (:class:`~downhill_live.decode.fast.FastDecoder`) throug
 preallocated sample buffers (:func:`downhill_live.decode._kernels.decode_run`), feeds the
 samples to the strike kernel (:func:`downhill_live.core._kernels.process`) and the grade kernel
 (:func:`downhill_live.core.grade.grade_block`) of the session's
-:class:`~downhill_live.core.GaitTracker`, and returns a few counts; only a packet that completes
-a step builds Python objects (its :class:`~downhill_live.types.Step`). The kernels, their states
+:class:`~downhill_live.core.GaitTracker`, and returns a few counts and the first step's fields;
+only a packet that completes a step builds Python objects (its
+:class:`~downhill_live.types.Step`). The decoder's and the tracker's arrays live in two byte
+arenas (:attr:`FusedPacket.D` the stream's, :class:`Arena` the tracker's), so a call has
+seven arguments, not 21: numba types and unboxes each at every call. The kernels, their states
 and their order are exactly those of the decoder + tracker calls it replaces, so steps, cues and
 counters are bit for bit the same (tests compare both paths, also with ``NUMBA_DISABLE_JIT=1``).
 
@@ -57,16 +60,74 @@ def _sources_stamp() -> int:
     return int(h.hexdigest()[:15], 16)
 
 
-#: the float arrays the entry takes in one arena (each argument costs ~2 us of dispatch and
-#: unboxing when the caches are cold, as they are between live packets): name, rows x columns
-#: (columns 0: one dimension); their offsets and shapes follow the two header slots of ``io``
-PARTS = ("ring", "acf_x", "acf_r", "iv", "gring", "baro", "tg", "ff", "rows", "gout", "step", "rx")
-_IO_HEAD = 2  # io[0]: the payload's offset in buf (0), io[1]: its length
+# The entry takes two byte arenas: the stream's (its decoder's state, payload and sample
+# buffers: :attr:`FusedPacket.D`) and the tracker's (its float buffers, its four kernel records and
+# the step rows of a call: :class:`Arena`), and five scalars. numba's dispatcher types and unboxes
+# every argument at every call, and with the caches cold after 16 ms of other work each costs
+# ~1.3 us (an array) to ~6 us (a record array): 21 arguments cost ~38 us a call, 7 ~17 us. Each
+# arena starts with a header of int64 slots; part k's byte offset, rows and columns (0: one
+# dimension) are slots ``_P + 3k`` to ``_P + 3k + 2``; every part starts on a 64-byte boundary
+# (aligned as numpy's own arrays, so numba types the views as it types the arrays).
+
+_HEAD = 64  # int64 slots of an arena's header
+_HEAD_BYTES = 8 * _HEAD
+_P = 4  # the first part's slots (a stream arena's 0-3: payload offset, its size, kind, pressure)
+_ALIGN = 64
+
+#: a stream arena's parts, in order
+STREAM_PARTS = ("buf", "A", "FL", "U", "t", "a", "p", "p_scr", "rx")
+#: a tracker arena's parts, in order: float buffers, then the records
+PARTS = (
+    "ring", "acf_x", "acf_r", "iv", "gring", "baro", "tg", "ff", "rows", "gout", "step",
+    "prm", "st", "gprm", "gst",
+)  # fmt: skip
+_RECORDS = ("prm", "st", "gprm", "gst")
+
+
+def _kernel_dtype(dtype: np.dtype) -> np.dtype:
+    # compiled kernels take plain structured arrays; as plain Python they read ``st[0].field``,
+    # which a record-typed array (as a recarray's) gives
+    return dtype if _jit.jit_active() else np.dtype((np.record, dtype))
+
+
+# the records' dtypes, as the entry views them in the tracker's arena (constants of the entry;
+# their sources are in its cache key)
+_PRM_DT = _kernel_dtype(_jit.params_dtype(kern.KParams))
+_ST_DT = _kernel_dtype(kern.STATE_DTYPE)
+_GPRM_DT = _kernel_dtype(_jit.params_dtype(gk.GParams))
+_GST_DT = _kernel_dtype(gk.GSTATE_DTYPE)
+_PRM_NB, _ST_NB = _PRM_DT.itemsize, _ST_DT.itemsize
+_GPRM_NB, _GST_NB = _GPRM_DT.itemsize, _GST_DT.itemsize
 
 
 @njit(cache=True)
-def _view2(W: np.ndarray, at: int, n_rows: int, n_cols: int) -> np.ndarray:
-    return W[at : at + n_rows * n_cols].reshape((n_rows, n_cols))
+def _f1(B: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:
+    at = io[_P + 3 * k]
+    return B[at : at + 8 * io[_P + 3 * k + 1]].view(np.float64)
+
+
+@njit(cache=True)
+def _f2(B: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:
+    at, r, c = io[_P + 3 * k], io[_P + 3 * k + 1], io[_P + 3 * k + 2]
+    return B[at : at + 8 * r * c].view(np.float64).reshape((r, c))
+
+
+@njit(cache=True)
+def _i2(B: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:
+    at, r, c = io[_P + 3 * k], io[_P + 3 * k + 1], io[_P + 3 * k + 2]
+    return B[at : at + 8 * r * c].view(np.int64).reshape((r, c))
+
+
+@njit(cache=True)
+def _u2(B: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:
+    at, r, c = io[_P + 3 * k], io[_P + 3 * k + 1], io[_P + 3 * k + 2]
+    return B[at : at + 8 * r * c].view(np.uint64).reshape((r, c))
+
+
+@njit(cache=True)
+def _b1(B: np.ndarray, io: np.ndarray, k: int) -> np.ndarray:
+    at = io[_P + 3 * k]
+    return B[at : at + io[_P + 3 * k + 1]]
 
 
 def _make_entry(stamp: int) -> Any:
@@ -74,84 +135,95 @@ def _make_entry(stamp: int) -> Any:
     # key (a compiled function there would change the key in every process)
     @njit(cache=True)
     def packet_step(
-        kind: int,
-        buf: np.ndarray,
-        io: np.ndarray,
-        A: np.ndarray,
-        FL: np.ndarray,
-        U: np.ndarray,
-        out_t: np.ndarray,
-        out_a: np.ndarray,
-        out_p: np.ndarray,
-        p_scr: np.ndarray,
-        W: np.ndarray,
-        prm: np.ndarray,
-        st: np.ndarray,
-        gprm: np.ndarray,
-        gst: np.ndarray,
-        dec_has_p: bool,
+        D: np.ndarray,
+        T: np.ndarray,
         size: int,
         rx: float,
         pending_pa: float,
         start: int,
         n: int,
-    ) -> tuple[int, int, int, int, int, int]:
-        """With ``start == 0``: decode the packet ``buf[:size]`` received at ``rx`` (as
-        :meth:`FastDecoder.decode <downhill_live.decode.fast.FastDecoder.decode>`); then feed
-        samples ``start..n`` of ``out_*`` to the gait core (as ``GaitTracker.update_many``),
-        until they are all taken or the step rows are full. ``pending_pa`` (not nan): a
-        barometer stream's reading, the first sample's pressure when the stream has none of its
-        own (written into ``p_scr``).
+    ) -> tuple[
+        int, int, int, int, int, int,
+        tuple[float, float, float, float, bool, float, float, bool, bool, bool, bool],
+    ]:  # fmt: skip
+        """With ``start == 0``: decode the packet of ``size`` bytes in the stream arena ``D``
+        (its ``buf``) received at ``rx`` (as :meth:`FastDecoder.decode
+        <downhill_live.decode.fast.FastDecoder.decode>`); then feed samples ``start..n`` of
+        its sample buffers to the gait core in the tracker arena ``T`` (as
+        ``GaitTracker.update_many``), until they are all taken or the step rows are full.
+        ``pending_pa`` (not nan): a barometer stream's reading, the first sample's pressure when
+        the stream has none of its own (written into ``p_scr``).
 
         Returns (decode status, samples of the packet, samples taken from ``start``, step rows
         written, samples lost so far over all restarts, 1 when the packet re-anchored the
-        time). A status other than OK: nothing was accepted (nothing fed).
+        time, the first step row as the :class:`~downhill_live.types.Step` fields: Python
+        floats and bools, made in compiled code). A status other than OK: nothing was
+        accepted (nothing fed).
         """
+        nan = math.nan
+        first = (nan, nan, nan, nan, False, nan, nan, False, False, False, False)
         jumped = 0
         if stamp < 0:  # never: ties the cache key to the kernels' sources
-            return K.ERR_STATELESS, 0, 0, 0, 0, 0
+            return K.ERR_STATELESS, 0, 0, 0, 0, 0, first
+        dio = D[:_HEAD_BYTES].view(np.int64)
+        tio = T[:_HEAD_BYTES].view(np.int64)
+        kind = dio[2]
+        A = _i2(D, dio, 1)
+        FL = _f2(D, dio, 2)
+        out_t = _f1(D, dio, 4)
+        out_a = _f2(D, dio, 5)
         if start == 0:
-            io[1] = size
-            one_rx = W[io[35] : io[35] + io[36]]
+            dio[1] = size
+            one_rx = _f1(D, dio, 8)
             one_rx[0] = rx
             done, n, status = K.decode_run(
-                kind, buf, io[0:1], io[1:2], one_rx, 0, 1, A, FL, U, out_t, out_a, out_p
-            )
+                kind, _b1(D, dio, 0), dio[0:1], dio[1:2], one_rx, 0, 1, A, FL, _u2(D, dio, 3),
+                out_t, out_a, _f1(D, dio, 6),
+            )  # fmt: skip
             jumped = int(FL[K.R_INFO, 2])
             if done == 0:
-                return status, 0, 0, 0, 0, jumped
+                return status, 0, 0, 0, 0, jumped, first
         lost_at = K.S_LOST if kind == K.KIND_LAYOUT else K.PS_LOST
         lost = int(FL[K.R_G, K.G_LOST_BEFORE]) + int(A[K.R_CUR, lost_at])
         if n == 0:
-            return K.OK, 0, 0, 0, lost, jumped
+            return K.OK, 0, 0, 0, lost, jumped, first
+        dec_has_p = dio[3] != 0
         has_p = dec_has_p
-        pr = out_p
+        pr = _f1(D, dio, 6)
         if not dec_has_p and pending_pa == pending_pa:
+            pr = _f1(D, dio, 7)
             if start == 0:
-                p_scr[0] = pending_pa
+                pr[0] = pending_pa
                 for j in range(1, n):
-                    p_scr[j] = math.nan
+                    pr[j] = math.nan
             has_p = True
-            pr = p_scr
-        rows = _view2(W, io[26], io[27], io[28])
+        a = tio[_P + 3 * 11]
+        prm = T[a : a + _PRM_NB].view(_PRM_DT)
+        a = tio[_P + 3 * 12]
+        st = T[a : a + _ST_NB].view(_ST_DT)
+        a = tio[_P + 3 * 13]
+        gprm = T[a : a + _GPRM_NB].view(_GPRM_DT)
+        a = tio[_P + 3 * 14]
+        gst = T[a : a + _GST_NB].view(_GST_DT)
+        rows = _f2(T, tio, 8)
         n_rows, used = kern.process(
             out_t[start:n],
             out_a[start:n],
             prm,
             st,
-            _view2(W, io[2], io[3], io[4]),
-            W[io[5] : io[5] + io[6]],
-            W[io[8] : io[8] + io[9]],
-            _view2(W, io[11], io[12], io[13]),
+            _f2(T, tio, 0),
+            _f1(T, tio, 1),
+            _f1(T, tio, 2),
+            _f2(T, tio, 3),
             rows,
         )
-        step = _view2(W, io[32], io[33], io[34])
+        step = _f2(T, tio, 10)
         for r in range(n_rows):
             step[0, r] = rows[r, kern.O_T]
             step[1, r] = rows[r, kern.O_T_REPORT]
             step[2, r] = rows[r, kern.O_CAD]
         stop = start + used
-        gout = _view2(W, io[29], io[30], io[31])
+        gout = _f2(T, tio, 9)
         gk.grade_block(
             out_t[start:stop],
             out_a[start:stop],
@@ -162,16 +234,30 @@ def _make_entry(stamp: int) -> Any:
             step[2, :n_rows],
             gprm,
             gst,
-            _view2(W, io[14], io[15], io[16]),
-            _view2(W, io[17], io[18], io[19]),
-            W[io[20] : io[20] + io[21]],
-            W[io[23] : io[23] + io[24]],
+            _f2(T, tio, 4),
+            _f2(T, tio, 5),
+            _f1(T, tio, 6),
+            _f1(T, tio, 7),
             gout,
         )
         for r in range(n_rows):
             rows[r, kern.O_GRADE] = gout[r, 0]
             rows[r, kern.O_DESC] = gout[r, 1]
-        return K.OK, n, used, n_rows, lost, jumped
+        if n_rows:  # the fields of the first step, as _rows_to_steps makes them
+            first = (
+                float(rows[0, kern.O_T]),
+                float(rows[0, kern.O_CAD]),
+                float(rows[0, kern.O_PEAK]),
+                float(rows[0, kern.O_GRADE]),
+                bool(rows[0, kern.O_DESC] > 0.5),
+                float(rows[0, kern.O_GCT]),
+                float(rows[0, kern.O_PEAK_AX]),
+                bool(rows[0, kern.O_UNDER] > 0.5),
+                bool(rows[0, kern.O_CLIP] > 0.5),
+                bool(rows[0, kern.O_PROVISIONAL] > 0.5),
+                bool(rows[0, kern.O_REPLACES] > 0.5),
+            )
+        return K.OK, n, used, n_rows, lost, jumped, first
 
     return packet_step
 
@@ -179,44 +265,56 @@ def _make_entry(stamp: int) -> Any:
 packet_step = _make_entry(_sources_stamp())
 
 
+def _arena(parts: list[tuple[np.ndarray, np.dtype]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A zeroed byte arena (aligned) with copies of ``parts`` (array, dtype of its view) after
+    the header, and the views; the header holds each part's offset and shape."""
+    spans = []
+    at = _HEAD_BYTES
+    for arr, _ in parts:
+        spans.append(at)
+        at += -(-arr.nbytes // _ALIGN) * _ALIGN
+    raw = np.zeros(at + _ALIGN, np.uint8)
+    skip = -raw.ctypes.data % _ALIGN
+    B = raw[skip : skip + at]
+    io = B[:_HEAD_BYTES].view(np.int64)
+    views = []
+    for k, ((arr, dtype), off) in enumerate(zip(parts, spans, strict=True)):
+        view = B[off : off + arr.nbytes].view(dtype).reshape(arr.shape)
+        view[...] = arr
+        views.append(view)
+        shape = arr.shape if arr.ndim == 2 else (arr.shape[0], 0)
+        io[_P + 3 * k : _P + 3 * k + 3] = (off, *shape)
+    return B, views
+
+
 class Arena:
-    """One tracker's float buffers (:data:`PARTS`) in one array, and the step rows of a call:
-    made once per tracker (kept as ``tracker._fused_arena``) and shared by every stream that
-    feeds it. A new arena (another row count) moves the buffers again; the streams bound to the
-    old one notice and rebind (:meth:`FusedPacket.step`)."""
+    """One tracker's buffers (:data:`PARTS`: its float buffers, its kernel records, the step
+    rows of a call) in one byte array: made once per tracker (kept as
+    ``tracker._fused_arena``) and shared by every stream that feeds it. A new arena (another row
+    count) moves the buffers again; the streams bound to the old one notice and rebind
+    (:meth:`FusedPacket.step`)."""
 
     def __init__(self, tracker: Any, rows: int) -> None:
-        arrays = {
-            "ring": tracker._ring,
-            "acf_x": tracker._acf_x,
-            "acf_r": tracker._acf_r,
-            "iv": tracker._iv,
-            "gring": tracker._gring,
-            "baro": tracker._baro,
-            "tg": tracker._tg,
-            "ff": tracker._ff,
-            "rows": np.zeros((rows, kern.N_OUT)),
-            "gout": np.zeros((rows, 2)),
-            "step": np.zeros((3, rows)),
-            "rx": np.zeros(1),
-        }
-        assert tuple(arrays) == PARTS
+        floats = [
+            tracker._ring, tracker._acf_x, tracker._acf_r, tracker._iv, tracker._gring,
+            tracker._baro, tracker._tg, tracker._ff,
+            np.zeros((rows, kern.N_OUT)), np.zeros((rows, 2)), np.zeros((3, rows)),
+        ]  # fmt: skip
+        records = [tracker._prm_k, tracker._st_k, tracker._gprm_k, tracker._gst_k]
+        dtypes = [_PRM_DT, _ST_DT, _GPRM_DT, _GST_DT]
+        if _jit.jit_active():  # the one dtype object the tracker's records have (kernel_view)
+            dtypes = [r.dtype for r in records]
+        parts = [(a, a.dtype) for a in floats] + list(zip(records, dtypes, strict=True))
         self.n_rows = rows
-        self.W = np.zeros(sum(a.size for a in arrays.values()))
-        self.io = np.zeros(_IO_HEAD + 3 * len(PARTS), np.int64)
-        views: dict[str, np.ndarray] = {}
-        at = 0
-        for k, (name, arr) in enumerate(arrays.items()):
-            view = self.W[at : at + arr.size].reshape(arr.shape)
-            view[...] = arr
-            views[name] = view
-            shape = arr.shape if arr.ndim == 2 else (arr.size, 0)
-            self.io[_IO_HEAD + 3 * k : _IO_HEAD + 3 * k + 3] = (at, *shape)
-            at += arr.size
+        self.B, views = _arena(parts)
         # the tracker goes on with the same values, now in the arena
-        for name in PARTS[:8]:
-            setattr(tracker, "_" + name, views[name])
-        self.rows = views["rows"]
+        for name, view in zip(PARTS, views, strict=True):
+            if name in _RECORDS:
+                setattr(tracker, f"_{name}_k", view)
+                setattr(tracker, f"_{name}", view.view(np.recarray))
+            elif name not in ("rows", "gout", "step"):
+                setattr(tracker, "_" + name, view)
+        self.rows = views[PARTS.index("rows")]
         tracker._fused_arena = self
 
     @staticmethod
@@ -229,10 +327,10 @@ class Arena:
 
 
 class FusedPacket:
-    """The arrays :func:`packet_step` works on for one stream: its decoder's and the session
-    tracker's (shared: the decoder and the tracker may also be called directly in between, as
-    replay does; the tracker's float buffers live in its :class:`Arena`), and the step rows of
-    one call (:attr:`rows`).
+    """What :func:`packet_step` works on for one stream: its own arena (the decoder's state,
+    payload and sample buffers, which the decoder goes on using: it may also be called directly
+    in between, as replay does) and the session tracker's :class:`Arena` (shared), and the step
+    rows of one call (:attr:`rows`).
 
     Parameters
     ----------
@@ -250,31 +348,49 @@ class FusedPacket:
         self.decoder = decoder
         self.tracker = tracker
         self._arena = Arena.of(tracker, rows)
-        self._p_scr = np.empty(0)
-        self._fit()
+        self._fit(len(decoder._buf))
 
-    def _fit(self) -> None:
-        """(Re)bind the decoder's payload and sample buffers (they grow for a packet that needs
-        more) and the tracker's arena: the entry with every argument but the packet's bound
-        (one C-level call)."""
-        d, tr = self.decoder, self.tracker
-        ar = self._arena = tr._fused_arena
+    def _fit(self, buf_size: int) -> None:
+        """(Re)build the stream's arena around the decoder's current state and buffers (with a
+        payload buffer of at least ``buf_size`` bytes; the sample buffers grow for a packet
+        that needs more) and bind the entry to it and to the tracker's arena."""
+        d = self.decoder
+        ar = self._arena = self.tracker._fused_arena
         self.rows = ar.rows
-        if len(self._p_scr) < len(d._t):
-            self._p_scr = np.empty(len(d._t))
+        buf = d._buf
+        if len(buf) < buf_size:
+            buf = np.zeros(buf_size, np.uint8)
+            buf[: len(d._buf)] = d._buf
+        p_scr = np.empty(len(d._t))
+        rx = np.zeros(1)
+        parts = [buf, d._A, d._FL, d._U, d._t, d._a, d._p, p_scr, rx]
+        self.D, views = _arena([(a, a.dtype) for a in parts])
+        io = self.D[:_HEAD_BYTES].view(np.int64)
+        io[2], io[3] = d.kind, d.has_pressure
+        d.adopt(*views[:7])  # the decoder goes on in the arena
         self._buf, self._t = d._buf, d._t
-        self._call = functools.partial(
-            packet_step, d.kind, d._buf, ar.io, d._A, d._FL, d._U, d._t, d._a, d._p,
-            self._p_scr, ar.W, tr._prm_k, tr._st_k, tr._gprm_k, tr._gst_k, d.has_pressure,
-        )  # fmt: skip
+        self._cap = len(d._buf)
+        self._mv = memoryview(d._buf)
+        self._call = functools.partial(packet_step, self.D, ar.B)
+
+    def run(self, payload: bytes, rx: float, pending_pa: float) -> Any:
+        """Copy ``payload`` into the stream's arena and decode it and feed its samples (one
+        :func:`packet_step` call from sample 0)."""
+        d = self.decoder
+        size = len(payload)
+        if (
+            size > self._cap
+            or self._buf is not d._buf
+            or self._t is not d._t
+            or self._arena is not self.tracker._fused_arena
+        ):
+            self._fit(max(2 * size, len(d._buf)) if size > self._cap else len(d._buf))
+        self._mv[:size] = payload
+        return self._call(size, rx, pending_pa, 0, 0)
 
     def step(self, size: int, rx: float, pending_pa: float, start: int, n: int) -> Any:
-        """One :func:`packet_step` call on the payload already in ``decoder._buf[:size]``."""
-        d = self.decoder
-        if self._buf is not d._buf or self._t is not d._t or (
-            self._arena is not self.tracker._fused_arena
-        ):
-            self._fit()
+        """One :func:`packet_step` call on the payload already in the stream's arena (``start
+        > 0``: the samples from ``start`` of the packet decoded last)."""
         return self._call(size, rx, pending_pa, start, n)
 
 

@@ -55,7 +55,7 @@ from downhill_live.sinks import Sink, overrides
 from downhill_live.source import Source
 from downhill_live.stepstats import StepStats
 from downhill_live.tools.descents import DescentStats
-from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step
+from downhill_live.types import PLACEMENTS, Cue, Packet, Samples, Step, make_step
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,13 @@ def apply_settings(profile: FirmwareProfile, settings: dict[str, Any]) -> Firmwa
 #: metrics a cadence-only sensor (RSC foot pod) provides
 CADENCE_ONLY_METRICS = frozenset({"cadence_spm"})
 
-#: steps the session's statistics take at a time (see :attr:`Session.step_stats`)
-STATS_BATCH = 64
+#: steps the session's statistics take at a time, after a packet that brought no step (see
+#: :meth:`Session._take_stats`): one step costs them ~30 us with the caches cold between live
+#: packets, each further step of a batch ~4 us; a batch of 64 cost its packet ~250 us
+STATS_BATCH = 8
+#: pending steps kept at most: a packet takes those past it (a foot pod's packets all bring
+#: steps, ~3 a packet, taken as they come; a replay's batches bring many)
+STATS_BACKLOG = 16
 
 #: decoders whose streams carry a grade of their own (a treadmill's inclination)
 GRADE_DECODERS = frozenset({"ftms"})
@@ -254,9 +259,10 @@ class Session:
         self.steps: list[Step] = []
         self.keep_steps = keep_steps
         self._step_stats = StepStats(self.cue_profile)
-        # steps not yet given to the statistics: they are taken in batches, after the cues of
-        # the packet that completes a batch (the cues do not need them; a live packet that
-        # completes a step would spend ~50 us of its time on them with cold caches)
+        # steps not yet given to the statistics: the cues do not need them, so a packet that
+        # completes a step leaves them to the next packets (see _take_stats; a live packet
+        # that completes a step would spend ~20 us more on its step with cold caches, and
+        # batches of 64 steps cost one packet ~250 us)
         self._stats_pending: list[Step] = []
         # a provisional step (the first after a pause, which a larger impact may still
         # replace): shown to the step sinks and kept at once, given to the rules once settled
@@ -356,31 +362,40 @@ class Session:
     def _process_fused(self, fused: FusedPacket, packet: Packet) -> list[Cue]:
         """:meth:`process` after the packet sinks, in one compiled call (see
         :mod:`downhill_live.fused`): the same steps, cues and counters as decode + :meth:`_feed`."""
-        dec = fused.decoder
-        size = dec.load(packet.payload)
         pending = self._pending_pa
         rx = packet.t_rx_s
         while True:
-            status, n, used, n_rows, lost_total, jumped = fused.step(size, rx, pending, 0, 0)
+            status, n, used, n_rows, lost_total, jumped, first = fused.run(
+                packet.payload, rx, pending
+            )
             if jumped:
-                dec.note_jump()
+                fused.decoder.note_jump()
             if status != ERR_CAPACITY:
                 break
-            dec.grow()
+            fused.decoder.grow()
+        dec = fused.decoder
         if status != DECODE_OK:
             self._decode_error(dec.error(status, packet, self.stats.packets - 1))
             return []
-        lost = lost_total - dec._lost_seen
+        stats = self.stats
+        stats.samples += n
+        stats.lost_samples += lost_total - dec._lost_seen
         dec._lost_seen = lost_total
-        self.stats.samples += n
-        self.stats.lost_samples += lost
         if n:
             if self.rx_minus_sensor_s != self.rx_minus_sensor_s:  # nan: the first samples
                 self.rx_minus_sensor_s = float(rx - dec._t[n - 1])
             if pending == pending and not dec.has_pressure:
                 self._pending_pa = math.nan  # given to the first sample
+        if used >= n:  # the common case: the whole packet taken in one call
+            if n_rows == 0:
+                if len(self._stats_pending) >= STATS_BATCH:
+                    self._take_stats()
+                return []
+            if n_rows == 1:  # the step's fields came with the call
+                return self._take_steps([make_step(*first)])
         out: list[Cue] = []
         start = 0
+        size = len(packet.payload)
         while True:
             if n_rows:
                 out += self._take_steps(_rows_to_steps(fused.rows[:n_rows]))
@@ -388,7 +403,7 @@ class Session:
             if start >= n:
                 return out
             # the step rows were full: the rest of the packet's samples, not decoded again
-            _, _, used, n_rows, _, _ = fused.step(size, rx, pending, start, n)
+            _, _, used, n_rows, _, _, _ = fused.step(size, rx, pending, start, n)
 
     def process_many(self, packets: Sequence[Packet], *, max_run: int = 4096) -> list[Cue]:
         """Same steps, cues and counters as :meth:`process` on each packet in turn, faster:
@@ -499,8 +514,10 @@ class Session:
                 self._held = step
             else:
                 self._rules(step, out)
-        if len(pending) >= STATS_BATCH and self._held is None:
-            self._flush_stats()
+        if not steps and len(pending) >= STATS_BATCH:
+            self._take_stats()
+        elif len(pending) > STATS_BACKLOG:  # the steps pile up: those past the backlog
+            self._take_stats(STATS_BACKLOG)
         return out
 
     def _rules(self, step: Step, out: list[Cue]) -> None:
@@ -509,25 +526,23 @@ class Session:
             for sink in self._cue_sinks:
                 sink.cue(cue)
 
+    def _take_stats(self, keep: int = 0) -> None:
+        """The pending steps to the statistics (see :data:`STATS_BATCH`) but the last
+        ``keep``, and but a provisional step (the last one: a replacement takes it out)."""
+        pending = self._stats_pending
+        if self._held is not None and pending and pending[-1] is self._held:
+            keep = max(keep, 1)
+        add = self._step_stats.add
+        n = len(pending) - keep
+        for step in pending[:n]:
+            add(step)
+        del pending[:n]
+
     @property
     def step_stats(self) -> StepStats:
         """Streaming figures of the steps so far (:meth:`summary`, :meth:`descents`)."""
-        self._flush_stats()
+        self._take_stats()
         return self._step_stats
-
-    def _flush_stats(self) -> None:
-        pending = self._stats_pending
-        # a provisional step stays pending until settled (a replacement takes it out)
-        held = pending[-1] if pending and pending[-1] is self._held else None
-        if held is not None:
-            pending.pop()
-        if pending:
-            add = self._step_stats.add
-            for step in pending:
-                add(step)
-            pending.clear()
-        if held is not None:
-            pending.append(held)
 
     def attach(self, *sinks: Sink) -> None:
         """Add sinks (before the first packet: a sink sees the session from its start)."""

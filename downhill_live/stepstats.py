@@ -257,7 +257,8 @@ class StepStats:
         else:
             self.cadence_flat.add(cad)
             self.peak_flat.add(peak)
-        self._add_descent_step(step)
+        if step.on_descent or self._open is not None:  # (else it does nothing)
+            self._add_descent_step(step)
         if self._fixed is None:
             self._learn(step)
 

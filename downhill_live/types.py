@@ -7,7 +7,7 @@ Unknown values are ``nan`` (``None`` in JSON output).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -90,3 +90,48 @@ class Cue:
     value: float
     priority: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+
+
+def _step_maker() -> Callable[..., Step]:
+    # the frozen dataclass's __init__ sets each field through object.__setattr__, looked up
+    # anew per field: ~20 us per step with the caches cold between live packets; the slots'
+    # own setters, bound once, do the same in ~12 us
+    new = object.__new__
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10 = (
+        getattr(Step, name).__set__ for name in Step.__slots__
+    )
+
+    def make_step(
+        t_s: float,
+        cadence_spm: float,
+        peak_g: float,
+        grade_pct: float,
+        on_descent: bool,
+        gct_ms: float,
+        peak_axial_g: float,
+        undersampled: bool,
+        clipped: bool,
+        provisional: bool,
+        replaces_previous: bool,
+    ) -> Step:
+        """``Step(t_s, ..., replaces_previous)`` (every field given), made faster: the same
+        object."""
+        step = new(Step)
+        s0(step, t_s)
+        s1(step, cadence_spm)
+        s2(step, peak_g)
+        s3(step, grade_pct)
+        s4(step, on_descent)
+        s5(step, gct_ms)
+        s6(step, peak_axial_g)
+        s7(step, undersampled)
+        s8(step, clipped)
+        s9(step, provisional)
+        s10(step, replaces_previous)
+        return step
+
+    return make_step
+
+
+#: ``make_step(*fields)``: a :class:`Step` with all eleven fields in order (the core's hot path)
+make_step = _step_maker()

@@ -127,11 +127,16 @@ StateTable = Sequence[tuple[str, float]]
 _CODE = {float: "f8", int: "i8", bool: "?"}
 
 
+def params_dtype(cls: type) -> np.dtype:
+    """The structured dtype :func:`params_record` gives a NamedTuple class's records."""
+    hints = get_type_hints(cls)
+    return np.dtype([(name, _CODE[hints[name]]) for name in cls._fields])  # type: ignore[attr-defined]
+
+
 def params_record(params: NamedTuple) -> np.recarray:
     """A length-1 record array holding a NamedTuple of ``float``/``int``/``bool`` fields (f8, i8,
     ?, by the annotations), for the kernels to read."""
-    hints = get_type_hints(type(params))
-    dtype = np.dtype([(name, _CODE[hints[name]]) for name in params._fields])
+    dtype = params_dtype(type(params))
     rec = np.zeros(1, dtype=dtype).view(np.recarray)
     for name in params._fields:
         rec[name][0] = getattr(params, name)

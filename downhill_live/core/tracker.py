@@ -26,7 +26,7 @@ from downhill_live.core.params import (
     kernel_params,
 )
 from downhill_live.errors import DownhillError
-from downhill_live.types import ONE_FOOT_PLACEMENTS, PLACEMENTS, Step
+from downhill_live.types import ONE_FOOT_PLACEMENTS, PLACEMENTS, Step, make_step
 
 __all__ = [
     "CADENCE_WINDOW_S",
@@ -394,7 +394,7 @@ assert (kern.O_PROVISIONAL, kern.O_REPLACES) == (10, 11)
 def _rows_to_steps(rows: np.ndarray) -> list[Step]:
     # tolist() and positional arguments: a third of the time of per-element float() calls
     return [
-        Step(
+        make_step(
             r[0], r[1], r[2], r[3], r[4] > 0.5, r[5], r[6],
             r[8] > 0.5, r[9] > 0.5, r[10] > 0.5, r[11] > 0.5,
         )

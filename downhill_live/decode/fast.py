@@ -77,9 +77,7 @@ class FastDecoder:
         g[K.G_FLOOR] = g[K.G_LAST_RX] = g[K.G_LAST_T] = np.nan
         g[K.G_RESTART_GAP], g[K.G_TOL], g[K.G_DT] = restart_gap_s, JUMP_TOL_S, 1.0 / self.rate_hz
         g[K.G_RATIO] = MAX_CLOCK_RATIO
-        self._G = g
-        self._SI, self._SU, self._SF = self._A[K.R_CUR], self._U[K.R_CUR], self._FL[K.R_CUR]
-        self._info = self._FL[K.R_INFO]
+        self._rows()
         self._one_off = np.zeros(1, np.int64)
         self._one_len = np.zeros(1, np.int64)
         self._one_rx = np.zeros(1)
@@ -87,6 +85,28 @@ class FastDecoder:
         self._buf = np.zeros(256, np.uint8)
         self._alloc(_FIRST_CAPACITY)
         self._jump_logged = False
+
+    def _rows(self) -> None:
+        self._G = self._FL[K.R_G]
+        self._SI, self._SU, self._SF = self._A[K.R_CUR], self._U[K.R_CUR], self._FL[K.R_CUR]
+        self._info = self._FL[K.R_INFO]
+
+    def adopt(
+        self,
+        buf: np.ndarray,
+        A: np.ndarray,
+        FL: np.ndarray,
+        U: np.ndarray,
+        t: np.ndarray,
+        a: np.ndarray,
+        p: np.ndarray,
+    ) -> None:
+        """Go on with these arrays as the packet buffer, the state and the sample buffers (each
+        holding a copy of the current one: the fused live path keeps them in one arena,
+        :mod:`downhill_live.fused`)."""
+        self._buf, self._A, self._FL, self._U = buf, A, FL, U
+        self._t, self._a, self._p = t, a, p
+        self._rows()
 
     def _alloc(self, cap: int) -> None:
         self._t = np.empty(cap)

@@ -51,7 +51,7 @@ from downhill_live.decode.base import (
     replace_params,
 )
 from downhill_live.errors import DecodeError, DecodeErrorKind
-from downhill_live.types import Packet, Samples, Step
+from downhill_live.types import Packet, Samples, Step, make_step
 
 #: Running Speed and Cadence service and its measurement characteristic (SIG 16-bit UUIDs on
 #: the Bluetooth base UUID).
@@ -83,6 +83,19 @@ def _counts(name: str, value: float, per_unit: int, limit: int) -> int:
     if not 0 <= n <= limit:
         raise ValueError(f"{name} {value!r} is outside 0..{limit / per_unit:g}")
     return n
+
+
+#: the last payload decoded and its measurement: a live packet is decoded twice, by the
+#: session's decoder and by the odometer (a sink that sees the raw packet); the same bytes
+#: object gives the same (frozen) measurement without decoding it again
+_LAST: list[Any] = [None, None, None]
+
+#: Step's defaults of the fields a pod does not measure (gct_ms .. replaces_previous), its own
+#: objects
+_STEP_DEFAULTS = tuple(
+    Step.__dataclass_fields__[name].default
+    for name in ("gct_ms", "peak_axial_g", "undersampled", "clipped", "provisional", "replaces_previous")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +163,10 @@ class RscMeasurement:
         DecodeError
             The payload is shorter than the fields its flags announce.
         """
+        memo = _LAST
+        if data is memo[0] and cadence_one_foot is memo[1] and cls is RscMeasurement:
+            return memo[2]
+        raw = data
         data = bytes(data)
         if len(data) < 4:
             raise DecodeError(
@@ -178,7 +195,7 @@ class RscMeasurement:
         if flags & FLAG_DISTANCE_PRESENT:
             (distance,) = struct.unpack_from("<I", data, offset)
             distance_m = distance / DISTANCE_PER_M
-        return cls(
+        m = cls(
             speed_mps=speed / SPEED_PER_MPS,
             cadence_spm=cadence * 2 if cadence_one_foot else cadence,
             stride_m=stride_m,
@@ -186,6 +203,9 @@ class RscMeasurement:
             running=bool(flags & FLAG_RUNNING),
             cadence_one_foot=cadence_one_foot,
         )
+        if type(raw) is bytes and cls is RscMeasurement:  # immutable: safe to hand out again
+            memo[:] = (raw, cadence_one_foot, m)
+        return m
 
     @classmethod
     def nearest(
@@ -292,10 +312,12 @@ class RscDecoder:
             if rate_hz > 0:
                 end = self._phase + rate_hz * (t - t_prev)
                 k = math.floor(self._phase) + 1
+                cad = float(prev.cadence_spm)
                 while k <= end:
                     t_step = t_prev + (k - self._phase) / rate_hz
+                    # Step(t_step, cad, nan, nan, False), with the defaults' own objects
                     self._steps.append(
-                        Step(t_step, float(prev.cadence_spm), math.nan, math.nan, False)
+                        make_step(t_step, cad, math.nan, math.nan, False, *_STEP_DEFAULTS)
                     )
                     k += 1
                 self._phase = end - math.floor(end)

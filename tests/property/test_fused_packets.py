@@ -230,5 +230,6 @@ def test_two_streams_feeding_one_tracker_share_its_buffers() -> None:
     assert fused.stats.samples == 16 * len(moved)
     arena = fused.tracker._fused_arena
     assert fused._fused["acc"]._arena is arena and fused._fused["acc2"]._arena is arena
-    assert np.shares_memory(fused.tracker._ring, arena.W)
-    assert np.shares_memory(fused._fused["acc"].rows, arena.W)
+    assert np.shares_memory(fused.tracker._ring, arena.B)
+    assert np.shares_memory(fused.tracker._st_k, arena.B)
+    assert np.shares_memory(fused._fused["acc"].rows, arena.B)
