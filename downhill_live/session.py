@@ -9,12 +9,13 @@ replay.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import math
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +97,8 @@ STATS_BATCH = 8
 #: pending steps kept at most: a packet takes those past it (a foot pod's packets all bring
 #: steps, ~3 a packet, taken as they come; a replay's batches bring many)
 STATS_BACKLOG = 16
+#: with :attr:`Session.defer` set, pending steps kept at most before a packet takes them itself
+STATS_DEFERRED_MAX = 256
 
 #: decoders whose streams carry a grade of their own (a treadmill's inclination)
 GRADE_DECODERS = frozenset({"ftms"})
@@ -267,6 +270,11 @@ class Session:
         # a provisional step (the first after a pause, which a larger impact may still
         # replace): shown to the step sinks and kept at once, given to the rules once settled
         self._held: Step | None = None
+        #: a scheduler for work no cue waits for (live and paced replay: the event loop's
+        #: ``call_soon``, so it runs once the packet's handling is done and the loop is idle):
+        #: the step statistics then leave :meth:`process`; None: taken within it, in batches
+        self.defer: Callable[[Callable[[], None]], Any] | None = None
+        self._stats_due = False
         self._error_kinds_logged: set[str] = set()
         #: receive time minus sensor time (s), from the first decoded packet; nan before
         self.rx_minus_sensor_s = math.nan
@@ -389,7 +397,7 @@ class Session:
         if used >= n:  # the common case: the whole packet taken in one call
             if n_rows == 0:
                 if len(self._stats_pending) >= STATS_BATCH:
-                    self._take_stats()
+                    self._stats_later()
                 return []
             if n_rows == 1:  # the step's fields came with the call
                 return self._take_steps([make_step(*first)])
@@ -514,11 +522,25 @@ class Session:
                 self._held = step
             else:
                 self._rules(step, out)
-        if not steps and len(pending) >= STATS_BATCH:
+        if self.defer is not None and pending and len(pending) <= STATS_DEFERRED_MAX:
+            self._stats_later()
+        elif not steps and len(pending) >= STATS_BATCH:
             self._take_stats()
         elif len(pending) > STATS_BACKLOG:  # the steps pile up: those past the backlog
             self._take_stats(STATS_BACKLOG)
         return out
+
+    def _stats_later(self) -> None:
+        """The pending steps to the statistics: now, or through :attr:`defer` (once)."""
+        if self.defer is None:
+            self._take_stats()
+        elif not self._stats_due:
+            self._stats_due = True
+            self.defer(self._take_due)
+
+    def _take_due(self) -> None:
+        self._stats_due = False
+        self._take_stats()
 
     def _rules(self, step: Step, out: list[Cue]) -> None:
         for cue in self.engine.update(step):
@@ -646,15 +668,21 @@ async def run_source(source: Source, session: Session) -> None:
     """Feed everything ``source`` yields to ``session``, in order: packets to
     :meth:`Session.process`, events to :meth:`Session.event`. Live mode and paced replay both
     run through here. A pipeline bug on one packet is logged and the stream goes on (in live
-    mode the packet is already recorded raw)."""
-    async for item in source:
-        if isinstance(item, Packet):
-            try:
-                session.process(item)
-            except Exception:  # a pipeline bug must not stop the recording
-                log.exception("processing packet %d failed", session.stats.packets - 1)
-        else:
-            session.event(item[0], item[1])
+    mode the packet is already recorded raw). Work no cue waits for (the step statistics) is
+    left to the loop's idle time after each packet (:attr:`Session.defer`)."""
+    session.defer = asyncio.get_running_loop().call_soon
+    try:
+        async for item in source:
+            if isinstance(item, Packet):
+                try:
+                    session.process(item)
+                except Exception:  # a pipeline bug must not stop the recording
+                    log.exception("processing packet %d failed", session.stats.packets - 1)
+            else:
+                session.event(item[0], item[1])
+    finally:
+        session.defer = None  # what is still due is taken by the next packet or the summary
+        session._stats_due = False
 
 
 def recording_firmware(rec: Recording, path: str) -> FirmwareProfile:

@@ -135,3 +135,28 @@ def test_a_replaced_provisional_step_is_shown_at_once_but_never_counted_or_cued(
         assert session.step_stats.n_steps == len(final)
         assert shown.steps[0].provisional
     assert replaced >= 1
+
+
+def test_deferred_statistics_leave_process_and_give_the_same_figures() -> None:
+    """With ``Session.defer`` (live mode: the event loop's call_soon) the step statistics are
+    scheduled once per due batch and run after the packet; the figures are the same."""
+    path = str(RECORDINGS / "descent_foot_200hz.dlr")
+    packets = read_recording(path).packets
+    profile = load_cue_profile()
+    now, _ = session_from_recording(path, profile)
+    later, _ = session_from_recording(path, profile)
+    due: list[Any] = []
+    later.defer = due.append
+    scheduled = 0
+    for p in packets:
+        now.process(p)
+        before = later._step_stats.n_steps
+        later.process(p)
+        assert later._step_stats.n_steps == before  # nothing taken within process
+        assert len(due) <= 1  # scheduled once while due
+        scheduled += len(due)
+        for fn in due:
+            fn()
+        due.clear()
+    assert scheduled > 10
+    assert later.summary() == now.summary() and later.cues == now.cues
