@@ -522,7 +522,9 @@ class Session:
                 self._held = step
             else:
                 self._rules(step, out)
-        if self.defer is not None and pending and len(pending) <= STATS_DEFERRED_MAX:
+        # a provisional step stays pending (_take_stats keeps it): only what is beside it is due
+        due = len(pending) - (bool(pending) and pending[-1] is self._held)
+        if self.defer is not None and due > 0 and len(pending) <= STATS_DEFERRED_MAX:
             self._stats_later()
         elif not steps and len(pending) >= STATS_BATCH:
             self._take_stats()

@@ -597,6 +597,8 @@ class _Reader:
         self.n_packets = int(session.stats.packets)
         self.clock_known = not math.isnan(session.rx_minus_sensor_s)
         self.grade_said = bool(session._grade_said)
+        #: the operations not yet handed out (see :meth:`_take`)
+        self.out: list[tuple[Any, ...]] = []
 
     def ops(self) -> Iterator[list[tuple[Any, ...]]]:
         """Batches of operations; a batch holds at most one sample block, which stays
@@ -614,8 +616,6 @@ class _Reader:
         names = self.names
         scanner = _Scanner(self.fh, self.start, self.rec.format_version)
         done_bytes = self.start
-        self.out: list[tuple[Any, ...]] = []
-        out = self.out
         with bar:
             for ch in scanner:
                 packets = np.flatnonzero(ch.kinds == KIND_PACKET)
@@ -624,7 +624,7 @@ class _Reader:
                 offs, lens, rx = ch.offs[packets], ch.lens[packets], ch.times[packets]
                 streams = ch.streams[packets]
                 if not self.grade_said:  # with the first packet, as process() does
-                    out.append((_ANNOUNCE, float(rx[0])))
+                    self.out.append((_ANNOUNCE, float(rx[0])))
                     self.grade_said = True
                 # runs of one stream, in arrival order
                 cuts = np.flatnonzero(np.diff(streams)) + 1
@@ -636,15 +636,13 @@ class _Reader:
                         op = _PROCESS if dec is None else _SINK
                         for i in range(a, b):
                             payload = bytes(ch.buf[offs[i] : offs[i] + lens[i]])
-                            out.append((op, Packet(float(rx[i]), names[si], payload)))
-                            if len(out) >= 256:
+                            self.out.append((op, Packet(float(rx[i]), names[si], payload)))
+                            if len(self.out) >= 256:
                                 yield self._take()
-                                out = self.out
                         if dec is None:
                             self.n_packets += b - a
                             continue
                     yield from self._decode(dec, si, ch.buf, offs, lens, rx, a, b)
-                    out = self.out
                 new = int(ch.starts[-1]) if len(ch.starts) else done_bytes
                 bar.update(max(0, new - done_bytes))
                 done_bytes = max(done_bytes, new)
@@ -675,9 +673,8 @@ class _Reader:
             stop = b if self.clock_known else i + 1
             blk = self.blocks[si][self.turn[si]]
             done, k, status = dec.run(buf, offs, lens, rx, i, stop, blk.t, blk.a, blk.p, note=False)
-            out = self.out
             if dec._info[2]:
-                out.append((_JUMP, dec))
+                self.out.append((_JUMP, dec))
             self.n_packets += done
             clock_s = math.nan
             samples = None
@@ -690,7 +687,7 @@ class _Reader:
                 )
                 self.turn[si] = (self.turn[si] + 1) % len(self.blocks[si])
             if done or samples is not None:
-                out.append((_FEED, stream, samples, done, clock_s))
+                self.out.append((_FEED, stream, samples, done, clock_s))
             i += done
             if samples is not None:
                 yield self._take()
