@@ -95,6 +95,7 @@ class KParams(NamedTuple):
     amp_adapt: float
     amp_jump: float
     amp_fast: float  # per-sample decay of the running height once a strike is overdue
+    overdue_frac: float  # ... after this many periods without a strike
     confirm_s: float
     max_wait_s: float  # a candidate is decided at the latest this long after it started
     dom_frac: float
@@ -1005,7 +1006,7 @@ def process(
             s.cand_static_t = s.static_t
         # running height decays towards the floor once a strike is overdue
         per = s.period if s.period > 0.0 else p.default_period_s
-        if not (t - s.last_pk_t < 1.5 * per):
+        if not (t - s.last_pk_t < p.overdue_frac * per):
             s.amp = max(s.amp * p.amp_fast, p.floor_g)
     s.n = n_s
     s.last_t = last_t

@@ -65,6 +65,11 @@ class GaitParams:
         A candidate needs the detection signal at least this high (g).
     amp_frac : float
         ... and at least this fraction of the running strike height.
+    overdue_frac : float
+        Once no strike came for this many expected periods, the running strike height decays
+        towards ``floor_g`` (time constant 0.3 s), so that the first stride of a softer gait
+        (running slowing to walking: a smaller landing, a stride 1.3-1.5x longer) opens a
+        candidate. Running strides vary by a few percent, so a strike 20 % late is overdue.
     confirm_s : float
         A candidate's peak is final once no higher value followed for this long; this sets the
         report latency with ``peak_post_s``.
@@ -195,6 +200,7 @@ class GaitParams:
     peak_pre_s: float
     peak_post_s: float
     min_swing_s: float = 0.0
+    overdue_frac: float = 1.2
     first_hold_s: float = 0.0
     static_tol_g: float = 0.1
     static_change_g: float = 0.15
@@ -352,6 +358,7 @@ def kernel_params(
         amp_adapt=0.3,
         amp_jump=2.5,
         amp_fast=math.exp(-dt_s / 0.3),
+        overdue_frac=gp.overdue_frac,
         confirm_s=gp.confirm_s,
         max_wait_s=gp.max_wait_s,
         dom_frac=gp.dominance_window_frac,

@@ -15,7 +15,6 @@ from downhill_live.tools.accuracy import score_sim
 
 KNOWN_MISSES = {
     "shank_200hz_forefoot_tight_curves": "first strike from standing and one landing below its swing (0.982)",
-    "shank_100hz_midfoot_stops_restarts": "first walking stride below the running threshold (0.984)",
 }
 
 

@@ -505,7 +505,7 @@ class NaiveCore:
         elif sig >= thr:
             self.cand = {"start": t, "t": t, "h": sig, "static_t": self.static_t}
         per = self.period if self.period > 0.0 else p.default_period_s
-        if not (t - self.last_pk_t < 1.5 * per):
+        if not (t - self.last_pk_t < p.overdue_frac * per):
             self.amp = max(self.amp * p.amp_fast, p.floor_g)
 
     def run(
