@@ -343,7 +343,14 @@ def _acf_push(st: np.ndarray, p: KParams, acf_x: np.ndarray, acf_r: np.ndarray, 
     if not r0 > 0.0:
         return
     lo = p.lag_min
-    hi = p.lag_max
+    # only lags up to half the samples since the reset: a longer lag's sum holds fewer products
+    # than the lag spans (the usual bound of an autocorrelation estimate). Just after a standing
+    # restart the long lags pair the first samples of the motion, which the running deviation,
+    # still that of standing, scales up, with the newest ones: a doubled stride won there and
+    # hid every other strike of the first strides (seeded foot and shank restarts)
+    hi = min(p.lag_max, (fill - 1) // 2)
+    if hi < lo + 1:
+        return
     rmax = -INF
     for lag in range(lo, hi + 1):
         if acf_r[lag] > rmax:
@@ -396,7 +403,7 @@ def _acf_push(st: np.ndarray, p: KParams, acf_x: np.ndarray, acf_r: np.ndarray, 
         fr = h - k
         rh = ((1.0 - fr) * acf_r[k] + fr * acf_r[k + 1]) / r0
         # a lag beyond half the longest stride cannot be a single step
-        if rh >= p.acf_half_min_r or 2.0 * lag_f > hi:
+        if rh >= p.acf_half_min_r or 2.0 * lag_f > p.lag_max:
             lag_f = h
     s.period = lag_f * p.dec_n * p.dt_s
     s.acf_r = r

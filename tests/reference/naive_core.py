@@ -139,13 +139,17 @@ class NaiveCore:
         self.period = NAN
         if self.acf_fill < p.acf_min_fill or not r[0] > 0.0:
             return
-        rng = range(p.lag_min, p.lag_max + 1)
+        # lags up to half the samples since the reset (fewer products than the lag spans beyond)
+        hi = min(p.lag_max, (self.acf_fill - 1) // 2)
+        if hi < p.lag_min + 1:
+            return
+        rng = range(p.lag_min, hi + 1)
         rmax = max(r[lag] for lag in rng)
         if not rmax > 0.0:
             return
         peaks = [
             lag
-            for lag in range(max(p.lag_min, 1), p.lag_max + 1)
+            for lag in range(max(p.lag_min, 1), hi + 1)
             if r[lag] >= p.acf_first_frac * rmax and r[lag] >= r[lag - 1] and r[lag] >= r[lag + 1]
         ]
         if not peaks:
@@ -157,7 +161,7 @@ class NaiveCore:
         if mult >= 2 and abs(b - mult * kept) <= p.iv_tol * mult * kept:
             near = [
                 lag
-                for lag in range(max(p.lag_min, 1), p.lag_max + 1)
+                for lag in range(max(p.lag_min, 1), hi + 1)
                 if math.floor((1.0 - p.iv_tol) * kept) <= lag
                 and lag <= math.ceil((1.0 + p.iv_tol) * kept)
                 and r[lag] >= p.acf_keep_frac * rmax

@@ -129,3 +129,19 @@ def test_cadence_is_right_within_3_strides_after_a_stop(name: str) -> None:
     sc = next(s for s in gait.scenarios() if s.name == name)
     r = score_sim(sc.simulate(seed=1))
     assert r["restart_strides_max"] <= 3.0
+
+
+def test_the_period_after_a_standing_restart_is_not_a_doubled_stride() -> None:
+    # after each stand the period tracker starts afresh; its long lags then pair the first
+    # samples of the motion (scaled up by a deviation still that of standing) with the newest
+    # ones, and a doubled stride won, which hid every other strike of the first strides. Only
+    # lags up to half the samples since the reset take part now.
+    sc = next(s for s in gait.scenarios() if s.name == "foot_52hz_heel_stops_restarts")
+    sim = sc.simulate(seed=2)
+    t = np.asarray(sim.t_s)[::10]
+    per = _periods(sim, 0.5)
+    restarts = [(27.0, 160.0), (45.0, 162.0)]  # run segments after a stand: start, cadence
+    for t0, cad in restarts:
+        first = (t > t0) & (t < t0 + 5.0) & np.isfinite(per)
+        assert first.any()
+        assert np.max(per[first]) < 1.4 * 120.0 / cad, (t0, np.max(per[first]))
