@@ -27,6 +27,9 @@ candidate is a strike when
 
 - its peak is at least ``dominance_ratio`` x the largest ``d`` in the ``dominance_window_frac x P``
   before the candidate (terminal swing, push-off, mid-swing: all smaller on real sensors);
+  limbs: a candidate where the tracked stride puts the next strike and about as large as the
+  last strike needs only ``expected_dominance_ratio`` x what lies before the last
+  ``expected_near_frac x P`` (its stride's stance and push-off; the full ratio over the swing);
 - it is at least ``min_interval_frac x P`` after the last strike, and, when the last strike lies
   inside that window, ``rephase_ratio`` x higher than it: a clearly larger impact re-phases at
   once, so a push-off taken for a strike can never hold the phase;
@@ -96,6 +99,10 @@ class KParams(NamedTuple):
     amp_jump: float
     amp_fast: float  # per-sample decay of the running height once a strike is overdue
     overdue_frac: float  # ... after this many periods without a strike
+    exp_tol_frac: float
+    exp_ratio: float
+    exp_near_frac: float
+    exp_size_frac: float
     confirm_s: float
     max_wait_s: float  # a candidate is decided at the latest this long after it started
     dom_frac: float
@@ -589,6 +596,8 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     t_mot1 = s.cand_start_t - p.motion_gap_s
     t_lo = min(t_back, t_mot)
     bg = 0.0
+    bg_far = 0.0
+    t_near = t_pk - p.exp_near_frac * per
     mot = 0.0
     k = 0
     while k < n_fill:
@@ -597,8 +606,12 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
         if tk < t_lo or tk < look:
             break
         if tk < s.cand_start_t:
-            if tk >= t_back and ring[R_S, jj] > bg:
-                bg = ring[R_S, jj]
+            if tk >= t_back:
+                if tk >= t_near:
+                    if ring[R_S, jj] > bg:
+                        bg = ring[R_S, jj]
+                elif ring[R_S, jj] > bg_far:
+                    bg_far = ring[R_S, jj]
             if t_mot <= tk <= t_mot1:
                 dv = abs(ring[R_MF, jj] - 1.0)
                 if dv > mot:
@@ -607,7 +620,15 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     # the first stride after standing has no strike to compare with: the candidate must
     # dominate what came since by the re-phase ratio (terminal swing of the first swing)
     ratio = p.first_ratio if s.still_t > t_back else p.dom_ratio
-    if h < ratio * bg or mot < p.motion_g:
+    ratio_far = ratio
+    if (
+        not math.isnan(s.last_pk_t)
+        and s.period > 0.0
+        and abs(t_pk - s.last_pk_t - s.period) <= p.exp_tol_frac * s.period
+        and h >= p.exp_size_frac * s.last_h
+    ):
+        ratio_far = min(ratio, p.exp_ratio)
+    if h < ratio * bg or h < ratio_far * bg_far or mot < p.motion_g:
         return False
     # ---- a strike: IC back-tracking on the onset signal (limbs d, trunk mf)
     row = R_S if p.use_hp else R_MF

@@ -65,6 +65,17 @@ class GaitParams:
         A candidate needs the detection signal at least this high (g).
     amp_frac : float
         ... and at least this fraction of the running strike height.
+    expected_tol_frac, expected_dominance_ratio, expected_near_frac, expected_size_frac : float
+        Limbs: a candidate where the tracked stride puts the next strike (within
+        ``expected_tol_frac`` x period of one period after the last strike) and about as large as
+        that strike (at least ``expected_size_frac`` of it) needs only ``expected_dominance_ratio``
+        x what came before the last ``expected_near_frac`` x period (the stance and the push-off
+        of its own stride), and still the full ratio over the later part (the swing, whose
+        terminal part real shoes show nearly as large as the impact). A landing that the ankle
+        softens (forefoot on a tibia) can be smaller than its own push-off. Running strides vary
+        by a few percent and their impacts by about a tenth, so neither gate lets a terminal
+        swing through (real shoe data: unchanged). ``expected_tol_frac = 0`` switches it off
+        (the trunk: its steps are too short for a push-off within the window).
     overdue_frac : float
         Once no strike came for this many expected periods, the running strike height decays
         towards ``floor_g`` (time constant 0.3 s), so that the first stride of a softer gait
@@ -201,6 +212,10 @@ class GaitParams:
     peak_post_s: float
     min_swing_s: float = 0.0
     overdue_frac: float = 1.2
+    expected_tol_frac: float = 0.0
+    expected_dominance_ratio: float = 1.0
+    expected_near_frac: float = 0.5
+    expected_size_frac: float = 1.0
     first_hold_s: float = 0.0
     static_tol_g: float = 0.1
     static_change_g: float = 0.15
@@ -253,6 +268,10 @@ _LIMB: dict[str, Any] = dict(
     min_moving_s=0.2,
     min_swing_s=0.35,
     first_hold_s=0.15,
+    expected_tol_frac=0.08,
+    expected_dominance_ratio=0.8,
+    expected_near_frac=0.5,
+    expected_size_frac=0.8,
     ic_level_frac=0.5,
     trough_window_s=0.04,
     peak_pre_s=0.010,
@@ -359,6 +378,10 @@ def kernel_params(
         amp_jump=2.5,
         amp_fast=math.exp(-dt_s / 0.3),
         overdue_frac=gp.overdue_frac,
+        exp_tol_frac=gp.expected_tol_frac,
+        exp_ratio=gp.expected_dominance_ratio,
+        exp_near_frac=gp.expected_near_frac,
+        exp_size_frac=gp.expected_size_frac,
         confirm_s=gp.confirm_s,
         max_wait_s=gp.max_wait_s,
         dom_frac=gp.dominance_window_frac,

@@ -13,9 +13,7 @@ import pytest
 from downhill_live.sim import gait
 from downhill_live.tools.accuracy import score_sim
 
-KNOWN_MISSES = {
-    "shank_200hz_forefoot_tight_curves": "first strike from standing and one landing below its swing (0.982)",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def _params() -> list:

@@ -281,11 +281,22 @@ class NaiveCore:
             return False
         seg = [s for s in self.hist if s.t >= self.seg_t]
         before = [s for s in self.hist if self.look_t <= s.t < t_start]
-        bg = max([0.0, *[s.s for s in before if s.t >= t_back]])
+        t_near = t_pk - p.exp_near_frac * per
+        bg = max([0.0, *[s.s for s in before if s.t >= t_back and s.t >= t_near]])
+        bg_far = max([0.0, *[s.s for s in before if t_back <= s.t < t_near]])
         t_m0, t_m1 = t_start - p.motion_win_s, t_start - p.motion_gap_s
         mot = max([0.0, *[abs(s.mf - 1.0) for s in before if t_m0 <= s.t <= t_m1]])
         ratio = p.first_ratio if self.still_t > t_back else p.dom_ratio
-        if h < ratio * bg or mot < p.motion_g:
+        # where the tracked stride puts the next strike, and about as large as the last one:
+        # only the full ratio over the swing, a weaker one over the stance and push-off before
+        expected = (
+            not math.isnan(self.last_pk_t)
+            and self.period > 0.0
+            and abs(t_pk - self.last_pk_t - self.period) <= p.exp_tol_frac * self.period
+            and h >= p.exp_size_frac * self.last_h
+        )
+        ratio_far = min(ratio, p.exp_ratio) if expected else ratio
+        if h < ratio * bg or h < ratio_far * bg_far or mot < p.motion_g:
             return False
         # initial contact: back-track the onset signal from the peak
         onset = (lambda s: s.s) if p.use_hp else (lambda s: s.mf)
