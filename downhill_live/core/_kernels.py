@@ -99,6 +99,7 @@ class KParams(NamedTuple):
     amp_jump: float
     amp_fast: float  # per-sample decay of the running height once a strike is overdue
     overdue_frac: float  # ... after this many periods without a strike
+    max_lat_s: float  # a candidate is decided at the latest this long after its contact
     exp_tol_frac: float
     exp_ratio: float
     exp_near_frac: float
@@ -233,6 +234,7 @@ _STATE = (
     ("static_run", 0.0),  # consecutive quasi-static samples (limbs)
     ("static_t", -INF),  # last time the limb was quasi-static (on the ground, not rotating)
     ("cand_static_t", -INF),  # ... as of the candidate's start
+    ("cand_due_t", INF),  # the candidate is decided by then (max_latency_s after its contact)
     ("period", NAN),  # tracked period between the strikes the placement sees (s), nan
     ("acf_r", NAN),  # normalised correlation at the chosen lag
     ("acf_lag", NAN),  # the last lag chosen (decimated samples, before the trunk's halving)
@@ -564,6 +566,64 @@ def _emit(
 
 
 @njit(cache=True)
+def _back_track(st: np.ndarray, p: KParams, ring: np.ndarray, t_pk: float, h: float) -> float:
+    """Initial contact of the candidate peaking at ``t_pk`` (height ``h``): the last time the
+    onset signal (limbs ``d``, trunk ``mf``) was at ``ic_level_frac`` of its rise from the
+    trough before the peak (the ring's newest sample is the current one)."""
+    s = st[0]
+    mask = ring.shape[1] - 1
+    n_fill = int(s.ring_n)
+    j = (int(s.ring_i) - 1) & mask  # current sample
+    seg = s.seg_t
+    row = R_S if p.use_hp else R_MF
+    # index of the peak sample
+    kp = 0
+    while kp < n_fill:
+        jj = (j - kp) & mask
+        if ring[R_T, jj] <= t_pk:
+            break
+        kp += 1
+    jp = (j - kp) & mask
+    t_lo = max(t_pk - p.trough_win_s, seg)
+    trough = ring[row, jp]
+    k = kp
+    while k < n_fill:
+        jj = (j - k) & mask
+        if ring[R_T, jj] < t_lo:
+            break
+        if ring[row, jj] < trough:
+            trough = ring[row, jj]
+        k += 1
+    if p.use_hp:
+        top = h
+    else:
+        top = -INF
+        for q in range(kp + 1):
+            v = ring[row, (j - q) & mask]
+            if v > top:
+                top = v
+    level = trough + p.f_ic * (top - trough)
+    t_ic = ring[R_T, jp]
+    k = kp + 1
+    while k < n_fill:
+        jj = (j - k) & mask
+        tk = ring[R_T, jj]
+        if tk < t_lo:
+            break
+        vk = ring[row, jj]
+        if vk <= level:
+            jn = (jj + 1) & mask
+            v1 = ring[row, jn]
+            t1 = ring[R_T, jn]
+            frac = (level - vk) / (v1 - vk) if v1 > vk else 0.0
+            t_ic = tk + frac * (t1 - tk)
+            break
+        t_ic = tk
+        k += 1
+    return t_ic
+
+
+@njit(cache=True)
 def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     """The candidate peak is final: is it a strike? If so back-track IC, open the report."""
     s = st[0]
@@ -630,52 +690,8 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
         ratio_far = min(ratio, p.exp_ratio)
     if h < ratio * bg or h < ratio_far * bg_far or mot < p.motion_g:
         return False
-    # ---- a strike: IC back-tracking on the onset signal (limbs d, trunk mf)
-    row = R_S if p.use_hp else R_MF
-    # index of the peak sample
-    kp = 0
-    while kp < n_fill:
-        jj = (j - kp) & mask
-        if ring[R_T, jj] <= t_pk:
-            break
-        kp += 1
-    jp = (j - kp) & mask
-    t_lo = max(t_pk - p.trough_win_s, seg)
-    trough = ring[row, jp]
-    k = kp
-    while k < n_fill:
-        jj = (j - k) & mask
-        if ring[R_T, jj] < t_lo:
-            break
-        if ring[row, jj] < trough:
-            trough = ring[row, jj]
-        k += 1
-    if p.use_hp:
-        top = h
-    else:
-        top = -INF
-        for q in range(kp + 1):
-            v = ring[row, (j - q) & mask]
-            if v > top:
-                top = v
-    level = trough + p.f_ic * (top - trough)
-    t_ic = ring[R_T, jp]
-    k = kp + 1
-    while k < n_fill:
-        jj = (j - k) & mask
-        tk = ring[R_T, jj]
-        if tk < t_lo:
-            break
-        vk = ring[row, jj]
-        if vk <= level:
-            jn = (jj + 1) & mask
-            v1 = ring[row, jn]
-            t1 = ring[R_T, jn]
-            frac = (level - vk) / (v1 - vk) if v1 > vk else 0.0
-            t_ic = tk + frac * (t1 - tk)
-            break
-        t_ic = tk
-        k += 1
+    # ---- a strike: IC back-tracked on the onset signal (limbs d, trunk mf)
+    t_ic = _back_track(st, p, ring, t_pk, h)
     # running height
     if h > p.amp_jump * s.amp or h * p.amp_jump < s.amp:
         s.amp = h
@@ -1005,13 +1021,17 @@ def process(
         # candidates and strikes
         thr = max(p.floor_g, p.amp_frac * s.amp)
         if s.cand_on > 0.5:
-            if sig > s.cand_h:
+            higher = sig > s.cand_h
+            if higher:
                 s.cand_h = sig
                 s.cand_t = t
-            elif (
-                t - s.cand_t >= p.confirm_s - 0.5 * p.dt_s
-                or t - s.cand_start_t >= p.max_wait_s - 0.5 * p.dt_s
-            ):
+            if (
+                not higher
+                and (
+                    t - s.cand_t >= p.confirm_s - 0.5 * p.dt_s
+                    or t - s.cand_start_t >= p.max_wait_s - 0.5 * p.dt_s
+                )
+            ) or t >= s.cand_due_t - 0.5 * p.dt_s:
                 s.cand_on = 0.0
                 if s.pend > 0.5 and s.pend_hold == 0.0:
                     # a new strike while one is pending: report the old one (a first strike
@@ -1032,6 +1052,14 @@ def process(
             s.cand_t = t
             s.cand_h = sig
             s.cand_static_t = s.static_t
+            # decided at the latest max_latency_s after the contact as back-tracked now (the
+            # final one is no earlier: the peak and its rise only grow): a slow, weak loading
+            # (trunk, walking) opens its candidate well after the contact
+            s.cand_due_t = INF
+            if p.max_lat_s > 0.0:
+                s.ring_i = float(w)
+                s.ring_n = ring_n
+                s.cand_due_t = _back_track(st, p, ring, t, sig) + p.max_lat_s
         # running height decays towards the floor once a strike is overdue
         per = s.period if s.period > 0.0 else p.default_period_s
         if not (t - s.last_pk_t < p.overdue_frac * per):

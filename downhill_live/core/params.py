@@ -86,6 +86,12 @@ class GaitParams:
         report latency with ``peak_post_s``.
     max_wait_s : float
         ... or at the latest this long after the candidate opened (bounds the latency).
+    max_latency_s : float
+        ... and at the latest this long after its contact, as back-tracked when the candidate
+        opened (the final contact is no earlier): a slow, weak loading (trunk, walking) opens
+        its candidate up to ~40 ms after the contact, which the two bounds above let through.
+        0: off (limbs: their sharp impacts are decided within ~45 ms, and a contact
+        back-tracked when the candidate opens can lie far before the impact's own).
     dominance_window_frac : float
         A strike dominates the detection signal over this fraction of the period before it.
     dominance_ratio : float
@@ -212,6 +218,7 @@ class GaitParams:
     peak_post_s: float
     min_swing_s: float = 0.0
     overdue_frac: float = 1.2
+    max_latency_s: float = 0.0
     expected_tol_frac: float = 0.0
     expected_dominance_ratio: float = 1.0
     expected_near_frac: float = 0.5
@@ -303,6 +310,7 @@ _TRUNK: dict[str, Any] = dict(
     trough_window_s=0.1,
     peak_pre_s=0.010,
     peak_post_s=0.050,  # IC + 50 ms holds the loading peak; report <= 60 ms after IC at 52 Hz
+    max_latency_s=0.06,
     acf_half_min_corr=0.3,
 )
 
@@ -378,6 +386,7 @@ def kernel_params(
         amp_jump=2.5,
         amp_fast=math.exp(-dt_s / 0.3),
         overdue_frac=gp.overdue_frac,
+        max_lat_s=gp.max_latency_s,
         exp_tol_frac=gp.expected_tol_frac,
         exp_ratio=gp.expected_dominance_ratio,
         exp_near_frac=gp.expected_near_frac,

@@ -262,6 +262,31 @@ class NaiveCore:
         )
         self.pend = None
 
+    def _back_track(self, t_pk: float, h: float) -> float:
+        """Initial contact of a candidate peaking at ``t_pk``: the onset signal's last crossing
+        of ``ic_level_frac`` of its rise from the trough before the peak."""
+        p = self.p
+        seg = [s for s in self.hist if s.t >= self.seg_t]
+        onset = (lambda s: s.s) if p.use_hp else (lambda s: s.mf)
+        upto = [s for s in seg if s.t <= t_pk]
+        t_lo = max(t_pk - p.trough_win_s, self.seg_t)
+        trough = min(onset(s) for s in upto if s.t >= t_lo)
+        top = h if p.use_hp else max(onset(s) for s in seg if s.t >= upto[-1].t)
+        level = trough + p.f_ic * (top - trough)
+        t_ic = upto[-1].t
+        for k in range(len(upto) - 2, -1, -1):
+            s = upto[k]
+            if s.t < t_lo:
+                break
+            if onset(s) <= level:
+                nxt = upto[k + 1]
+                v0, v1 = onset(s), onset(nxt)
+                frac = (level - v0) / (v1 - v0) if v1 > v0 else 0.0
+                t_ic = s.t + frac * (nxt.t - s.t)
+                break
+            t_ic = s.t
+        return t_ic
+
     def _decide(self) -> bool:
         p = self.p
         c = self.cand
@@ -298,25 +323,7 @@ class NaiveCore:
         ratio_far = min(ratio, p.exp_ratio) if expected else ratio
         if h < ratio * bg or h < ratio_far * bg_far or mot < p.motion_g:
             return False
-        # initial contact: back-track the onset signal from the peak
-        onset = (lambda s: s.s) if p.use_hp else (lambda s: s.mf)
-        upto = [s for s in seg if s.t <= t_pk]
-        t_lo = max(t_pk - p.trough_win_s, self.seg_t)
-        trough = min(onset(s) for s in upto if s.t >= t_lo)
-        top = h if p.use_hp else max(onset(s) for s in seg if s.t >= upto[-1].t)
-        level = trough + p.f_ic * (top - trough)
-        t_ic = upto[-1].t
-        for k in range(len(upto) - 2, -1, -1):
-            s = upto[k]
-            if s.t < t_lo:
-                break
-            if onset(s) <= level:
-                nxt = upto[k + 1]
-                v0, v1 = onset(s), onset(nxt)
-                frac = (level - v0) / (v1 - v0) if v1 > v0 else 0.0
-                t_ic = s.t + frac * (nxt.t - s.t)
-                break
-            t_ic = s.t
+        t_ic = self._back_track(t_pk, h)
         if h > p.amp_jump * self.amp or h * p.amp_jump < self.amp:
             self.amp = h
         else:
@@ -502,12 +509,16 @@ class NaiveCore:
         thr = max(p.floor_g, p.amp_frac * self.amp)
         c = self.cand
         if c is not None:
-            if sig > c["h"]:
+            higher = sig > c["h"]
+            if higher:
                 c.update(h=sig, t=t)
-            elif (
+            waited = (
                 t - c["t"] >= p.confirm_s - 0.5 * p.dt_s
                 or t - c["start"] >= p.max_wait_s - 0.5 * p.dt_s
-            ):
+            )
+            # trunk: decided at the latest max_latency_s after the contact as back-tracked
+            # when the candidate opened
+            if (not higher and waited) or t >= c["due"] - 0.5 * p.dt_s:
                 if self.pend is not None and self.pend.hold == 0.0:
                     self._emit(t)
                 self.t_now = t
@@ -518,7 +529,8 @@ class NaiveCore:
                     if t >= self.pend.t_ic + p.post_s - 0.5 * p.dt_s:
                         self._emit(t)
         elif sig >= thr:
-            self.cand = {"start": t, "t": t, "h": sig, "static_t": self.static_t}
+            due = self._back_track(t, sig) + p.max_lat_s if p.max_lat_s > 0.0 else math.inf
+            self.cand = {"start": t, "t": t, "h": sig, "static_t": self.static_t, "due": due}
         per = self.period if self.period > 0.0 else p.default_period_s
         if not (t - self.last_pk_t < p.overdue_frac * per):
             self.amp = max(self.amp * p.amp_fast, p.floor_g)
