@@ -682,7 +682,8 @@ def _decide(st: np.ndarray, p: KParams, ring: np.ndarray, t_now: float) -> bool:
     ratio = p.first_ratio if s.still_t > t_back else p.dom_ratio
     ratio_far = ratio
     if (
-        not math.isnan(s.last_pk_t)
+        p.exp_tol_frac > 0.0
+        and not math.isnan(s.last_pk_t)
         and s.period > 0.0
         and abs(t_pk - s.last_pk_t - s.period) <= p.exp_tol_frac * s.period
         and h >= p.exp_size_frac * s.last_h

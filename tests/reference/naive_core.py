@@ -315,7 +315,8 @@ class NaiveCore:
         # where the tracked stride puts the next strike, and about as large as the last one:
         # only the full ratio over the swing, a weaker one over the stance and push-off before
         expected = (
-            not math.isnan(self.last_pk_t)
+            p.exp_tol_frac > 0.0
+            and not math.isnan(self.last_pk_t)
             and self.period > 0.0
             and abs(t_pk - self.last_pk_t - self.period) <= p.exp_tol_frac * self.period
             and h >= p.exp_size_frac * self.last_h
